@@ -1,0 +1,142 @@
+import Foundation
+
+/// Reads and writes the `.safetensors` format: an 8-byte little-endian header length, a JSON
+/// header `{name: {dtype, shape, data_offsets: [begin, end]}}`, then the raw little-endian data.
+///
+/// Every size and offset is validated against the file before anything is allocated, so a
+/// hostile header cannot make the reader allocate or read out of bounds.
+public enum SafeTensors {
+    /// The largest header accepted (the reference implementation's limit is 100 MB).
+    public static let maxHeaderBytes = 100_000_000
+
+    /// Reads every tensor of a file, converting F16 and BF16 (and integer types) to Float32.
+    public static func read(contentsOf url: URL) throws -> StateDict {
+        let name = url.lastPathComponent
+        let data: Data
+        do {
+            data = try Data(contentsOf: url, options: .alwaysMapped)
+        } catch {
+            throw CheckpointError(file: name, "cannot be read (\(error.localizedDescription))")
+        }
+        return try read(data, fileName: name)
+    }
+
+    /// Reads every tensor from the bytes of a file; `fileName` is used in error messages.
+    public static func read(_ data: Data, fileName name: String) throws -> StateDict {
+        guard data.count >= 8 else {
+            throw CheckpointError(file: name, "is too short to be a safetensors file (\(data.count) bytes)")
+        }
+        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength <= UInt64(maxHeaderBytes), headerLength <= UInt64(data.count - 8) else {
+            throw CheckpointError(file: name, "safetensors header claims \(headerLength) bytes but the file has \(data.count)")
+        }
+        let headerEnd = 8 + Int(headerLength)
+        let header = data.subdata(in: data.startIndex + 8 ..< data.startIndex + headerEnd)
+        guard let object = try? JSONSerialization.jsonObject(with: header),
+              let entries = object as? [String: Any] else {
+            throw CheckpointError(file: name, "safetensors header is not a JSON object")
+        }
+        let payload = data.count - headerEnd
+        // JSON objects lose their order; safetensors sorts data by offset, which is file order.
+        var parsed: [(key: String, dtype: String, shape: [Int], begin: Int, end: Int)] = []
+        for (key, value) in entries where key != "__metadata__" {
+            guard let info = value as? [String: Any],
+                  let dtype = info["dtype"] as? String,
+                  let shapeAny = info["shape"] as? [Any],
+                  let offsetsAny = info["data_offsets"] as? [Any], offsetsAny.count == 2 else {
+                throw CheckpointError(file: name, "tensor \"\(key)\" has a malformed header entry")
+            }
+            let shape = try shapeAny.map { dim -> Int in
+                guard let n = (dim as? NSNumber)?.intValue, n >= 0 else {
+                    throw CheckpointError(file: name, "tensor \"\(key)\" has an invalid shape")
+                }
+                return n
+            }
+            let offsets = try offsetsAny.map { o -> Int in
+                guard let n = (o as? NSNumber)?.int64Value, n >= 0, n <= Int64(payload) else {
+                    throw CheckpointError(file: name, "tensor \"\(key)\" has data offsets outside the file")
+                }
+                return Int(n)
+            }
+            parsed.append((key, dtype, shape, offsets[0], offsets[1]))
+        }
+        parsed.sort { ($0.begin, $0.key) < ($1.begin, $1.key) }
+        var result = StateDict()
+        for entry in parsed {
+            guard let width = elementWidth(entry.dtype) else {
+                throw CheckpointError(file: name, "tensor \"\(entry.key)\" has unsupported dtype \(entry.dtype) (F32, F16, BF16, F64 and integers are read)")
+            }
+            let (count, overflow) = entry.shape.reduce((1, false)) { acc, n in
+                let (m, o) = acc.0.multipliedReportingOverflow(by: n)
+                return (m, acc.1 || o)
+            }
+            guard !overflow, entry.end >= entry.begin,
+                  count.multipliedReportingOverflow(by: width).partialValue == entry.end - entry.begin,
+                  !count.multipliedReportingOverflow(by: width).overflow else {
+                throw CheckpointError(file: name, "tensor \"\(entry.key)\" of shape \(entry.shape) and dtype \(entry.dtype) does not fit its data offsets [\(entry.begin), \(entry.end)]")
+            }
+            let start = data.startIndex + headerEnd + entry.begin
+            let values = data[start ..< start + count * width].withUnsafeBytes { raw in
+                decode(raw, dtype: entry.dtype, count: count)
+            }
+            result.set(entry.key, Tensor(shape: entry.shape, storage: values))
+        }
+        return result
+    }
+
+    /// Writes tensors as F32 safetensors, atomically (a temporary file, then a rename).
+    public static func write(_ dict: StateDict, to url: URL) throws {
+        var header = "{"
+        var offset = 0
+        for (i, key) in dict.keys.enumerated() {
+            guard let t = dict[key] else { continue }
+            let bytes = t.count * 4
+            let escaped = key.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            header += (i > 0 ? "," : "") + "\"\(escaped)\":{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}"
+            offset += bytes
+        }
+        header += "}"
+        while header.utf8.count % 8 != 0 { header += " " }
+        var out = Data()
+        var length = UInt64(header.utf8.count).littleEndian
+        withUnsafeBytes(of: &length) { out.append(contentsOf: $0) }
+        out.append(contentsOf: Array(header.utf8))
+        for key in dict.keys {
+            guard let t = dict[key] else { continue }
+            t.storage.withUnsafeBytes { out.append(contentsOf: $0) }
+        }
+        try out.write(to: url, options: .atomic)
+    }
+
+    private static func elementWidth(_ dtype: String) -> Int? {
+        switch dtype {
+        case "F32", "I32", "U32": return 4
+        case "F16", "BF16", "I16", "U16": return 2
+        case "F64", "I64", "U64": return 8
+        case "I8", "U8", "BOOL": return 1
+        default: return nil
+        }
+    }
+
+    private static func decode(_ raw: UnsafeRawBufferPointer, dtype: String, count: Int) -> [Float] {
+        [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            for i in 0..<count {
+                switch dtype {
+                case "F32": out[i] = Float(bitPattern: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self).littleEndian)
+                case "F16": out[i] = Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian))
+                case "BF16": out[i] = Float(bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian) << 16)
+                case "F64": out[i] = Float(Double(bitPattern: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self).littleEndian))
+                case "I64": out[i] = Float(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)))
+                case "U64": out[i] = Float(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self)))
+                case "I32": out[i] = Float(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)))
+                case "U32": out[i] = Float(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+                case "I16": out[i] = Float(Int16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self)))
+                case "U16": out[i] = Float(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                case "I8": out[i] = Float(raw.load(fromByteOffset: i, as: Int8.self))
+                default: out[i] = Float(raw.load(fromByteOffset: i, as: UInt8.self))
+                }
+            }
+            initialized = count
+        }
+    }
+}
