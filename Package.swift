@@ -53,6 +53,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(
+            name: "CAMBench",
+            dependencies: ["CAMRuntime"],
+            path: "bench/Sources/CAMBench"
+        ),
         .testTarget(
             name: "CAMRuntimeTests",
             dependencies: ["CAMRuntime"]

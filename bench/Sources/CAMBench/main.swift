@@ -1,0 +1,2 @@
+import CAMRuntime
+print("CAMBench: BLAS core \(BLAS.coreName), \(BLAS.threadCount) threads")
