@@ -12,13 +12,9 @@ public enum SafeTensors {
     /// Reads every tensor of a file, converting F16 and BF16 (and integer types) to Float32.
     public static func read(contentsOf url: URL) throws -> StateDict {
         let name = url.lastPathComponent
-        let data: Data
-        do {
-            data = try Data(contentsOf: url, options: .alwaysMapped)
-        } catch {
-            throw CheckpointError(file: name, "cannot be read (\(error.localizedDescription))")
-        }
-        return try read(data, fileName: name)
+        // Read into memory rather than mapped: a mapped file truncated by another process would
+        // crash the reader with SIGBUS instead of being refused as truncated.
+        return try read(try Checkpoint.contents(of: url), fileName: name)
     }
 
     /// Reads every tensor from the bytes of a file; `fileName` is used in error messages.
