@@ -200,7 +200,8 @@ struct TorchCheckpointReader {
             }
             let (needed, overflow) = storage.count.multipliedReportingOverflow(by: storage.type.width)
             guard !overflow, needed <= bytes.count - position else {
-                throw fail("is truncated: storage \"\(key)\" needs \(needed) bytes but \(bytes.count - position) remain")
+                let size = overflow ? "\(storage.count) × \(storage.type.width)" : "\(needed)"
+                throw fail("is truncated: storage \"\(key)\" needs \(size) bytes but \(bytes.count - position) remain")
             }
             ranges[index] = position ..< position + needed
             position += needed

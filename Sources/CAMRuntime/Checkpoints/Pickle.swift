@@ -445,7 +445,12 @@ struct Unpickler {
             case 0x50: // PERSID
                 let id = try readLine("PERSID")
                 throw fail("has a text persistent id \"\(id.prefix(40))\" at byte \(opcodePosition); PyTorch writes binary ones")
-            case 0x69, 0x6F, 0x92, 0x82, 0x83, 0x84:
+            case 0x69: // INST: names a class like GLOBAL, then instantiates it
+                let module = try readLine("INST")
+                let name = try readLine("INST")
+                _ = try resolve(module: module, name: name)
+                throw fail("has a pickle INST of \"\(module).\(name)\" at byte \(opcodePosition); only PyTorch tensors and containers are allowed")
+            case 0x6F, 0x92, 0x82, 0x83, 0x84: // OBJ, NEWOBJ_EX, EXT1, EXT2, EXT4
                 throw fail("has a pickle opcode 0x\(String(op, radix: 16)) at byte \(opcodePosition) that builds arbitrary objects; only PyTorch tensors and containers are allowed")
             default:
                 throw fail("has an unsupported pickle opcode 0x\(String(op, radix: 16)) at byte \(opcodePosition)")
@@ -636,23 +641,31 @@ struct Unpickler {
         guard shape.allSatisfy({ $0 >= 0 }), strides.allSatisfy({ $0 >= 0 }) else {
             throw fail("has a tensor with a negative size or stride (size \(shape), stride \(strides))")
         }
-        var count = 1
+        // First the index range against the storage, then the element count against the limit:
+        // neither multiplication may overflow, and nothing is allocated here.
         var lastIndex = start
-        for (n, s) in zip(shape, strides) {
-            let (c, o1) = count.multipliedReportingOverflow(by: n)
-            guard !o1, c <= limits.maxElements else {
-                throw fail("has a tensor of size \(shape), more than the limit of \(limits.maxElements) elements")
+        for (n, s) in zip(shape, strides) where n > 0 {
+            let (span, o1) = (n - 1).multipliedReportingOverflow(by: s)
+            let (l, o2) = lastIndex.addingReportingOverflow(span)
+            guard !o1, !o2 else { throw fail("has a tensor whose size \(shape) and stride \(strides) overflow") }
+            lastIndex = l
+        }
+        if !shape.contains(0), lastIndex >= slice.count {
+            throw fail("has a tensor of size \(shape), stride \(strides) and offset \(start) that reaches element \(lastIndex) of a storage of \(slice.count) elements")
+        }
+        let count: Int
+        if shape.contains(0) {
+            count = 0
+        } else {
+            var c = 1
+            for n in shape {
+                let (m, overflow) = c.multipliedReportingOverflow(by: n)
+                guard !overflow, m <= limits.maxElements else {
+                    throw fail("has a tensor of size \(shape), more than the limit of \(limits.maxElements) elements")
+                }
+                c = m
             }
             count = c
-            if n > 0 {
-                let (span, o2) = (n - 1).multipliedReportingOverflow(by: s)
-                let (l, o3) = lastIndex.addingReportingOverflow(span)
-                guard !o2, !o3 else { throw fail("has a tensor whose size \(shape) and stride \(strides) overflow") }
-                lastIndex = l
-            }
-        }
-        if count > 0, lastIndex >= slice.count {
-            throw fail("has a tensor of size \(shape), stride \(strides) and offset \(start) that reaches element \(lastIndex) of a storage of \(slice.count) elements")
         }
         tensors.append(TensorDescriptor(storage: slice, offset: start, shape: shape, strides: strides, elementCount: count))
         return .tensor(tensors.count - 1)
