@@ -271,3 +271,44 @@ final class CheckpointHostileTests: XCTestCase {
         }
     }
 }
+
+/// Random byte corruption of real checkpoints: every result is a state dict or a CheckpointError.
+final class CheckpointFuzzTests: XCTestCase {
+    /// A small deterministic generator (SplitMix64), so a failure can be replayed.
+    struct SplitMix64 {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+    }
+
+    func testRandomCorruptionNeverCrashes() throws {
+        let iterations = Int(ProcessInfo.processInfo.environment["CAMSCRIPT_FUZZ_ITERATIONS"] ?? "") ?? 300
+        var rng = SplitMix64(state: 0xC0FFEE)
+        var refused = 0
+        for name in ["tiny_zip.pth", "tiny_legacy.pth", "tiny_legacy_proto4.pth", "wrapped_model_legacy.pth", "expected.safetensors"] {
+            let original = [UInt8](try checkpointFixture(name))
+            for i in 0..<iterations {
+                var bytes = original
+                for _ in 0...rng.below(4) {
+                    let at = rng.below(bytes.count)
+                    // Half the time aim at small values and 0xFF runs, which hit lengths and counts.
+                    bytes[at] = rng.below(2) == 0 ? UInt8(rng.below(256)) : [0, 1, 0x7F, 0x80, 0xFF][rng.below(5)]
+                }
+                do {
+                    _ = try Checkpoint.read(Data(bytes), fileName: name)
+                } catch is CheckpointError {
+                    refused += 1
+                } catch {
+                    XCTFail("\(name) mutation \(i): unexpected error type \(type(of: error)): \(error)")
+                }
+            }
+        }
+        XCTAssertGreaterThan(refused, 0, "corruption that is never refused means the fuzzer does not reach the checks")
+    }
+}
