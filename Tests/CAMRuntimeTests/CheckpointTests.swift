@@ -6,7 +6,7 @@ import XCTest
 final class CheckpointTests: XCTestCase {
     /// The keys of the tiny state dict, in the order torch saved them.
     let tinyKeys = ["conv.weight", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var",
-                    "bn.num_batches_tracked", "fc.weight", "fc.bias", "view.transposed", "view.slice",
+                    "bn.num_batches_tracked", "fc.weight", "fc.bias", "view.transposed", "view.slice", "view.sparse",
                     "shared.first", "shared.second", "dtype.f16", "dtype.bf16", "dtype.f64", "dtype.i64",
                     "scalar", "empty"]
 

@@ -262,6 +262,33 @@ struct TorchCheckpointReader {
                 type.decode(storage, start: start, stride: 1, count: 1, into: base)
                 return
             }
+            // A row-major contiguous tensor (sizes of 1 may have any stride) is one run.
+            var expected = 1
+            var contiguous = true
+            for k in stride(from: rank - 1, through: 0, by: -1) where shape[k] != 1 {
+                contiguous = contiguous && t.strides[k] == expected
+                expected *= shape[k]
+            }
+            if contiguous {
+                type.decode(storage, start: start, stride: 1, count: t.elementCount, into: base)
+                return
+            }
+            // A strided view. When the elements it reaches are dense enough in the storage (a
+            // permuted layout such as this model's channels-last convolution weights), decode
+            // that span once and gather Floats; otherwise decode row by row.
+            var span = 1
+            for k in 0..<rank { span += (shape[k] - 1) * t.strides[k] }
+            if span <= 4 * t.elementCount {
+                let decoded = [Float](unsafeUninitializedCapacity: span) { buffer, initialized in
+                    if let b = buffer.baseAddress { type.decode(storage, start: start, stride: 1, count: span, into: b) }
+                    initialized = span
+                }
+                decoded.withUnsafeBufferPointer { source in
+                    guard let src = source.baseAddress else { return }
+                    Self.gather(from: src, shape: shape, strides: t.strides, count: t.elementCount, into: base)
+                }
+                return
+            }
             let inner = shape[rank - 1]
             let innerStride = t.strides[rank - 1]
             var index = [Int](repeating: 0, count: rank - 1)
@@ -278,6 +305,35 @@ struct TorchCheckpointReader {
                     index[k] = 0
                     k -= 1
                 }
+            }
+        }
+    }
+
+    /// Copies `count` elements of a strided view (`shape`, `strides`, rank ≥ 1) of `source` into
+    /// `out` in row-major order.
+    private static func gather(from source: UnsafePointer<Float>, shape: [Int], strides: [Int], count: Int,
+                               into out: UnsafeMutablePointer<Float>) {
+        let rank = shape.count
+        let inner = shape[rank - 1]
+        let innerStride = strides[rank - 1]
+        var index = [Int](repeating: 0, count: rank)
+        var offset = 0
+        var written = 0
+        while written < count {
+            var p = offset
+            for i in 0..<inner {
+                out[written + i] = source[p]
+                p += innerStride
+            }
+            written += inner
+            var k = rank - 2
+            while k >= 0 {
+                index[k] += 1
+                offset += strides[k]
+                if index[k] < shape[k] { break }
+                offset -= strides[k] * shape[k]
+                index[k] = 0
+                k -= 1
             }
         }
     }

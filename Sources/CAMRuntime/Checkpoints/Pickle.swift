@@ -57,6 +57,13 @@ enum StorageElementType: String, Sendable, Equatable {
         let step = stride * w
         switch self {
         case .float32:
+            #if _endian(little)
+            if stride == 1, let source = raw.baseAddress {
+                // The common case: a contiguous run of little-endian float32 is a plain copy.
+                UnsafeMutableRawPointer(out).copyMemory(from: source + byte, byteCount: count * 4)
+                return
+            }
+            #endif
             for i in 0..<count {
                 out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: byte, as: UInt32.self)))
                 byte += step
