@@ -269,6 +269,9 @@ final class CheckpointHostileTests: XCTestCase {
         XCTAssertThrowsError(try Checkpoint.read(contentsOf: url)) { error in
             XCTAssertTrue("\(error)".hasPrefix("\(url.lastPathComponent): cannot be read"), "\(error)")
         }
+        XCTAssertThrowsError(try Checkpoint.read(contentsOf: checkpointFixtures)) { error in
+            XCTAssertEqual("\(error)", "checkpoints: is a folder, not a checkpoint file")
+        }
     }
 }
 

@@ -95,6 +95,10 @@ public enum Checkpoint {
 
     /// The bytes of a file, read (copied) into memory with a clear error when that fails.
     static func contents(of url: URL) throws -> Data {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw CheckpointError(file: url.lastPathComponent, "is a folder, not a checkpoint file")
+        }
         do {
             return try Data(contentsOf: url)
         } catch {
