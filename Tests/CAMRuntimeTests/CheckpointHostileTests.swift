@@ -264,6 +264,41 @@ final class CheckpointHostileTests: XCTestCase {
         assertRefused(makeTorchZip(pickle: empty.bytes), "holds no tensors")
     }
 
+    /// Truncated files on disk go through the `pread` source: refused, never a crash.
+    func testTruncatedFilesOnDiskAreRefused() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("cut-\(UUID()).pth")
+        defer { try? FileManager.default.removeItem(at: url) }
+        for name in ["tiny_zip.pth", "tiny_legacy.pth", "expected.safetensors"] {
+            let data = try checkpointFixture(name)
+            for length in [0, 1, 9, 100, data.count / 3, data.count / 2, data.count - 30, data.count - 1] {
+                try data.prefix(length).write(to: url)
+                XCTAssertThrowsError(try Checkpoint.read(contentsOf: url), "\(name) cut at \(length)")
+            }
+            try data.write(to: url)
+            XCTAssertNoThrow(try Checkpoint.read(contentsOf: url), name)
+        }
+    }
+
+    /// A file that shrinks after it was opened (another process rewriting it) is refused as
+    /// truncated: the reader uses pread, so there is no mapping to fault on.
+    func testFileThatShrinksWhileBeingReadIsRefused() throws {
+        for name in ["tiny_zip.pth", "tiny_legacy.pth"] {
+            let url = FileManager.default.temporaryDirectory.appendingPathComponent("shrink-\(UUID()).pth")
+            defer { try? FileManager.default.removeItem(at: url) }
+            let data = try checkpointFixture(name)
+            try data.write(to: url)
+            let source = try FileCheckpointBytes(url: url)
+            XCTAssertEqual(source.count, data.count)
+            let handle = try FileHandle(forWritingTo: url)
+            try handle.truncate(atOffset: UInt64(data.count / 2))
+            try handle.close()
+            let reader = TorchCheckpointReader(source: source, limits: .default)
+            XCTAssertThrowsError(try (name.contains("zip") ? reader.readZip() : reader.readLegacy()), name) { error in
+                XCTAssertTrue("\(error)".contains("truncated"), "\(error)")
+            }
+        }
+    }
+
     func testFileThatCannotBeReadIsRefused() {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("missing-\(UUID()).pth")
         XCTAssertThrowsError(try Checkpoint.read(contentsOf: url)) { error in

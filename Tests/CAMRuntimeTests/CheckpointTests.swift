@@ -93,11 +93,9 @@ final class CheckpointTests: XCTestCase {
 
     func testZip64RecordsAndExtraFieldsAreRead() throws {
         let original = try checkpointFixture("tiny_zip.pth")
-        let repacked: Data = try original.withUnsafeBytes { raw in
-            let zip = try ZipArchive(raw, fileName: "tiny_zip.pth")
-            let files = try zip.entries.map { ($0.name, Array(raw[try zip.dataRange(of: $0)])) }
-            return makeZip(files, zip64: true)
-        }
+        let source = MemoryCheckpointBytes(data: original, fileName: "tiny_zip.pth")
+        let zip = try ZipArchive(source)
+        let repacked = makeZip(try zip.entries.map { ($0.name, try source.bytes(try zip.dataRange(of: $0))) }, zip64: true)
         try assertMatchesExpected(try Checkpoint.read(repacked, fileName: "zip64.pth"), "zip64")
     }
 

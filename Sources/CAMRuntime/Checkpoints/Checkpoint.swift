@@ -55,42 +55,56 @@ public enum Checkpoint {
 
     /// Reads every tensor of the checkpoint at `url`.
     ///
-    /// The file is read into memory first (not kept mapped): a file that another process
-    /// truncates while it is being read then shows up as a truncated checkpoint, never as a crash.
+    /// PyTorch files are read on demand with `pread` (the directory, the pickle, then each tensor
+    /// straight into its own storage), not memory-mapped: a file that another process truncates
+    /// while it is read shows up as a truncated checkpoint, never as a SIGBUS crash.
     public static func read(contentsOf url: URL, limits: CheckpointLimits = .default) throws -> StateDict {
-        let name = url.lastPathComponent
-        return try read(try contents(of: url), fileName: name, limits: limits)
+        let file = try FileCheckpointBytes(url: url)
+        let head = try file.bytes(0 ..< min(file.count, 9))
+        guard let format = format(ofPrefix: head, count: file.count) else { throw notACheckpoint(head, file.fileName) }
+        if format == .safetensors {
+            // safetensors is read whole (its reader predates the byte sources).
+            return try read(try contents(of: url), fileName: file.fileName, limits: limits)
+        }
+        return try read(file, format: format, limits: limits)
     }
 
     /// Reads every tensor from the bytes of a checkpoint; `fileName` is used in error messages.
     public static func read(_ data: Data, fileName: String, limits: CheckpointLimits = .default) throws -> StateDict {
-        guard let format = format(of: data) else {
-            let head = data.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " ")
-            throw CheckpointError(file: fileName, "is not a checkpoint: expected a PyTorch file (zip or legacy pickle) or a safetensors file, found the bytes [\(head)]")
+        let head = Array(data.prefix(9))
+        guard let format = format(ofPrefix: head, count: data.count) else { throw notACheckpoint(head, fileName) }
+        if format == .safetensors {
+            return try strippingDataParallelPrefix(try SafeTensors.read(data, fileName: fileName), fileName: fileName)
         }
-        let dict: StateDict
-        switch format {
-        case .safetensors:
-            dict = try SafeTensors.read(data, fileName: fileName)
-        case .pytorchZip, .pytorchLegacy:
-            dict = try data.withUnsafeBytes { raw in
-                let reader = TorchCheckpointReader(fileName: fileName, limits: limits)
-                return format == .pytorchZip ? try reader.readZip(raw) : try reader.readLegacy(raw)
-            }
-        }
-        return try strippingDataParallelPrefix(dict, fileName: fileName)
+        return try read(MemoryCheckpointBytes(data: data, fileName: fileName), format: format, limits: limits)
+    }
+
+    /// Reads a PyTorch checkpoint from a byte source.
+    private static func read(_ source: any CheckpointBytes, format: Format, limits: CheckpointLimits) throws -> StateDict {
+        let reader = TorchCheckpointReader(source: source, limits: limits)
+        let dict = format == .pytorchZip ? try reader.readZip() : try reader.readLegacy()
+        return try strippingDataParallelPrefix(dict, fileName: source.fileName)
     }
 
     /// The format of a checkpoint, judged by its first bytes; nil when it is none of them.
     public static func format(of data: Data) -> Format? {
-        let head = Array(data.prefix(9))
+        format(ofPrefix: Array(data.prefix(9)), count: data.count)
+    }
+
+    /// The format judged from the first (up to 9) bytes of a file of `count` bytes.
+    static func format(ofPrefix head: [UInt8], count: Int) -> Format? {
         if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return .pytorchZip }
         if head.first == 0x80 { return .pytorchLegacy } // a pickle PROTO opcode
         if head.count == 9, head[8] == UInt8(ascii: "{") {
             let length = head[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-            if length <= UInt64(data.count - 8) { return .safetensors }
+            if length <= UInt64(count - 8) { return .safetensors }
         }
         return nil
+    }
+
+    private static func notACheckpoint(_ head: [UInt8], _ fileName: String) -> CheckpointError {
+        let hex = head.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " ")
+        return CheckpointError(file: fileName, "is not a checkpoint: expected a PyTorch file (zip or legacy pickle) or a safetensors file, found the bytes [\(hex)]")
     }
 
     /// The bytes of a file, read (copied) into memory with a clear error when that fails.
@@ -125,31 +139,30 @@ public enum Checkpoint {
 
 /// Reads PyTorch's zip and legacy formats into a state dict.
 struct TorchCheckpointReader {
-    let fileName: String
+    let source: any CheckpointBytes
     let limits: CheckpointLimits
 
     /// The magic number that opens a legacy checkpoint, as little-endian bytes.
     static let legacyMagic: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
 
     private func fail(_ problem: String) -> CheckpointError {
-        CheckpointError(file: fileName, problem)
+        CheckpointError(file: source.fileName, problem)
     }
 
     /// Reads the zip format: `<archive>/data.pkl` names storages stored as `<archive>/data/<key>`.
-    func readZip(_ bytes: UnsafeRawBufferPointer) throws -> StateDict {
-        let zip = try ZipArchive(bytes, fileName: fileName)
+    func readZip() throws -> StateDict {
+        let zip = try ZipArchive(source)
         guard let pickle = zip.entries.first(where: { $0.name == "data.pkl" || $0.name.hasSuffix("/data.pkl") }) else {
             throw fail("is a zip archive without a data.pkl entry, so not a PyTorch checkpoint")
         }
         let prefix = String(pickle.name.dropLast("data.pkl".count))
         if let order = zip.entry(named: prefix + "byteorder") {
-            let range = try zip.dataRange(of: order)
-            let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+            let text = String(decoding: try source.bytes(try zip.dataRange(of: order)), as: UTF8.self)
             guard text == "little" else { throw fail("stores its tensors in \"\(text)\" byte order; only little-endian checkpoints are read") }
         }
-        let pickleRange = try zip.dataRange(of: pickle)
-        var unpickler = Unpickler(fileName: fileName, limits: limits, allowsPersistentIDs: true)
-        let (value, _) = try unpickler.load(UnsafeRawBufferPointer(rebasing: bytes[pickleRange]), from: 0)
+        let pickleBytes = try source.bytes(try zip.dataRange(of: pickle))
+        var unpickler = Unpickler(fileName: source.fileName, limits: limits, allowsPersistentIDs: true)
+        let (value, _) = try pickleBytes.withUnsafeBytes { try unpickler.load($0, from: 0) }
         var ranges: [Range<Int>] = []
         for storage in unpickler.storages {
             guard let entry = zip.entry(named: prefix + "data/" + storage.key) else {
@@ -162,13 +175,68 @@ struct TorchCheckpointReader {
             }
             ranges.append(range.lowerBound ..< range.lowerBound + needed)
         }
-        return try assemble(value, unpickler: unpickler, storageRanges: ranges, bytes: bytes)
+        return try assemble(value, unpickler: unpickler, storageRanges: ranges)
+    }
+
+    /// The pickles at the start of a legacy file, parsed.
+    private struct LegacyPickles {
+        var object: Unpickler
+        var value: PickleValue
+        var keys: [PickleValue]
+        var end: Int
     }
 
     /// Reads the legacy format: magic number, protocol version and system info pickles, the object
     /// pickle, the list of storage keys, then each storage as an int64 element count and its data.
-    func readLegacy(_ bytes: UnsafeRawBufferPointer) throws -> StateDict {
-        var header = Unpickler(fileName: fileName, limits: limits, allowsPersistentIDs: false)
+    func readLegacy() throws -> StateDict {
+        // The pickles come first and are small next to the storages: parse a prefix of the file,
+        // and a longer one only if they do not fit in it.
+        var prefixLength = min(source.count, 1 << 20)
+        var pickles: LegacyPickles
+        while true {
+            let prefix = try source.bytes(0 ..< prefixLength)
+            do {
+                pickles = try prefix.withUnsafeBytes { try parseLegacyPickles($0) }
+                break
+            } catch is CheckpointError where prefixLength < source.count {
+                prefixLength = min(source.count, prefixLength * 8)
+            }
+        }
+        let unpickler = pickles.object
+        var ranges = [Range<Int>?](repeating: nil, count: unpickler.storages.count)
+        var position = pickles.end
+        for item in pickles.keys {
+            guard case .string(let key) = item else { throw fail("has a storage key that is \(item.kind), not a string") }
+            guard let index = unpickler.storageIndex[key] else { throw fail("lists storage \"\(key)\" that no tensor uses") }
+            let storage = unpickler.storages[index]
+            guard source.count - position >= 8 else {
+                throw fail("is truncated: the data of storage \"\(key)\" is missing (\(source.count - position) bytes remain)")
+            }
+            let header = try source.bytes(position ..< position + 8)
+            let count = header.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+            position += 8
+            guard count == UInt64(storage.count) else {
+                throw fail("storage \"\(key)\" has \(count) elements in its data but \(storage.count) in its description")
+            }
+            let (needed, overflow) = storage.count.multipliedReportingOverflow(by: storage.type.width)
+            guard !overflow, needed <= source.count - position else {
+                let size = overflow ? "\(storage.count) × \(storage.type.width)" : "\(needed)"
+                throw fail("is truncated: storage \"\(key)\" needs \(size) bytes but \(source.count - position) remain")
+            }
+            ranges[index] = position ..< position + needed
+            position += needed
+        }
+        var complete: [Range<Int>] = []
+        for (i, range) in ranges.enumerated() {
+            guard let range else { throw fail("has no data for storage \"\(unpickler.storages[i].key)\"") }
+            complete.append(range)
+        }
+        return try assemble(pickles.value, unpickler: unpickler, storageRanges: complete)
+    }
+
+    /// Parses the five pickles of a legacy file from (a prefix of) its bytes.
+    private func parseLegacyPickles(_ bytes: UnsafeRawBufferPointer) throws -> LegacyPickles {
+        var header = Unpickler(fileName: source.fileName, limits: limits, allowsPersistentIDs: false)
         let (magic, afterMagic) = try header.load(bytes, from: 0)
         guard case .bigInt(let digits) = magic, digits == Self.legacyMagic else {
             throw fail("is a pickle but not a PyTorch checkpoint (its first value is not PyTorch's magic number)")
@@ -181,46 +249,16 @@ struct TorchCheckpointReader {
         if case .dict(let d) = sysInfo, case .bool(false)? = header.dicts[d].value(forKey: "little_endian") {
             throw fail("was written on a big-endian machine; only little-endian checkpoints are read")
         }
-        var unpickler = Unpickler(fileName: fileName, limits: limits, allowsPersistentIDs: true)
+        var unpickler = Unpickler(fileName: source.fileName, limits: limits, allowsPersistentIDs: true)
         let (value, afterObject) = try unpickler.load(bytes, from: afterInfo)
-        var keyReader = Unpickler(fileName: fileName, limits: limits, allowsPersistentIDs: false)
+        var keyReader = Unpickler(fileName: source.fileName, limits: limits, allowsPersistentIDs: false)
         let (keyList, afterKeys) = try keyReader.load(bytes, from: afterObject)
         guard case .list(let l) = keyList else { throw fail("has \(keyList.kind) where the list of storage keys was expected") }
-
-        var ranges = [Range<Int>?](repeating: nil, count: unpickler.storages.count)
-        var position = afterKeys
-        for item in keyReader.lists[l] {
-            guard case .string(let key) = item else { throw fail("has a storage key that is \(item.kind), not a string") }
-            guard let index = unpickler.storageIndex[key] else { throw fail("lists storage \"\(key)\" that no tensor uses") }
-            let storage = unpickler.storages[index]
-            guard bytes.count - position >= 8 else {
-                throw fail("is truncated: the data of storage \"\(key)\" is missing (\(bytes.count - position) bytes remain)")
-            }
-            var count: UInt64 = 0
-            for i in 0..<8 { count |= UInt64(bytes[position + i]) << (8 * UInt64(i)) }
-            position += 8
-            guard count == UInt64(storage.count) else {
-                throw fail("storage \"\(key)\" has \(count) elements in its data but \(storage.count) in its description")
-            }
-            let (needed, overflow) = storage.count.multipliedReportingOverflow(by: storage.type.width)
-            guard !overflow, needed <= bytes.count - position else {
-                let size = overflow ? "\(storage.count) × \(storage.type.width)" : "\(needed)"
-                throw fail("is truncated: storage \"\(key)\" needs \(size) bytes but \(bytes.count - position) remain")
-            }
-            ranges[index] = position ..< position + needed
-            position += needed
-        }
-        var complete: [Range<Int>] = []
-        for (i, range) in ranges.enumerated() {
-            guard let range else { throw fail("has no data for storage \"\(unpickler.storages[i].key)\"") }
-            complete.append(range)
-        }
-        return try assemble(value, unpickler: unpickler, storageRanges: complete, bytes: bytes)
+        return LegacyPickles(object: unpickler, value: value, keys: keyReader.lists[l], end: afterKeys)
     }
 
     /// Finds the dict of tensors in the unpickled object and copies every tensor out of the file.
-    private func assemble(_ value: PickleValue, unpickler: Unpickler, storageRanges: [Range<Int>],
-                          bytes: UnsafeRawBufferPointer) throws -> StateDict {
+    private func assemble(_ value: PickleValue, unpickler: Unpickler, storageRanges: [Range<Int>]) throws -> StateDict {
         guard case .dict(var d) = value else {
             throw fail("holds \(value.kind), not a state dict (a dict of tensors)")
         }
@@ -246,68 +284,66 @@ struct TorchCheckpointReader {
             guard total <= limits.maxElements else {
                 throw fail("holds more than the limit of \(limits.maxElements) elements")
             }
-            result.set(name, materialize(tensor, type: unpickler.storages[tensor.storage.root].type,
-                                         storage: UnsafeRawBufferPointer(rebasing: bytes[storageRanges[tensor.storage.root]])))
+            let type = unpickler.storages[tensor.storage.root].type
+            result.set(name, try materialize(tensor, type: type, storage: storageRanges[tensor.storage.root]))
         }
         guard result.count > 0 else { throw fail("holds no tensors") }
         return result
     }
 
-    /// Copies a (possibly strided) tensor out of its storage into a contiguous Float tensor.
-    /// The index range was validated against the storage when the tensor was unpickled, and the
-    /// storage range against the file when it was located.
-    private func materialize(_ t: TensorDescriptor, type: StorageElementType, storage: UnsafeRawBufferPointer) -> Tensor {
+    /// Copies a (possibly strided) tensor out of its storage, the byte range `storage` of the
+    /// source, into a contiguous Float tensor. The tensor's index range was validated against the
+    /// storage when it was unpickled, and the storage's range against the file when it was located.
+    private func materialize(_ t: TensorDescriptor, type: StorageElementType, storage: Range<Int>) throws -> Tensor {
         let shape = t.shape
         let rank = shape.count
-        return Tensor(shape: shape) { out in
-            guard t.elementCount > 0, let base = out.baseAddress else { return }
-            let start = t.storage.offset + t.offset
-            guard rank > 0 else {
-                type.decode(storage, start: start, stride: 1, count: 1, into: base)
-                return
-            }
-            // A row-major contiguous tensor (sizes of 1 may have any stride) is one run.
-            var expected = 1
-            var contiguous = true
-            for k in stride(from: rank - 1, through: 0, by: -1) where shape[k] != 1 {
-                contiguous = contiguous && t.strides[k] == expected
-                expected *= shape[k]
-            }
-            if contiguous {
-                type.decode(storage, start: start, stride: 1, count: t.elementCount, into: base)
-                return
-            }
-            // A strided view. When the elements it reaches are dense enough in the storage (a
-            // permuted layout such as this model's channels-last convolution weights), decode
-            // that span once and gather Floats; otherwise decode row by row.
-            var span = 1
-            for k in 0..<rank { span += (shape[k] - 1) * t.strides[k] }
-            if span <= 4 * t.elementCount {
-                let decoded = [Float](unsafeUninitializedCapacity: span) { buffer, initialized in
-                    if let b = buffer.baseAddress { type.decode(storage, start: start, stride: 1, count: span, into: b) }
-                    initialized = span
+        guard t.elementCount > 0 else { return Tensor(shape: shape) }
+        let first = t.storage.offset + t.offset
+        var span = 1
+        for k in 0..<rank { span += (shape[k] - 1) * t.strides[k] }
+        let byteStart = storage.lowerBound + first * type.width
+        // A row-major contiguous tensor (sizes of 1 may have any stride) is one run.
+        var expected = 1
+        var contiguous = true
+        for k in stride(from: rank - 1, through: 0, by: -1) where shape[k] != 1 {
+            contiguous = contiguous && t.strides[k] == expected
+            expected *= shape[k]
+        }
+        var failure: Error?
+        #if _endian(little)
+        if contiguous, type == .float32 {
+            // The common case: read the little-endian floats straight into the tensor.
+            let tensor = Tensor(shape: shape) { out in
+                do {
+                    try source.read(at: byteStart, into: UnsafeMutableRawBufferPointer(out))
+                } catch {
+                    out.initialize(repeating: 0)
+                    failure = error
                 }
-                decoded.withUnsafeBufferPointer { source in
-                    guard let src = source.baseAddress else { return }
-                    Self.gather(from: src, shape: shape, strides: t.strides, count: t.elementCount, into: base)
-                }
-                return
             }
-            let inner = shape[rank - 1]
-            let innerStride = t.strides[rank - 1]
-            var index = [Int](repeating: 0, count: rank - 1)
-            var written = 0
-            while written < t.elementCount {
-                var element = start
-                for k in 0..<(rank - 1) { element += index[k] * t.strides[k] }
-                type.decode(storage, start: element, stride: innerStride, count: inner, into: base + written)
-                written += inner
-                var k = rank - 2
-                while k >= 0 {
-                    index[k] += 1
-                    if index[k] < shape[k] { break }
-                    index[k] = 0
-                    k -= 1
+            if let failure { throw failure }
+            return tensor
+        }
+        #endif
+        let raw = try source.bytes(byteStart ..< byteStart + span * type.width)
+        return raw.withUnsafeBytes { bytes in
+            Tensor(shape: shape) { out in
+                guard let base = out.baseAddress else { return }
+                if contiguous {
+                    type.decode(bytes, start: 0, stride: 1, count: t.elementCount, into: base)
+                } else if span <= 4 * t.elementCount {
+                    // Dense in its storage (a permuted layout such as this model's channels-last
+                    // convolution weights): decode the span once, then gather Floats.
+                    let decoded = [Float](unsafeUninitializedCapacity: span) { buffer, initialized in
+                        if let b = buffer.baseAddress { type.decode(bytes, start: 0, stride: 1, count: span, into: b) }
+                        initialized = span
+                    }
+                    decoded.withUnsafeBufferPointer { source in
+                        guard let src = source.baseAddress else { return }
+                        Self.gather(from: src, shape: shape, strides: t.strides, count: t.elementCount, into: base)
+                    }
+                } else {
+                    Self.decodeRows(bytes, type: type, shape: shape, strides: t.strides, count: t.elementCount, into: base)
                 }
             }
         }
@@ -329,6 +365,30 @@ struct TorchCheckpointReader {
                 out[written + i] = source[p]
                 p += innerStride
             }
+            written += inner
+            var k = rank - 2
+            while k >= 0 {
+                index[k] += 1
+                offset += strides[k]
+                if index[k] < shape[k] { break }
+                offset -= strides[k] * shape[k]
+                index[k] = 0
+                k -= 1
+            }
+        }
+    }
+
+    /// Decodes a sparse strided view row by row, straight from the raw storage bytes.
+    private static func decodeRows(_ bytes: UnsafeRawBufferPointer, type: StorageElementType, shape: [Int],
+                                   strides: [Int], count: Int, into out: UnsafeMutablePointer<Float>) {
+        let rank = shape.count
+        let inner = shape[rank - 1]
+        let innerStride = strides[rank - 1]
+        var index = [Int](repeating: 0, count: rank)
+        var offset = 0
+        var written = 0
+        while written < count {
+            type.decode(bytes, start: offset, stride: innerStride, count: inner, into: out + written)
             written += inner
             var k = rank - 2
             while k >= 0 {

@@ -26,49 +26,52 @@ struct ZipArchive {
     private static let centralHeader: UInt32 = 0x0201_4B50
     private static let localHeader: UInt32 = 0x0403_4B50
 
-    /// Parses the directory of the archive in `bytes`.
-    init(_ bytes: UnsafeRawBufferPointer, fileName: String) throws {
-        self.fileName = fileName
-        let n = bytes.count
+    /// Parses the directory of the archive in `source`, reading only the end records, the central
+    /// directory and the local headers.
+    init(_ source: any CheckpointBytes) throws {
+        fileName = source.fileName
+        let n = source.count
+        let fileName = source.fileName
         func fail(_ problem: String) -> CheckpointError {
             CheckpointError(file: fileName, "is a corrupt zip archive: \(problem)")
         }
-        func u16(_ at: Int) -> Int { Int(bytes[at]) | Int(bytes[at + 1]) << 8 }
-        func u32(_ at: Int) -> Int { u16(at) | u16(at + 2) << 16 }
-        func u64(_ at: Int) throws -> Int {
-            let v = UInt64(u32(at)) | UInt64(u32(at + 4)) << 32
+        func u16(_ b: [UInt8], _ at: Int) -> Int { Int(b[at]) | Int(b[at + 1]) << 8 }
+        func u32(_ b: [UInt8], _ at: Int) -> Int { u16(b, at) | u16(b, at + 2) << 16 }
+        func u64(_ b: [UInt8], _ at: Int) throws -> Int {
+            let v = UInt64(u32(b, at)) | UInt64(u32(b, at + 4)) << 32
             guard v <= UInt64(Int.max) else { throw fail("a 64-bit size or offset is out of range") }
             return Int(v)
         }
 
         // The end-of-central-directory record: 22 bytes plus a comment of up to 65535 bytes.
         guard n >= 22 else { throw fail("\(n) bytes are too few for the end-of-directory record") }
-        var eocd = -1
-        var candidate = n - 22
-        let lowest = max(0, n - 22 - 65_535)
-        while candidate >= lowest {
-            if u32(candidate) == Self.endOfCentralDirectory, candidate + 22 + u16(candidate + 20) == n {
-                eocd = candidate
+        let tailStart = max(0, n - 22 - 65_535)
+        let tail = try source.bytes(tailStart ..< n)
+        var found = -1
+        var candidate = tail.count - 22
+        while candidate >= 0 {
+            if u32(tail, candidate) == Self.endOfCentralDirectory, candidate + 22 + u16(tail, candidate + 20) == tail.count {
+                found = candidate
                 break
             }
             candidate -= 1
         }
-        guard eocd >= 0 else { throw fail("the end-of-directory record is missing (the file may be truncated)") }
-        var entryCount = u16(eocd + 10)
-        var directorySize = u32(eocd + 12)
-        var directoryOffset = u32(eocd + 16)
+        guard found >= 0 else { throw fail("the end-of-directory record is missing (the file may be truncated)") }
+        let eocd = tailStart + found
+        var entryCount = u16(tail, found + 10)
+        var directorySize = u32(tail, found + 12)
+        var directoryOffset = u32(tail, found + 16)
         if entryCount == 0xFFFF || directorySize == 0xFFFF_FFFF || directoryOffset == 0xFFFF_FFFF {
-            let locator = eocd - 20
-            guard locator >= 0, u32(locator) == Self.zip64EndLocator else {
-                throw fail("the ZIP64 end-of-directory locator is missing")
-            }
-            let record = try u64(locator + 8)
-            guard record <= n - 56, u32(record) == Self.zip64End else {
-                throw fail("the ZIP64 end-of-directory record is outside the file or malformed")
-            }
-            entryCount = try u64(record + 32)
-            directorySize = try u64(record + 40)
-            directoryOffset = try u64(record + 48)
+            guard eocd >= 20 else { throw fail("the ZIP64 end-of-directory locator is missing") }
+            let locator = try source.bytes(eocd - 20 ..< eocd)
+            guard u32(locator, 0) == Self.zip64EndLocator else { throw fail("the ZIP64 end-of-directory locator is missing") }
+            let at = try u64(locator, 8)
+            guard n >= 56, at <= n - 56 else { throw fail("the ZIP64 end-of-directory record is outside the file or malformed") }
+            let record = try source.bytes(at ..< at + 56)
+            guard u32(record, 0) == Self.zip64End else { throw fail("the ZIP64 end-of-directory record is outside the file or malformed") }
+            entryCount = try u64(record, 32)
+            directorySize = try u64(record, 40)
+            directoryOffset = try u64(record, 48)
         }
         guard directoryOffset <= n, directorySize <= n - directoryOffset else {
             throw fail("the central directory (\(directorySize) bytes at \(directoryOffset)) lies outside the \(n)-byte file")
@@ -77,29 +80,31 @@ struct ZipArchive {
             throw fail("\(entryCount) entries cannot fit a \(directorySize)-byte central directory")
         }
 
-        var p = directoryOffset
-        let directoryEnd = directoryOffset + directorySize
+        let directory = try source.bytes(directoryOffset ..< directoryOffset + directorySize)
+        var p = 0
         for _ in 0..<entryCount {
-            guard p <= directoryEnd - 46, u32(p) == Self.centralHeader else {
-                throw fail("central directory entry at \(p) is malformed")
+            guard p <= directory.count - 46, u32(directory, p) == Self.centralHeader else {
+                throw fail("central directory entry at \(directoryOffset + p) is malformed")
             }
-            let flags = u16(p + 8)
-            let method = u16(p + 10)
-            var compressedSize = u32(p + 20)
-            var size = u32(p + 24)
-            let nameLength = u16(p + 28)
-            let extraLength = u16(p + 30)
-            let commentLength = u16(p + 32)
-            var localOffset = u32(p + 42)
+            let flags = u16(directory, p + 8)
+            let method = u16(directory, p + 10)
+            var compressedSize = u32(directory, p + 20)
+            var size = u32(directory, p + 24)
+            let nameLength = u16(directory, p + 28)
+            let extraLength = u16(directory, p + 30)
+            let commentLength = u16(directory, p + 32)
+            var localOffset = u32(directory, p + 42)
             let variable = nameLength + extraLength + commentLength
-            guard variable <= directoryEnd - p - 46 else { throw fail("central directory entry at \(p) runs past the directory") }
-            let name = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[p + 46 ..< p + 46 + nameLength]), as: UTF8.self)
+            guard variable <= directory.count - p - 46 else {
+                throw fail("central directory entry at \(directoryOffset + p) runs past the directory")
+            }
+            let name = String(decoding: directory[p + 46 ..< p + 46 + nameLength], as: UTF8.self)
             // ZIP64 extra field: the 64-bit values, in this order, of the fields that are 0xFFFFFFFF.
             var e = p + 46 + nameLength
             let extraEnd = e + extraLength
             while e + 4 <= extraEnd {
-                let tag = u16(e)
-                let length = u16(e + 2)
+                let tag = u16(directory, e)
+                let length = u16(directory, e + 2)
                 guard length <= extraEnd - e - 4 else { throw fail("entry \"\(name)\" has a malformed extra field") }
                 if tag == 0x0001 {
                     var q = e + 4
@@ -107,7 +112,7 @@ struct ZipArchive {
                     func next() throws -> Int {
                         guard q + 8 <= fieldEnd else { throw fail("entry \"\(name)\" has a short ZIP64 extra field") }
                         defer { q += 8 }
-                        return try u64(q)
+                        return try u64(directory, q)
                     }
                     if size == 0xFFFF_FFFF { size = try next() }
                     if compressedSize == 0xFFFF_FFFF { compressedSize = try next() }
@@ -117,11 +122,14 @@ struct ZipArchive {
             }
             p += 46 + variable
 
-            guard localOffset <= n - 30, u32(localOffset) == Self.localHeader else {
-                throw fail("entry \"\(name)\" has its local header at \(localOffset), outside the file or malformed")
+            guard n >= 30, localOffset <= n - 30 else {
+                throw fail("entry \"\(name)\" has its local header at \(localOffset), outside the file")
             }
-            let localVariable = u16(localOffset + 26) + u16(localOffset + 28)
-            let dataOffset = localOffset + 30 + localVariable
+            let local = try source.bytes(localOffset ..< localOffset + 30)
+            guard u32(local, 0) == Self.localHeader else {
+                throw fail("entry \"\(name)\" has no local header at \(localOffset)")
+            }
+            let dataOffset = localOffset + 30 + u16(local, 26) + u16(local, 28)
             guard dataOffset <= n, compressedSize <= n - dataOffset else {
                 throw fail("entry \"\(name)\" claims \(compressedSize) bytes at \(dataOffset) but the file has \(n)")
             }
