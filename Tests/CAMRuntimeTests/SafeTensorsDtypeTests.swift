@@ -38,6 +38,18 @@ final class SafeTensorsDtypeTests: XCTestCase {
         XCTAssertEqual(Set(dict.keys), ["a", "b"])
     }
 
+    /// A header of 128 bytes makes the file start with 0x80, like a pickle: still safetensors.
+    func testHeaderLengthThatLooksLikeAPickleOpcode() throws {
+        var header = #"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#
+        header += String(repeating: " ", count: 128 - header.utf8.count)
+        var bytes = Data(littleEndian(128, 8))
+        bytes.append(contentsOf: Array(header.utf8))
+        bytes.append(contentsOf: littleEndian(UInt64(Float(1.5).bitPattern), 4) + littleEndian(UInt64(Float(-2).bitPattern), 4))
+        XCTAssertEqual(bytes.first, 0x80)
+        XCTAssertEqual(Checkpoint.format(of: bytes), .safetensors)
+        XCTAssertEqual(try Checkpoint.read(bytes, fileName: "w.safetensors")["w"]?.storage, [1.5, -2])
+    }
+
     func testUnknownDtypeIsRefusedByName() {
         let header = #"{"w":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}}"#
         var bytes = Data(littleEndian(UInt64(header.utf8.count), 8))

@@ -63,8 +63,7 @@ public enum Checkpoint {
         let head = try file.bytes(0 ..< min(file.count, 9))
         guard let format = format(ofPrefix: head, count: file.count) else { throw notACheckpoint(head, file.fileName) }
         if format == .safetensors {
-            // safetensors is read whole (its reader predates the byte sources).
-            return try read(try contents(of: url), fileName: file.fileName, limits: limits)
+            return try strippingDataParallelPrefix(try SafeTensors.read(file), fileName: file.fileName)
         }
         return try read(file, format: format, limits: limits)
     }
@@ -94,31 +93,18 @@ public enum Checkpoint {
     /// The format judged from the first (up to 9) bytes of a file of `count` bytes.
     static func format(ofPrefix head: [UInt8], count: Int) -> Format? {
         if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) { return .pytorchZip }
-        if head.first == 0x80 { return .pytorchLegacy } // a pickle PROTO opcode
+        // safetensors before pickles: a header of 128 (or 384, ...) bytes also starts with 0x80.
         if head.count == 9, head[8] == UInt8(ascii: "{") {
             let length = head[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
             if length <= UInt64(count - 8) { return .safetensors }
         }
+        if head.first == 0x80 { return .pytorchLegacy } // a pickle PROTO opcode
         return nil
     }
 
     private static func notACheckpoint(_ head: [UInt8], _ fileName: String) -> CheckpointError {
         let hex = head.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " ")
         return CheckpointError(file: fileName, "is not a checkpoint: expected a PyTorch file (zip or legacy pickle) or a safetensors file, found the bytes [\(hex)]")
-    }
-
-    /// The bytes of a file, read (copied) into memory with a clear error when that fails.
-    static func contents(of url: URL) throws -> Data {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw CheckpointError(file: url.lastPathComponent, "is a folder, not a checkpoint file")
-        }
-        do {
-            return try Data(contentsOf: url)
-        } catch {
-            let reason = (error as NSError).localizedFailureReason ?? error.localizedDescription
-            throw CheckpointError(file: url.lastPathComponent, "cannot be read (\(reason))")
-        }
     }
 
     /// Removes a leading `module.` from every key, refusing two keys that become the same.
