@@ -126,6 +126,55 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(dict["w"]?.storage, [3, 4], "view offset 2 + storage offset 1")
     }
 
+    /// OrderedDict built from a list of pairs, torch.Size, BINFLOAT, _codecs.encode and BUILD
+    /// state: paths that real files rarely take, built by hand.
+    func testLessCommonAllowedConstructs() throws {
+        var p = PickleBuilder()
+        p.proto()
+        p.global("collections", "OrderedDict")
+        p.mark(); p.emptyList(); p.mark()
+        p.mark(); p.string("w")
+        p.global("torch._utils", "_rebuild_tensor_v2"); p.mark()
+        p.mark(); p.string("storage"); p.global("torch", "FloatStorage"); p.string("0"); p.string("cpu"); p.long(6); p.tuple()
+        p.op(0x51) // BINPERSID
+        p.int(0)
+        p.global("torch", "Size"); p.mark(); p.mark(); p.int(2); p.int(3); p.tuple(); p.tuple(); p.reduce()
+        p.mark(); p.int(3); p.int(1); p.tuple()
+        p.op(0x89); p.op(0x4E)
+        p.tuple(); p.reduce()
+        p.tuple()   // ("w", tensor)
+        p.op(0x65)  // APPENDS
+        p.tuple(); p.reduce() // OrderedDict([("w", tensor)])
+        p.emptyDict(); p.string("_metadata"); p.emptyDict()
+        p.string("scale"); p.bytes += [0x47] + littleEndian(1.5.bitPattern, 8).reversed(); p.op(0x73)
+        p.string("blob"); p.global("_codecs", "encode"); p.mark(); p.string("abc"); p.string("latin1"); p.tuple(); p.reduce(); p.op(0x73)
+        p.op(0x73)  // state["_metadata"] = inner
+        p.op(0x62)  // BUILD
+        p.stop()
+        let dict = try Checkpoint.read(makeTorchZip(pickle: p.bytes, storages: [sixFloats]), fileName: "rare.pth")
+        XCTAssertEqual(dict.keys, ["w"])
+        XCTAssertEqual(dict["w"], Tensor(shape: [2, 3], storage: [0, 1, 2, 3, 4, 5]))
+
+        var unpickler = Unpickler(fileName: "rare.pth", limits: .default, allowsPersistentIDs: true)
+        let (value, end) = try p.bytes.withUnsafeBytes { try unpickler.load($0, from: 0) }
+        XCTAssertEqual(end, p.bytes.count)
+        guard case .dict(let d) = value, case .tensor(let t)? = unpickler.dicts[d].value(forKey: "w") else {
+            return XCTFail("expected a dict holding a tensor, got \(value.kind)")
+        }
+        XCTAssertEqual(unpickler.tensors[t].shape, [2, 3])
+        XCTAssertEqual(unpickler.tensors[t].strides, [3, 1])
+    }
+
+    /// Integers wider than BININT: LONG1 with sign extension, and a 10-byte LONG1 kept as bytes.
+    func testLongIntegers() throws {
+        XCTAssertEqual("\(Unpickler.integer(fromLittleEndian: [0xFF]))", "\(PickleValue.int(-1))")
+        XCTAssertEqual("\(Unpickler.integer(fromLittleEndian: [0x00, 0x80]))", "\(PickleValue.int(-32768))")
+        XCTAssertEqual("\(Unpickler.integer(fromLittleEndian: [0xFF, 0x00]))", "\(PickleValue.int(255))")
+        XCTAssertEqual("\(Unpickler.integer(fromLittleEndian: []))", "\(PickleValue.int(0))")
+        XCTAssertEqual("\(Unpickler.integer(fromLittleEndian: TorchCheckpointReader.legacyMagic))",
+                       "\(PickleValue.bigInt(TorchCheckpointReader.legacyMagic))")
+    }
+
     /// The default EfficientNet-Lite0 (legacy format): every tensor's shape, sum and first four values (bit-exact)
     /// against what torch.load read (tolerance: sums within 1e-9 relative + 1e-8 absolute).
     func testDefaultEfficientNetLite0Loads() throws {
