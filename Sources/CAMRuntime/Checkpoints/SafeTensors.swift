@@ -10,33 +10,35 @@ public enum SafeTensors {
     public static let maxHeaderBytes = 100_000_000
 
     /// Reads every tensor of a file, converting F16 and BF16 (and integer types) to Float32.
+    ///
+    /// The header and then each tensor are read with `pread`, straight into the tensors (no
+    /// mapping, so a file truncated while it is read is refused, not a crash).
     public static func read(contentsOf url: URL) throws -> StateDict {
-        let name = url.lastPathComponent
-        let data: Data
-        do {
-            data = try Data(contentsOf: url, options: .alwaysMapped)
-        } catch {
-            throw CheckpointError(file: name, "cannot be read (\(error.localizedDescription))")
-        }
-        return try read(data, fileName: name)
+        try read(try FileCheckpointBytes(url: url))
     }
 
     /// Reads every tensor from the bytes of a file; `fileName` is used in error messages.
     public static func read(_ data: Data, fileName name: String) throws -> StateDict {
-        guard data.count >= 8 else {
-            throw CheckpointError(file: name, "is too short to be a safetensors file (\(data.count) bytes)")
+        try read(MemoryCheckpointBytes(data: data, fileName: name))
+    }
+
+    /// Reads every tensor from a byte source.
+    static func read(_ source: any CheckpointBytes) throws -> StateDict {
+        let name = source.fileName
+        guard source.count >= 8 else {
+            throw CheckpointError(file: name, "is too short to be a safetensors file (\(source.count) bytes)")
         }
-        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
-        guard headerLength <= UInt64(maxHeaderBytes), headerLength <= UInt64(data.count - 8) else {
-            throw CheckpointError(file: name, "safetensors header claims \(headerLength) bytes but the file has \(data.count)")
+        let headerLength = try source.bytes(0 ..< 8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength <= UInt64(maxHeaderBytes), headerLength <= UInt64(source.count - 8) else {
+            throw CheckpointError(file: name, "safetensors header claims \(headerLength) bytes but the file has \(source.count)")
         }
         let headerEnd = 8 + Int(headerLength)
-        let header = data.subdata(in: data.startIndex + 8 ..< data.startIndex + headerEnd)
+        let header = Data(try source.bytes(8 ..< headerEnd))
         guard let object = try? JSONSerialization.jsonObject(with: header),
               let entries = object as? [String: Any] else {
             throw CheckpointError(file: name, "safetensors header is not a JSON object")
         }
-        let payload = data.count - headerEnd
+        let payload = source.count - headerEnd
         // JSON objects lose their order; safetensors sorts data by offset, which is file order.
         var parsed: [(key: String, dtype: String, shape: [Int], begin: Int, end: Int)] = []
         for (key, value) in entries where key != "__metadata__" {
@@ -75,8 +77,25 @@ public enum SafeTensors {
                   !count.multipliedReportingOverflow(by: width).overflow else {
                 throw CheckpointError(file: name, "tensor \"\(entry.key)\" of shape \(entry.shape) and dtype \(entry.dtype) does not fit its data offsets [\(entry.begin), \(entry.end)]")
             }
-            let start = data.startIndex + headerEnd + entry.begin
-            let values = data[start ..< start + count * width].withUnsafeBytes { raw in
+            let start = headerEnd + entry.begin
+            #if _endian(little)
+            if entry.dtype == "F32" {
+                // Read the little-endian floats straight into the tensor.
+                var failure: Error?
+                let tensor = Tensor(shape: entry.shape) { out in
+                    do {
+                        try source.read(at: start, into: UnsafeMutableRawBufferPointer(out))
+                    } catch {
+                        out.initialize(repeating: 0)
+                        failure = error
+                    }
+                }
+                if let failure { throw failure }
+                result.set(entry.key, tensor)
+                continue
+            }
+            #endif
+            let values = try source.bytes(start ..< start + count * width).withUnsafeBytes { raw in
                 decode(raw, dtype: entry.dtype, count: count)
             }
             result.set(entry.key, Tensor(shape: entry.shape, storage: values))

@@ -27,6 +27,7 @@ public struct StateDict: Sendable {
 
 /// Why a checkpoint file could not be read.
 public struct CheckpointError: UserFacingError, Equatable {
+    /// The file name, then what was expected and what was found.
     public let message: String
     /// Creates an error about `file` (its name goes first in the message).
     public init(file: String, _ problem: String) {
