@@ -60,11 +60,13 @@ let package = Package(
         ),
         .testTarget(
             name: "CAMRuntimeTests",
-            dependencies: ["CAMRuntime"]
+            dependencies: ["CAMRuntime"],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "InterpreterTests",
-            dependencies: ["Interpreter", "CAMRuntime"]
+            dependencies: ["Interpreter", "CAMRuntime"],
+            exclude: ["Golden"]
         ),
         .testTarget(
             name: "CAMScriptTests",
