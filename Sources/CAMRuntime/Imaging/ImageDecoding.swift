@@ -126,11 +126,15 @@ extension RGBImage {
                 throw ImageError(file: fileName, "is a CMYK JPEG\(note); only greyscale and colour (YCbCr/RGB) JPEGs are supported — convert it to RGB first")
             }
             try checkSize(width: Int(width), height: Int(height), fileName: fileName, format: "JPEG", limits: limits)
-            var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height) * 3)
             // Flags 0: accurate integer DCT and smooth (fancy) chroma upsampling, as Pillow
-            // decodes; no DCT scaling, which would change the pixels.
-            let status = pixels.withUnsafeMutableBufferPointer { out in
-                tjDecompress2(handle, base, UInt(raw.count), out.baseAddress, width, 0, height, Int32(TJPF_RGB.rawValue), 0)
+            // decodes; no DCT scaling, which would change the pixels. The buffer is not zeroed
+            // first: a successful decode writes every byte, a failed one is thrown away.
+            let count = Int(width) * Int(height) * 3
+            var status: Int32 = 0
+            let pixels = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+                status = tjDecompress2(handle, base, UInt(raw.count), out.baseAddress, width, 0, height, Int32(TJPF_RGB.rawValue), 0)
+                if status != 0 { out.initialize(repeating: 0) }
+                initialized = count
             }
             if status != 0 {
                 let problem = tjGetErrorCode(handle) == Int32(TJERR_WARNING.rawValue) ? "the JPEG data is truncated or corrupt" : "the JPEG data cannot be decoded"
