@@ -14,10 +14,14 @@ extension RGBImage {
     public init(contentsOf url: URL, limits: ImageLimits = .default) throws {
         let data: Data
         do {
-            data = try Data(contentsOf: url, options: .alwaysMapped)
+            data = try Data(contentsOf: url)  // read, not mapped: a file changed while mapped could crash the process
         } catch {
-            let exists = FileManager.default.fileExists(atPath: url.path)
-            throw ImageError(file: url.lastPathComponent, exists ? "cannot be read (\(error.localizedDescription))" : "no such file at \(url.path)")
+            var isFolder: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder)
+            let problem = !exists ? "no such file at \(url.path)"
+                : isFolder.boolValue ? "\(url.path) is a folder, not an image file"
+                : "it cannot be read (\(error.localizedDescription))"
+            throw ImageError(file: url.lastPathComponent, problem)
         }
         try self.init(data: data, fileName: url.lastPathComponent, limits: limits)
     }
@@ -32,7 +36,7 @@ extension RGBImage {
         }
         guard let format = ImageFileFormat.detect(data) else {
             let head = data.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " ")
-            throw ImageError(file: fileName, "is neither a PNG nor a JPEG image (it starts with bytes \(head))")
+            throw ImageError(file: fileName, "it is neither a PNG nor a JPEG image (it starts with bytes \(head))")
         }
         let named = ImageFileFormat.fromExtension(of: URL(fileURLWithPath: fileName))
         let note = (named != nil && named != format)
@@ -46,7 +50,7 @@ extension RGBImage {
     /// Refuses sizes that are zero or above the limit, before any allocation.
     private static func checkSize(width: Int, height: Int, fileName: String, format: String, limits: ImageLimits) throws {
         if width <= 0 || height <= 0 {
-            throw ImageError(file: fileName, "the \(format) header gives a zero size (\(width)×\(height)); expected at least 1×1 pixels")
+            throw ImageError(file: fileName, "the \(format) header gives a size of \(width)×\(height), expected at least 1×1 pixels (the file is truncated or corrupt)")
         }
         let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
         if overflow || pixels > limits.maxPixels {
@@ -63,7 +67,7 @@ extension RGBImage {
                 throw ImageError(file: fileName, "the file is empty (expected a PNG image)")
             }
             if png_image_begin_read_from_memory(&image, base, raw.count) == 0 {
-                throw ImageError(file: fileName, "is not a readable PNG\(note): \(pngMessage(image))")
+                throw ImageError(file: fileName, "it is not a readable PNG\(note): \(pngMessage(image))")
             }
             let width = Int(image.width), height = Int(image.height)
             try checkSize(width: width, height: height, fileName: fileName, format: "PNG", limits: limits)
@@ -120,10 +124,10 @@ extension RGBImage {
             }
             var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
             if tjDecompressHeader3(handle, base, UInt(raw.count), &width, &height, &subsampling, &colorspace) != 0 {
-                throw ImageError(file: fileName, "is not a readable JPEG\(note): \(jpegMessage(handle))")
+                throw ImageError(file: fileName, "it is not a readable JPEG\(note): \(jpegMessage(handle))")
             }
             if colorspace == Int32(TJCS_CMYK.rawValue) || colorspace == Int32(TJCS_YCCK.rawValue) {
-                throw ImageError(file: fileName, "is a CMYK JPEG\(note); only greyscale and colour (YCbCr/RGB) JPEGs are supported — convert it to RGB first")
+                throw ImageError(file: fileName, "it is a CMYK JPEG\(note); only greyscale and colour (YCbCr/RGB) JPEGs are supported — convert it to RGB first")
             }
             try checkSize(width: Int(width), height: Int(height), fileName: fileName, format: "JPEG", limits: limits)
             // Flags 0: accurate integer DCT and smooth (fancy) chroma upsampling, as Pillow

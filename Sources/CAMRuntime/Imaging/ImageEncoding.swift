@@ -15,7 +15,7 @@ extension RGBImage {
     /// - Throws: `ImageError` for an unknown extension, a quality out of range, or a failed write.
     public func write(to url: URL, quality: Int = 95) throws {
         guard let format = ImageFileFormat.fromExtension(of: url) else {
-            throw ImageError(file: url.lastPathComponent, "cannot choose a format from the extension '.\(url.pathExtension)'; expected .png, .jpg or .jpeg")
+            throw ImageError(file: url.lastPathComponent, "its extension '.\(url.pathExtension)' names no supported format; expected .png, .jpg or .jpeg")
         }
         let bytes: Data
         switch format {
@@ -90,12 +90,12 @@ extension RGBImage {
             try bytes.write(to: temporary)
         } catch {
             try? FileManager.default.removeItem(at: temporary)
-            throw ImageError(file: url.lastPathComponent, "cannot be written in \(folder.path) (\(error.localizedDescription))")
+            throw ImageError(file: url.lastPathComponent, "it cannot be written in \(folder.path) (\(error.localizedDescription))")
         }
         if rename(temporary.path, url.path) != 0 {
             let reason = String(cString: strerror(errno))
             try? FileManager.default.removeItem(at: temporary)
-            throw ImageError(file: url.lastPathComponent, "cannot be written to \(url.path) (\(reason))")
+            throw ImageError(file: url.lastPathComponent, "it cannot be written to \(url.path) (\(reason))")
         }
     }
 }
