@@ -5,9 +5,14 @@ import Foundation
 extension RGBImage {
     /// Reads a PNG or JPEG file; the format is recognised by the file's signature, not its name.
     ///
+    /// Samples are taken as stored, as Pillow does: PNG gamma, chromaticity, sRGB-intent and ICC
+    /// chunks are ignored. Grey is replicated to R, G and B; palettes are expanded; 16-bit
+    /// samples become `round(v / 257)` (Pillow takes the high byte for 16-bit RGB, so a value
+    /// can differ by one, and clips 16-bit grey at 255, which this does not imitate).
     /// Alpha is composited on white: `out = (c·a + 255·(255 − a) + 127) / 255` (integer
     /// division, so rounding to nearest). PIL's `convert("RGB")` drops alpha instead; a
     /// transparent area then shows whatever colour it stores, usually black.
+    /// JPEGs are decoded with the accurate integer DCT and smooth chroma upsampling, as Pillow.
     ///
     /// - Throws: `ImageError` when the file cannot be read, is neither PNG nor JPEG, is truncated
     ///   or corrupt, is a CMYK JPEG, has a zero size, or claims more than `limits.maxPixels`.
@@ -58,7 +63,37 @@ extension RGBImage {
         }
     }
 
-    private static func decodePNG(_ data: Data, fileName: String, note: String, limits: ImageLimits) throws -> RGBImage {
+    /// The PNG without its colour-space chunks (gAMA, cHRM, sRGB, iCCP), so that libpng
+    /// passes the stored samples through as Pillow does, instead of converting them to sRGB.
+    /// Returns `data` itself when there is nothing to remove or the chunk layout is malformed
+    /// (libpng then reports the problem).
+    static func strippingColorSpaceChunks(_ data: Data) -> Data {
+        let bytes = [UInt8](data.prefix(1 << 20))  // colour chunks come before IDAT, near the start
+        let removed: Set<String> = ["gAMA", "cHRM", "sRGB", "iCCP"]
+        var ranges: [Range<Int>] = []
+        var offset = 8
+        while offset + 12 <= bytes.count {
+            let length = bytes[offset..<(offset + 4)].reduce(0) { $0 << 8 | Int($1) }
+            let type = String(decoding: bytes[(offset + 4)..<(offset + 8)], as: UTF8.self)
+            let end = offset + 12 + length
+            if type == "IDAT" || type == "IEND" || length > Int(Int32.max) { break }
+            if removed.contains(type) { ranges.append(offset..<end) }
+            offset = end
+        }
+        if ranges.isEmpty { return data }
+        var out = Data(capacity: data.count)
+        var position = 0
+        let base = data.startIndex
+        for range in ranges where range.upperBound <= data.count {
+            out.append(data[(base + position)..<(base + range.lowerBound)])
+            position = range.upperBound
+        }
+        out.append(data[(base + position)...])
+        return out
+    }
+
+    private static func decodePNG(_ original: Data, fileName: String, note: String, limits: ImageLimits) throws -> RGBImage {
+        let data = strippingColorSpaceChunks(original)
         var image = png_image()
         image.version = png_uint_32(PNG_IMAGE_VERSION)
         defer { png_image_free(&image) }
@@ -72,8 +107,9 @@ extension RGBImage {
             let width = Int(image.width), height = Int(image.height)
             try checkSize(width: width, height: height, fileName: fileName, format: "PNG", limits: limits)
             let hasAlpha = (image.format & png_uint_32(PNG_FORMAT_FLAG_ALPHA)) != 0
-            // 16-bit files without gamma information hold sRGB-encoded samples in practice (as
-            // Pillow and every viewer treat them); without this flag libpng would assume linear.
+            // With the colour-space chunks gone, 8-bit samples are taken as sRGB and passed
+            // through; this flag makes libpng treat 16-bit samples as sRGB too (it would assume
+            // linear and re-encode them), so they are only scaled: round(v / 257).
             image.flags |= png_uint_32(PNG_IMAGE_FLAG_16BIT_sRGB)
             image.format = png_uint_32(hasAlpha ? PNG_FORMAT_RGB | PNG_FORMAT_FLAG_ALPHA : PNG_FORMAT_RGB)
             let channels = hasAlpha ? 4 : 3
