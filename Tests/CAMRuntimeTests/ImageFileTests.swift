@@ -10,7 +10,8 @@ final class ImageFileTests: XCTestCase {
         let expected = try ImagingFixtures.load("decode.safetensors")
         // Exact: Pillow's decoding (and the documented white compositing / 16-bit rounding).
         let exact = ["rgb8.png", "rgb8_interlaced.png", "gray8.png", "gray_alpha.png", "rgba8.png", "palette.png",
-                     "rgb16.png", "gray16.png", "gamma100.png", "gamma22.png", "baseline.jpg", "progressive.jpg", "gray.jpg", "jpeg_named.png"]
+                     "rgb16.png", "gray16.png", "gamma100.png", "gamma22.png", "baseline.jpg", "progressive.jpg", "gray.jpg", "jpeg_named.png",
+                     "subsampling444.jpg", "subsampling422.jpg"]
         for name in exact {
             let image = try RGBImage(contentsOf: file(name))
             ImagingFixtures.assertIdentical(image, ImagingFixtures.image(try XCTUnwrap(expected[name], name)), name)
