@@ -4,9 +4,10 @@ import Foundation
 // that the results are bit-identical: per output position the filter weights are computed in
 // double precision, normalised, converted to 22-bit fixed point (PRECISION_BITS = 32 − 8 − 2)
 // rounding half away from zero; each pass accumulates in 32-bit integers starting from
-// 2^21 (so the shift rounds), shifts right by 22 and clips to 0...255. The horizontal pass runs
-// first over the rows the vertical pass needs, its result is stored as uint8, then the vertical
-// pass. A dimension whose size does not change is not resampled.
+// 2^21 (so the shift rounds), shifts right by 22 and clips to 0...255. The two passes run in
+// the order Pillow 13 chooses (see `resizedConvolution`), the first one's result stored as
+// uint8; a horizontal-first pass only covers the rows the vertical pass reads. A dimension
+// whose size does not change is not resampled.
 
 /// The 22 fractional bits of Pillow's fixed-point weights.
 private let precisionBits = 32 - 8 - 2
