@@ -79,6 +79,17 @@ final class ImagePreprocessingTests: XCTestCase {
         XCTAssertEqual(marked.centerCropped(size: 224)[0, 0], .white)
     }
 
+    func testUserSizesAreValidatedWithClearMessages() {
+        XCTAssertNoThrow(try RGBImage.validateSize(width: 224, height: 224))
+        XCTAssertThrowsError(try RGBImage.validateSize(width: 0, height: 5)) { error in
+            XCTAssertTrue("\(error)".contains("at least 1×1 pixels, got 0×5"), "\(error)")
+        }
+        XCTAssertThrowsError(try RGBImage.validateSize(width: 100_000, height: 100_000)) { error in
+            XCTAssertTrue("\(error)".contains("larger than the limit of 89478485"), "\(error)")
+        }
+        XCTAssertThrowsError(try RGBImage.validateSize(width: Int.max, height: 2))
+    }
+
     func testFlipsMirrorAndAreTheirOwnInverse() {
         var image = RGBImage(width: 3, height: 2, color: .black)
         image[0, 0] = RGBColor(red: 1, green: 2, blue: 3)

@@ -42,6 +42,23 @@ public struct RGBImage: Sendable, Equatable, CustomStringConvertible {
         self.pixels = bytes
     }
 
+    /// Checks a size a user asked for (a resize or crop target, a canvas) before it is used:
+    /// both sides at least 1 and at most `limits.maxPixels` pixels in all.
+    ///
+    /// The geometry functions treat a bad size as a programmer error (a precondition); call
+    /// this first with sizes that come from user input.
+    ///
+    /// - Throws: `ImageError` saying what was asked for and what is allowed.
+    public static func validateSize(width: Int, height: Int, limits: ImageLimits = .default) throws {
+        guard width >= 1, height >= 1 else {
+            throw ImageError("an image size must be at least 1×1 pixels, got \(width)×\(height)")
+        }
+        let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
+        guard !overflow, pixels <= limits.maxPixels else {
+            throw ImageError("an image of \(width)×\(height) pixels is larger than the limit of \(limits.maxPixels) pixels")
+        }
+    }
+
     /// A short summary such as `image 451×300 RGB`.
     public var description: String { "image \(width)×\(height) RGB" }
 
