@@ -12,7 +12,9 @@ extension RGBImage {
     /// Alpha is composited on white: `out = (c·a + 255·(255 − a) + 127) / 255` (integer
     /// division, so rounding to nearest). PIL's `convert("RGB")` drops alpha instead; a
     /// transparent area then shows whatever colour it stores, usually black.
-    /// JPEGs are decoded with the accurate integer DCT and smooth chroma upsampling, as Pillow.
+    /// JPEGs are decoded with the accurate integer DCT and smooth chroma upsampling, as Pillow;
+    /// EXIF orientation is not applied (Pillow's `Image.open` does not apply it either). A JPEG
+    /// on which libjpeg-turbo reports any warning (truncation, corrupt data) is refused.
     ///
     /// - Throws: `ImageError` when the file cannot be read, is neither PNG nor JPEG, is truncated
     ///   or corrupt, is a CMYK JPEG, has a zero size, or claims more than `limits.maxPixels`.
