@@ -12,7 +12,7 @@ public struct RGBImage: Sendable, Equatable, CustomStringConvertible {
     /// The number of rows.
     public let height: Int
     /// `width * height * 3` bytes: R, G, B of pixel (0, 0), then (1, 0), ... row by row.
-    public var pixels: [UInt8]
+    public internal(set) var pixels: [UInt8]
 
     /// Creates an image from interleaved RGB bytes.
     ///
