@@ -1,0 +1,194 @@
+import CJPEG
+import CPNG
+import Foundation
+
+extension RGBImage {
+    /// Reads a PNG or JPEG file; the format is recognised by the file's signature, not its name.
+    ///
+    /// Samples are taken as stored, as Pillow does: PNG gamma, chromaticity, sRGB-intent and ICC
+    /// chunks are ignored. Grey is replicated to R, G and B; palettes are expanded; 16-bit
+    /// samples become `round(v / 257)` (Pillow takes the high byte for 16-bit RGB, so a value
+    /// can differ by one, and clips 16-bit grey at 255, which this does not imitate).
+    /// Alpha is composited on white: `out = (c·a + 255·(255 − a) + 127) / 255` (integer
+    /// division, so rounding to nearest). PIL's `convert("RGB")` drops alpha instead; a
+    /// transparent area then shows whatever colour it stores, usually black.
+    /// JPEGs are decoded with the accurate integer DCT and smooth chroma upsampling, as Pillow;
+    /// EXIF orientation is not applied (Pillow's `Image.open` does not apply it either). A JPEG
+    /// on which libjpeg-turbo reports any warning (truncation, corrupt data) is refused.
+    ///
+    /// - Throws: `ImageError` when the file cannot be read, is neither PNG nor JPEG, is truncated
+    ///   or corrupt, is a CMYK JPEG, has a zero size, or claims more than `limits.maxPixels`.
+    public init(contentsOf url: URL, limits: ImageLimits = .default) throws {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)  // read, not mapped: a file changed while mapped could crash the process
+        } catch {
+            var isFolder: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder)
+            let problem = !exists ? "no such file at \(url.path)"
+                : isFolder.boolValue ? "\(url.path) is a folder, not an image file"
+                : "it cannot be read (\(error.localizedDescription))"
+            throw ImageError(file: url.lastPathComponent, problem)
+        }
+        try self.init(data: data, fileName: url.lastPathComponent, limits: limits)
+    }
+
+    /// Decodes PNG or JPEG bytes; `fileName` is only used in messages and to mention an
+    /// extension that does not match the content.
+    ///
+    /// - Throws: `ImageError` as `init(contentsOf:limits:)`.
+    public init(data: Data, fileName: String = "data", limits: ImageLimits = .default) throws {
+        if data.isEmpty {
+            throw ImageError(file: fileName, "the file is empty (expected a PNG or JPEG image)")
+        }
+        guard let format = ImageFileFormat.detect(data) else {
+            let head = data.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " ")
+            throw ImageError(file: fileName, "it is neither a PNG nor a JPEG image (it starts with bytes \(head))")
+        }
+        let named = ImageFileFormat.fromExtension(of: URL(fileURLWithPath: fileName))
+        let note = (named != nil && named != format)
+            ? " (the file holds \(format.displayName) data despite its .\(URL(fileURLWithPath: fileName).pathExtension) extension)" : ""
+        switch format {
+        case .png: self = try Self.decodePNG(data, fileName: fileName, note: note, limits: limits)
+        case .jpeg: self = try Self.decodeJPEG(data, fileName: fileName, note: note, limits: limits)
+        }
+    }
+
+    /// Refuses sizes that are zero or above the limit, before any allocation.
+    private static func checkSize(width: Int, height: Int, fileName: String, format: String, limits: ImageLimits) throws {
+        if width <= 0 || height <= 0 {
+            throw ImageError(file: fileName, "the \(format) header gives a size of \(width)×\(height), expected at least 1×1 pixels (the file is truncated or corrupt)")
+        }
+        let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
+        if overflow || pixels > limits.maxPixels {
+            throw ImageError(file: fileName, "the \(format) header claims \(width)×\(height) = \(width * height) pixels, more than the limit of \(limits.maxPixels) (a decompression-bomb guard; raise the limit if the file is trusted)")
+        }
+    }
+
+    /// The PNG without its colour-space chunks (gAMA, cHRM, sRGB, iCCP), so that libpng
+    /// passes the stored samples through as Pillow does, instead of converting them to sRGB.
+    /// Returns `data` itself when there is nothing to remove or the chunk layout is malformed
+    /// (libpng then reports the problem).
+    static func strippingColorSpaceChunks(_ data: Data) -> Data {
+        let bytes = [UInt8](data.prefix(1 << 20))  // colour chunks come before IDAT, near the start
+        let removed: Set<String> = ["gAMA", "cHRM", "sRGB", "iCCP"]
+        var ranges: [Range<Int>] = []
+        var offset = 8
+        while offset + 12 <= bytes.count {
+            let length = bytes[offset..<(offset + 4)].reduce(0) { $0 << 8 | Int($1) }
+            let type = String(decoding: bytes[(offset + 4)..<(offset + 8)], as: UTF8.self)
+            let end = offset + 12 + length
+            if type == "IDAT" || type == "IEND" || length > Int(Int32.max) { break }
+            if removed.contains(type) { ranges.append(offset..<end) }
+            offset = end
+        }
+        if ranges.isEmpty { return data }
+        var out = Data(capacity: data.count)
+        var position = 0
+        let base = data.startIndex
+        for range in ranges where range.upperBound <= data.count {
+            out.append(data[(base + position)..<(base + range.lowerBound)])
+            position = range.upperBound
+        }
+        out.append(data[(base + position)...])
+        return out
+    }
+
+    private static func decodePNG(_ original: Data, fileName: String, note: String, limits: ImageLimits) throws -> RGBImage {
+        let data = strippingColorSpaceChunks(original)
+        var image = png_image()
+        image.version = png_uint_32(PNG_IMAGE_VERSION)
+        defer { png_image_free(&image) }
+        return try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws -> RGBImage in
+            guard let base = raw.baseAddress else {
+                throw ImageError(file: fileName, "the file is empty (expected a PNG image)")
+            }
+            if png_image_begin_read_from_memory(&image, base, raw.count) == 0 {
+                throw ImageError(file: fileName, "it is not a readable PNG\(note): \(pngMessage(image))")
+            }
+            let width = Int(image.width), height = Int(image.height)
+            try checkSize(width: width, height: height, fileName: fileName, format: "PNG", limits: limits)
+            let hasAlpha = (image.format & png_uint_32(PNG_FORMAT_FLAG_ALPHA)) != 0
+            // With the colour-space chunks gone, 8-bit samples are taken as sRGB and passed
+            // through; this flag makes libpng treat 16-bit samples as sRGB too (it would assume
+            // linear and re-encode them), so they are only scaled: round(v / 257).
+            image.flags |= png_uint_32(PNG_IMAGE_FLAG_16BIT_sRGB)
+            image.format = png_uint_32(hasAlpha ? PNG_FORMAT_RGB | PNG_FORMAT_FLAG_ALPHA : PNG_FORMAT_RGB)
+            let channels = hasAlpha ? 4 : 3
+            var buffer = [UInt8](repeating: 0, count: width * height * channels)
+            let ok = buffer.withUnsafeMutableBytes { out in
+                png_image_finish_read(&image, nil, out.baseAddress, png_int_32(width * channels), nil)
+            }
+            if ok == 0 {
+                throw ImageError(file: fileName, "the PNG data is truncated or corrupt\(note): \(pngMessage(image))")
+            }
+            if !hasAlpha {
+                return RGBImage(width: width, height: height, pixels: buffer)
+            }
+            return RGBImage(width: width, height: height, pixels: compositeOnWhite(rgba: buffer, pixelCount: width * height))
+        }
+    }
+
+    /// libpng's message from a failed simplified-API call.
+    private static func pngMessage(_ image: png_image) -> String {
+        var copy = image.message
+        let text = withUnsafeBytes(of: &copy) { raw -> String in
+            let bytes = raw.prefix { $0 != 0 }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        return text.isEmpty ? "libpng reported an error without a message" : text
+    }
+
+    /// RGBA to RGB over white: `(c·a + 255·(255 − a) + 127) / 255`.
+    static func compositeOnWhite(rgba: [UInt8], pixelCount: Int) -> [UInt8] {
+        var rgb = [UInt8](repeating: 0, count: pixelCount * 3)
+        for i in 0..<pixelCount {
+            let a = Int(rgba[4 * i + 3])
+            for c in 0..<3 {
+                rgb[3 * i + c] = UInt8((Int(rgba[4 * i + c]) * a + 255 * (255 - a) + 127) / 255)
+            }
+        }
+        return rgb
+    }
+
+    private static func decodeJPEG(_ data: Data, fileName: String, note: String, limits: ImageLimits) throws -> RGBImage {
+        guard let handle = tjInitDecompress() else {
+            throw ImageError(file: fileName, "libjpeg-turbo could not start a decoder")
+        }
+        defer { tjDestroy(handle) }
+        return try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws -> RGBImage in
+            guard let base = raw.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
+                throw ImageError(file: fileName, "the file is empty (expected a JPEG image)")
+            }
+            var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
+            if tjDecompressHeader3(handle, base, UInt(raw.count), &width, &height, &subsampling, &colorspace) != 0 {
+                throw ImageError(file: fileName, "it is not a readable JPEG\(note): \(jpegMessage(handle))")
+            }
+            if colorspace == Int32(TJCS_CMYK.rawValue) || colorspace == Int32(TJCS_YCCK.rawValue) {
+                throw ImageError(file: fileName, "it is a CMYK JPEG\(note); only greyscale and colour (YCbCr/RGB) JPEGs are supported — convert it to RGB first")
+            }
+            try checkSize(width: Int(width), height: Int(height), fileName: fileName, format: "JPEG", limits: limits)
+            // Flags 0: accurate integer DCT and smooth (fancy) chroma upsampling, as Pillow
+            // decodes; no DCT scaling, which would change the pixels. The buffer is not zeroed
+            // first: a successful decode writes every byte, a failed one is thrown away.
+            let count = Int(width) * Int(height) * 3
+            var status: Int32 = 0
+            let pixels = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+                status = tjDecompress2(handle, base, UInt(raw.count), out.baseAddress, width, 0, height, Int32(TJPF_RGB.rawValue), 0)
+                if status != 0 { out.initialize(repeating: 0) }
+                initialized = count
+            }
+            if status != 0 {
+                let problem = tjGetErrorCode(handle) == Int32(TJERR_WARNING.rawValue) ? "the JPEG data is truncated or corrupt" : "the JPEG data cannot be decoded"
+                throw ImageError(file: fileName, "\(problem)\(note): \(jpegMessage(handle))")
+            }
+            return RGBImage(width: Int(width), height: Int(height), pixels: pixels)
+        }
+    }
+
+    /// TurboJPEG's message for the last failed call on `handle`.
+    static func jpegMessage(_ handle: tjhandle) -> String {
+        guard let text = tjGetErrorStr2(handle) else { return "libjpeg-turbo reported an error without a message" }
+        return String(cString: text)
+    }
+}

@@ -1,0 +1,101 @@
+import CJPEG
+import CPNG
+import Foundation
+
+extension RGBImage {
+    /// Writes the image as PNG or JPEG, chosen by the file extension (`.png`, `.jpg`, `.jpeg`).
+    ///
+    /// The bytes go to a temporary file in the destination folder, which is then renamed over
+    /// the destination: a reader never sees a half-written picture, and nothing is left behind
+    /// when writing fails.
+    ///
+    /// - Parameters:
+    ///   - url: the destination; its extension chooses the format.
+    ///   - quality: JPEG quality 1...100 (ignored for PNG). 95 keeps CAM overlays crisp.
+    /// - Throws: `ImageError` for an unknown extension, a quality out of range, or a failed write.
+    public func write(to url: URL, quality: Int = 95) throws {
+        guard let format = ImageFileFormat.fromExtension(of: url) else {
+            throw ImageError(file: url.lastPathComponent, "its extension '.\(url.pathExtension)' names no supported format; expected .png, .jpg or .jpeg")
+        }
+        let bytes: Data
+        switch format {
+        case .png: bytes = try pngData()
+        case .jpeg: bytes = try jpegData(quality: quality)
+        }
+        try Self.writeAtomically(bytes, to: url)
+    }
+
+    /// The image encoded as an 8-bit RGB PNG (for reports and inline terminal images).
+    ///
+    /// - Throws: `ImageError` if libpng fails.
+    public func pngData() throws -> Data {
+        var image = png_image()
+        image.version = png_uint_32(PNG_IMAGE_VERSION)
+        image.width = png_uint_32(width)
+        image.height = png_uint_32(height)
+        image.format = png_uint_32(PNG_FORMAT_RGB)
+        defer { png_image_free(&image) }
+        let stride = png_int_32(width * 3)
+        return try pixels.withUnsafeBytes { src -> Data in
+            var size = 0
+            if png_image_write_to_memory(&image, nil, &size, 0, src.baseAddress, stride, nil) == 0 || size == 0 {
+                throw ImageError("PNG encoding of \(description) failed: \(Self.pngWriteMessage(image))")
+            }
+            var out = Data(count: size)
+            let ok = out.withUnsafeMutableBytes { dst in
+                png_image_write_to_memory(&image, dst.baseAddress, &size, 0, src.baseAddress, stride, nil)
+            }
+            if ok == 0 {
+                throw ImageError("PNG encoding of \(description) failed: \(Self.pngWriteMessage(image))")
+            }
+            return out.prefix(size)
+        }
+    }
+
+    /// The image encoded as a baseline JPEG with 4:2:0 chroma subsampling.
+    ///
+    /// - Parameter quality: 1...100.
+    /// - Throws: `ImageError` for a quality out of range or if libjpeg-turbo fails.
+    public func jpegData(quality: Int = 95) throws -> Data {
+        guard (1...100).contains(quality) else {
+            throw ImageError("JPEG quality must be between 1 and 100, got \(quality)")
+        }
+        guard let handle = tjInitCompress() else {
+            throw ImageError("libjpeg-turbo could not start an encoder")
+        }
+        defer { tjDestroy(handle) }
+        var output: UnsafeMutablePointer<UInt8>? = nil
+        var size: UInt = 0
+        let status = pixels.withUnsafeBufferPointer { src in
+            tjCompress2(handle, src.baseAddress, Int32(width), 0, Int32(height), Int32(TJPF_RGB.rawValue),
+                        &output, &size, Int32(TJSAMP_420.rawValue), Int32(quality), 0)
+        }
+        defer { if let output { tjFree(output) } }
+        guard status == 0, let output else {
+            throw ImageError("JPEG encoding of \(description) failed: \(Self.jpegMessage(handle))")
+        }
+        return Data(bytes: output, count: Int(size))
+    }
+
+    private static func pngWriteMessage(_ image: png_image) -> String {
+        var copy = image.message
+        return withUnsafeBytes(of: &copy) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
+    /// Writes `bytes` to a temporary file next to `url`, then renames it over `url`.
+    static func writeAtomically(_ bytes: Data, to url: URL) throws {
+        let folder = url.deletingLastPathComponent()
+        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
+        do {
+            try bytes.write(to: temporary)
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw ImageError(file: url.lastPathComponent, "it cannot be written in \(folder.path) (\(error.localizedDescription))")
+        }
+        if rename(temporary.path, url.path) != 0 {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: temporary)
+            throw ImageError(file: url.lastPathComponent, "it cannot be written to \(url.path) (\(reason))")
+        }
+    }
+}
