@@ -166,6 +166,7 @@ struct CAMCase: Decodable {
 }
 
 struct CAMFixture: Decodable {
+    var files: [String]
     var cases: [CAMCase]
     var random_cam_seed: UInt32?
 }
@@ -173,7 +174,11 @@ struct CAMFixture: Decodable {
 func loadCAMFixture(_ stem: String) throws -> (CAMFixture, StateDict) {
     let json = try Data(contentsOf: camFixtures.appendingPathComponent(stem + ".json"))
     let fixture = try JSONDecoder().decode(CAMFixture.self, from: json)
-    let tensors = try SafeTensors.read(contentsOf: camFixtures.appendingPathComponent(stem + ".safetensors"))
+    var tensors = StateDict()
+    for file in fixture.files {
+        let part = try SafeTensors.read(contentsOf: camFixtures.appendingPathComponent(file))
+        for key in part.keys { if let t = part[key] { tensors.set(key, t) } }
+    }
     return (fixture, tensors)
 }
 
@@ -223,4 +228,43 @@ func assertRelativelyClose(_ a: Tensor, _ b: Tensor, _ what: String, floor: Floa
         worst = max(worst, abs(a.storage[i] - b.storage[i]) / allowed)
     }
     XCTAssertLessThanOrEqual(worst, 1, "\(what): worst error is \(worst)× the 1e-4 relative tolerance", file: file, line: line)
+}
+
+/// The random weights of gen_cam.py's real networks, rebuilt from their manifest with numpy's
+/// legacy generator: every tensor in order from one `RandomState(seed).uniform(low, high)`.
+struct SeededWeights: Decodable {
+    struct Entry: Decodable {
+        var key: String
+        var shape: [Int]
+        var low: Double?
+        var high: Double?
+        var fill: Double?
+    }
+    var seed: UInt32
+    var checksum_sum: Double
+    var tensors: [Entry]
+
+    static func load(_ stem: String) throws -> SeededWeights {
+        let data = try Data(contentsOf: camFixtures.appendingPathComponent(stem + "_weights.json"))
+        return try JSONDecoder().decode(SeededWeights.self, from: data)
+    }
+
+    /// The state dict (`num_batches_tracked` entries included as zeros) and the float64 sum of
+    /// the drawn values, to compare with `checksum_sum`.
+    func stateDict() -> (StateDict, Double) {
+        var rng = NumpyRandomState(seed: seed)
+        var dict = StateDict()
+        var total: Double = 0
+        for entry in tensors {
+            let count = entry.shape.reduce(1, *)
+            if let low = entry.low, let high = entry.high {
+                let values = (0..<count).map { _ in Float(rng.uniform(low, high)) }
+                for v in values { total += Double(v) }
+                dict.set(entry.key, Tensor(shape: entry.shape, storage: values))
+            } else {
+                dict.set(entry.key, Tensor(shape: entry.shape, repeating: Float(entry.fill ?? 0)))
+            }
+        }
+        return (dict, total)
+    }
 }

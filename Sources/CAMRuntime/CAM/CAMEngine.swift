@@ -145,20 +145,16 @@ public struct CAMEngine {
         }
         let context = CAMContext(network: network, input: input, logits: forward.logits, targets: targets,
                                  progress: request.progress, cancellation: request.cancellation)
-        let (b, height, width) = (input.shape[0], input.shape[2], input.shape[3])
-        var fused = [Float](repeating: 0, count: b * height * width)
+        let b = input.shape[0]
+        var maps: [Tensor] = []
         for layer in request.layers {
             guard let activations = forward.activations[layer], activations.rank == 4, activations.shape[0] == b else {
                 throw RuntimeError("the network did not record a [N, C, h, w] output for layer \"\(layer)\"")
             }
             let capture = LayerCapture(name: layer, activations: activations, gradients: gradients[layer])
-            let map = try method.layerMap(capture, context: context, eigenSmooth: request.eigenSmooth)
-            let scaled = CAMMath.scaleCAM(map.map { Swift.max($0, 0) }, width: width, height: height)
-            for i in 0..<fused.count { fused[i] += Swift.max(scaled.storage[i], 0) }
+            maps.append(try method.layerMap(capture, context: context, eigenSmooth: request.eigenSmooth))
         }
-        let count = Float(request.layers.count)
-        let mean = Tensor(shape: [b, height, width], storage: fused.map { $0 / count })
-        return (CAMMath.scaleCAM(mean), targets)
+        return (CAMMath.fuse(maps, width: input.shape[3], height: input.shape[2]), targets)
     }
 
     /// `forward_augmentation_smoothing`: (flip, factor) in (F,0.9) (F,1) (F,1.1) (T,0.9) (T,1)

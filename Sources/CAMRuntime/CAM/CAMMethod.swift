@@ -163,6 +163,20 @@ public enum CAMMath {
         return CAMInterpolation.resizeLinear(scaled, toWidth: width, height: height)
     }
 
+    /// pytorch-grad-cam's steps 4–5 on per-layer maps `[B, h_l, w_l]`: ReLU → per-image min-max →
+    /// resize to `width × height` per layer, then ReLU → mean over layers → min-max.
+    public static func fuse(_ layerMaps: [Tensor], width: Int, height: Int) -> Tensor {
+        guard let first = layerMaps.first else { return Tensor(shape: [0, height, width]) }
+        let b = first.shape[0]
+        var fused = [Float](repeating: 0, count: b * height * width)
+        for map in layerMaps {
+            let scaled = scaleCAM(map.map { Swift.max($0, 0) }, width: width, height: height)
+            for i in 0..<fused.count { fused[i] += Swift.max(scaled.storage[i], 0) }
+        }
+        let count = Float(layerMaps.count)
+        return scaleCAM(Tensor(shape: [b, height, width], storage: fused.map { $0 / count }))
+    }
+
     /// (B, C, h·w) of a `[B, C, h, w]` tensor.
     static func dims(_ a: Tensor) -> (Int, Int, Int) {
         precondition(a.rank == 4, "expected [B, C, h, w], got \(a.shape)")
