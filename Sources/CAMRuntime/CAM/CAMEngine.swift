@@ -210,23 +210,28 @@ public struct CAMEngine {
                 for p in 0..<plane { stack[(i * parts + ch) * plane + p] = inputTerm.storage[(i * channels + ch) * plane + p] }
             }
         }
-        var scratch = [Float](repeating: 0, count: plane)
         for (index, layer) in biasLayers.enumerated() {
             try request.cancellation?.check()
             guard let g = backward.gradients[layer.path], g.rank == 4, g.shape[0] == b, g.shape[1] == layer.bias.count else {
                 throw RuntimeError("FullGrad needs the gradient at bias layer \"\(layer.path)\" with \(layer.bias.count) channels, but the network returned \(backward.gradients[layer.path].map { "\($0.shape)" } ?? "none")")
             }
             let (c, h, w) = (g.shape[1], g.shape[2], g.shape[3])
-            var term = [Float](repeating: 0, count: h * w)
+            // Σ_c resize(minmax(|b_c·G_c|)) = resize(Σ_c minmax(|b_c·G_c|)): the resize is linear,
+            // so the channels are summed at the layer's resolution and resized once.
+            var term = Tensor(shape: [c, h, w])
             for i in 0..<b {
-                let offset = (i * parts + channels + index) * plane
-                for ch in 0..<c {
-                    let base = (i * c + ch) * h * w, bias = layer.bias.storage[ch]
-                    for p in 0..<(h * w) { term[p] = abs(bias * g.storage[base + p]) }
-                    let scaled = CAMMath.scaleCAM(Tensor(shape: [h, w], storage: term), width: width, height: height)
-                    scaled.withUnsafeBufferPointer { s in for p in 0..<plane { scratch[p] = s[p] } }
-                    for p in 0..<plane { stack[offset + p] += scratch[p] }
+                term.withUnsafeMutableBufferPointer { t in
+                    for ch in 0..<c {
+                        let base = (i * c + ch) * h * w, bias = layer.bias.storage[ch]
+                        for p in 0..<(h * w) { t[ch * h * w + p] = abs(bias * g.storage[base + p]) }
+                    }
                 }
+                let scaled = CAMMath.scaleCAM(term)
+                var sum = [Float](repeating: 0, count: h * w)
+                for ch in 0..<c { for p in 0..<(h * w) { sum[p] += scaled.storage[ch * h * w + p] } }
+                let resized = CAMInterpolation.resizeLinear(Tensor(shape: [h, w], storage: sum), toWidth: width, height: height)
+                let offset = (i * parts + channels + index) * plane
+                for p in 0..<plane { stack[offset + p] = resized.storage[p] }
             }
             request.progress?(index + 1, biasLayers.count)
         }

@@ -5,7 +5,8 @@ import COpenBLAS
 ///
 /// Per image, the `[C, h, w]` activations become the `(h·w) × C` matrix `M` (NaN → 0), each
 /// channel is centred over the pixels, and the map is `M · v` where `v` is the first right
-/// singular vector of `M`, computed with LAPACK's `?gesdd` (`jobz='A'`, as numpy's `linalg.svd`).
+/// singular vector of `M`. numpy's `linalg.svd` runs a full `gesdd` (with a `C × C` factor, 2048²
+/// for ResNet-50); here only the top eigenpair of the smaller Gram matrix is computed.
 ///
 /// Sign rule: the map is negated when `|min| > |max|`, so its largest magnitude is positive
 /// (the rule of pytorch-grad-cam's `get_2d_projection_with_sign_correction`). The reference
@@ -32,13 +33,7 @@ public enum Projection {
                 let mean = Float(sum / Double(m))
                 for p in 0..<m { a[ch * m + p] -= mean }
             }
-            let centred = a
-            let v = try firstRightSingularVector(&a, rows: m, columns: c)
-            var projection = (0..<m).map { p -> Float in
-                var acc: Double = 0
-                for ch in 0..<c { acc += Double(centred[ch * m + p]) * Double(v[ch]) }
-                return Float(acc)
-            }
+            var projection = try principalProjection(a.map { Double($0) }, rows: m, columns: c).map { Float($0) }
             if let lo = projection.min(), let hi = projection.max(), abs(lo) > abs(hi) {
                 projection = projection.map { -$0 }
             }
@@ -62,26 +57,7 @@ public enum Projection {
                 let mean = sum / Double(m)
                 for p in 0..<m { a[ch * m + p] -= mean }
             }
-            let centred = a
-            let k = Swift.min(m, c)
-            var s = [Double](repeating: 0, count: k)
-            var u = [Double](repeating: 0, count: m * m)
-            var vt = [Double](repeating: 0, count: c * c)
-            var iwork = [Int32](repeating: 0, count: 8 * k)
-            var jobz = Int8(UInt8(ascii: "A"))
-            var (rows, cols, lda, ldu, ldvt) = (Int32(m), Int32(c), Int32(m), Int32(m), Int32(c))
-            var query = [Double](repeating: 0, count: 1)
-            var lwork: Int32 = -1, info: Int32 = 0
-            dgesdd_(&jobz, &rows, &cols, &a, &lda, &s, &u, &ldu, &vt, &ldvt, &query, &lwork, &iwork, &info, 1)
-            lwork = Int32(query[0])
-            var work = [Double](repeating: 0, count: Swift.max(Int(lwork), 1))
-            dgesdd_(&jobz, &rows, &cols, &a, &lda, &s, &u, &ldu, &vt, &ldvt, &work, &lwork, &iwork, &info, 1)
-            guard info == 0 else { throw RuntimeError("the singular value decomposition did not converge (dgesdd info \(info))") }
-            var projection = (0..<m).map { p -> Double in
-                var acc: Double = 0
-                for ch in 0..<c { acc += centred[ch * m + p] * vt[ch * c] }
-                return acc
-            }
+            var projection = try principalProjection(a, rows: m, columns: c)
             if let lo = projection.min(), let hi = projection.max(), abs(lo) > abs(hi) {
                 projection = projection.map { -$0 }
             }
@@ -90,23 +66,58 @@ public enum Projection {
         return out
     }
 
-    /// The first right singular vector of a column-major `rows × columns` matrix (destroyed).
-    static func firstRightSingularVector(_ a: inout [Float], rows m: Int, columns n: Int) throws -> [Float] {
-        let k = Swift.min(m, n)
-        var s = [Float](repeating: 0, count: k)
-        var u = [Float](repeating: 0, count: m * m)
-        var vt = [Float](repeating: 0, count: n * n)
-        var iwork = [Int32](repeating: 0, count: 8 * k)
-        var jobz = Int8(UInt8(ascii: "A"))
-        var (rows, cols, lda, ldu, ldvt) = (Int32(m), Int32(n), Int32(m), Int32(m), Int32(n))
-        var query = [Float](repeating: 0, count: 1)
-        var lwork: Int32 = -1, info: Int32 = 0
-        sgesdd_(&jobz, &rows, &cols, &a, &lda, &s, &u, &ldu, &vt, &ldvt, &query, &lwork, &iwork, &info, 1)
-        lwork = Int32(query[0])
-        var work = [Float](repeating: 0, count: Swift.max(Int(lwork), 1))
-        sgesdd_(&jobz, &rows, &cols, &a, &lda, &s, &u, &ldu, &vt, &ldvt, &work, &lwork, &iwork, &info, 1)
-        guard info == 0 else { throw RuntimeError("the singular value decomposition did not converge (sgesdd info \(info))") }
-        // Column-major n × n: VT[0, j] = vt[j * n].
-        return (0..<n).map { vt[$0 * n] }
+    /// `M · v1` for the column-major `rows × columns` matrix `M`, where `v1` is its first right
+    /// singular vector (up to sign), from the top eigenvector of the smaller Gram matrix
+    /// (`M·Mᵀ` when rows ≤ columns, then `v1 ∝ Mᵀ·u1`; else `Mᵀ·M`), in float64 with `dsyrk`
+    /// and `dsyevr` — a 49 × 49 eigenproblem for a 7 × 7 layer instead of a full SVD.
+    static func principalProjection(_ a: [Double], rows m: Int, columns n: Int) throws -> [Double] {
+        let wide = m <= n
+        let k = wide ? m : n
+        guard k > 0 else { return [Double](repeating: 0, count: m) }
+        var gram = [Double](repeating: 0, count: k * k)
+        a.withUnsafeBufferPointer { x in
+            cblas_dsyrk(CblasColMajor, CblasUpper, wide ? CblasNoTrans : CblasTrans, Int32(k), Int32(wide ? n : m),
+                        1, x.baseAddress, Int32(m), 0, &gram, Int32(k))
+        }
+        var jobz = Int8(UInt8(ascii: "V")), range = Int8(UInt8(ascii: "I")), uplo = Int8(UInt8(ascii: "U"))
+        var order = Int32(k), lda = Int32(k), il = Int32(k), iu = Int32(k), ldz = Int32(k)
+        var vl: Double = 0, vu: Double = 0, abstol: Double = 0
+        var found: Int32 = 0, info: Int32 = 0
+        var w = [Double](repeating: 0, count: k)
+        var z = [Double](repeating: 0, count: k)
+        var support = [Int32](repeating: 0, count: 2)
+        var workQuery = [Double](repeating: 0, count: 1)
+        var iworkQuery = [Int32](repeating: 0, count: 1)
+        var lwork: Int32 = -1, liwork: Int32 = -1
+        dsyevr_(&jobz, &range, &uplo, &order, &gram, &lda, &vl, &vu, &il, &iu, &abstol, &found, &w, &z, &ldz,
+                &support, &workQuery, &lwork, &iworkQuery, &liwork, &info, 1, 1, 1)
+        lwork = Int32(workQuery[0])
+        liwork = iworkQuery[0]
+        var work = [Double](repeating: 0, count: Swift.max(Int(lwork), 1))
+        var iwork = [Int32](repeating: 0, count: Swift.max(Int(liwork), 1))
+        dsyevr_(&jobz, &range, &uplo, &order, &gram, &lda, &vl, &vu, &il, &iu, &abstol, &found, &w, &z, &ldz,
+                &support, &work, &lwork, &iwork, &liwork, &info, 1, 1, 1)
+        guard info == 0, found == 1 else {
+            throw RuntimeError("the principal component computation did not converge (dsyevr info \(info))")
+        }
+        var v: [Double]
+        if wide {
+            // v ∝ Mᵀ u, normalised.
+            v = (0..<n).map { c in
+                var acc: Double = 0
+                for p in 0..<m { acc += a[c * m + p] * z[p] }
+                return acc
+            }
+            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            if norm > 0 { v = v.map { $0 / norm } }
+        } else {
+            v = z
+        }
+        var projection = [Double](repeating: 0, count: m)
+        for c in 0..<n where v[c] != 0 {
+            let vc = v[c], base = c * m
+            for p in 0..<m { projection[p] += a[base + p] * vc }
+        }
+        return projection
     }
 }
