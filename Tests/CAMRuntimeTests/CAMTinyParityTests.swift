@@ -5,18 +5,15 @@ import XCTest
 /// Every pytorch-grad-cam method on a tiny network whose forward and backward are written by hand
 /// in the test, against references computed by pytorch-grad-cam on the same weights.
 final class CAMTinyParityTests: XCTestCase {
-    var fixture: CAMFixture!
-    var tensors: StateDict!
-    var network: TinyNetwork!
-    var input: Tensor!
-
-    override func setUpWithError() throws {
-        (fixture, tensors) = try loadCAMFixture("tiny")
-        network = try TinyNetwork(parameters: tensors)
-        input = try XCTUnwrap(tensors["input"])
+    /// The fixture, its tensors, the hand-written network and the input batch.
+    private func tinySetup() throws -> (CAMFixture, StateDict, TinyNetwork, Tensor) {
+        let (fixture, tensors) = try loadCAMFixture("tiny")
+        return (fixture, tensors, try TinyNetwork(parameters: tensors), try XCTUnwrap(tensors["input"]))
     }
 
     func testTheTestNetworkMatchesPyTorch() throws {
+        let (fixture, tensors, network, input) = try tinySetup()
+        _ = (fixture, tensors, network, input)
         let forward = try network.forward(input, recording: ["pool1", "conv2"], retainForBackward: true, cancellation: nil)
         let logits = try XCTUnwrap(tensors["logits|explicit"])
         XCTAssertLessThan(forward.logits.maxAbsDifference(logits), 1e-5)
@@ -31,6 +28,8 @@ final class CAMTinyParityTests: XCTestCase {
     }
 
     func testEveryMethodEveryLayerSetTargetAndSmoothingMatchesTheReference() throws {
+        let (fixture, tensors, network, input) = try tinySetup()
+        _ = (fixture, tensors, network, input)
         let seed = fixture.random_cam_seed ?? 1234
         var checked = 0
         var seen = Set<String>()
@@ -50,6 +49,8 @@ final class CAMTinyParityTests: XCTestCase {
     }
 
     func testMethodsDifferFromEachOtherAtAGradientVaryingLayer() throws {
+        let (fixture, tensors, network, input) = try tinySetup()
+        _ = (fixture, tensors, network, input)
         // At conv2 (before the ReLU) the gradient varies over pixels, so these must differ.
         let c = fixture.cases.filter { $0.layers == ["conv2"] && $0.target?.kind == "logit" && $0.aug_smooth == false && $0.eigen_smooth == false }
         let grad = try XCTUnwrap(tensors[try XCTUnwrap(c.first { $0.method == "GradCAM" }).name])
@@ -60,6 +61,8 @@ final class CAMTinyParityTests: XCTestCase {
     }
 
     func testChannelWeightsMatchTheReference() throws {
+        let (fixture, tensors, network, input) = try tinySetup()
+        _ = (fixture, tensors, network, input)
         let seed = fixture.random_cam_seed ?? 1234
         var compared = 0
         for key in tensors.keys where key.hasPrefix("weights|") {
@@ -97,6 +100,8 @@ final class CAMTinyParityTests: XCTestCase {
     }
 
     func testTopClassIsReportedPerImage() throws {
+        let (fixture, tensors, network, input) = try tinySetup()
+        _ = (fixture, tensors, network, input)
         let result = try CAMEngine(network: network).compute(GradCAM(), input: input, layers: ["conv2"])
         let logits = try XCTUnwrap(tensors["logits|top"])
         XCTAssertEqual(result.targetClasses, (0..<2).map { ClassTarget.argmax(logits.storage[($0 * 5)..<($0 * 5 + 5)]) })
@@ -110,6 +115,8 @@ final class CAMTinyParityTests: XCTestCase {
     }
 
     func testGuidedBackpropAndGuidedGradCAMMatchTheReference() throws {
+        let (fixture, tensors, network, input) = try tinySetup()
+        _ = (fixture, tensors, network, input)
         for (tag, target, layer) in [("top", ClassTarget.top, "pool1"), ("explicit", ClassTarget.index(4), "conv2")] {
             let (gradient, cls) = try GuidedBackprop.gradient(network: network, input: input, target: target)
             let expected = try XCTUnwrap(tensors["guided_backprop_\(tag)"])
@@ -130,6 +137,8 @@ final class CAMTinyParityTests: XCTestCase {
     }
 
     func testAblationReRunsOnlyTheLayersAfterTheTarget() throws {
+        let (fixture, tensors, network, input) = try tinySetup()
+        _ = (fixture, tensors, network, input)
         network.forwardCalls = 0
         network.afterCalls = 0
         _ = try CAMEngine(network: network).compute(AblationCAM(), input: input, layers: ["pool1"])
@@ -138,6 +147,8 @@ final class CAMTinyParityTests: XCTestCase {
     }
 
     func testScoreCAMReportsProgressAndStopsWhenCancelled() throws {
+        let (fixture, tensors, network, input) = try tinySetup()
+        _ = (fixture, tensors, network, input)
         var steps: [(Int, Int)] = []
         _ = try CAMEngine(network: network).compute(ScoreCAM(batchSize: 3), input: input, layers: ["pool1"],
                                                     progress: { steps.append(($0, $1)) })
@@ -152,6 +163,8 @@ final class CAMTinyParityTests: XCTestCase {
     }
 
     func testUserErrorsAreReported() throws {
+        let (fixture, tensors, network, input) = try tinySetup()
+        _ = (fixture, tensors, network, input)
         let engine = CAMEngine(network: network)
         XCTAssertThrowsError(try engine.compute(GradCAM(), input: input, targets: [.index(9), .index(0)])) { error in
             XCTAssertTrue("\(error)".contains("out of range"), "\(error)")

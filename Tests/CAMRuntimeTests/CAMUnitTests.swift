@@ -4,7 +4,7 @@ import XCTest
 
 /// The numeric building blocks against OpenCV, PyTorch and numpy references, and the label lookup.
 final class CAMUnitTests: XCTestCase {
-    var tensors: StateDict!
+    private var tensors = StateDict()
 
     override func setUpWithError() throws {
         tensors = try SafeTensors.read(contentsOf: camFixtures.appendingPathComponent("interp.safetensors"))
@@ -76,7 +76,7 @@ final class CAMUnitTests: XCTestCase {
         let logits: ArraySlice<Float> = [1, 3, 2]
         XCTAssertEqual(CAMTarget.logit(2).score(logits), 2)
         XCTAssertEqual(CAMTarget.logit(2).gradient(logits), [0, 0, 1])
-        let p = CAMTarget.softmax(logits)
+        let p = CAMTarget.probabilities(logits)
         XCTAssertEqual(CAMTarget.softmax(1).score(logits), p[1], accuracy: 1e-7)
         let g = CAMTarget.softmax(1).gradient(logits)
         // Finite differences of the softmax probability.

@@ -277,7 +277,7 @@ public struct ScoreCAM: ChannelWeightedCAMMethod {
                 scores += context.scores(logits, image: image)
                 context.progress?(image * batches + start / batchSize + 1, b * batches)
             }
-            let p = CAMTarget.softmax(scores[...])
+            let p = CAMTarget.probabilities(scores[...])
             for ch in 0..<c { weights[image * c + ch] = p[ch] }
         }
         return Tensor(shape: [b, c], storage: weights)

@@ -26,7 +26,7 @@ public enum CAMTarget: Sendable, Equatable, CustomStringConvertible {
     public func score(_ logits: ArraySlice<Float>) -> Float {
         switch self {
         case .logit(let c): return logits[logits.startIndex + c]
-        case .softmax(let c): return Self.softmax(logits)[c]
+        case .softmax(let c): return Self.probabilities(logits)[c]
         }
     }
 
@@ -37,14 +37,14 @@ public enum CAMTarget: Sendable, Equatable, CustomStringConvertible {
         case .logit(let c):
             g[c] = 1
         case .softmax(let c):
-            let p = Self.softmax(logits)
+            let p = Self.probabilities(logits)
             for j in 0..<p.count { g[j] = p[c] * ((j == c ? 1 : 0) - p[j]) }
         }
         return g
     }
 
     /// Softmax in float32 with the maximum subtracted first, as PyTorch computes it.
-    static func softmax(_ x: ArraySlice<Float>) -> [Float] {
+    static func probabilities(_ x: ArraySlice<Float>) -> [Float] {
         let m = x.max() ?? 0
         let e = x.map { Foundation.exp($0 - m) }
         var sum: Float = 0
