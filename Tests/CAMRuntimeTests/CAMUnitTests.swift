@@ -139,3 +139,17 @@ final class CAMRealActivationTests: XCTestCase {
         }
     }
 }
+
+final class CAMMethodNameTests: XCTestCase {
+    func testEveryNameMakesItsMethodAndTyposAreExplained() throws {
+        let expected = ["GradCAM", "GradCAMPlusPlus", "XGradCAM", "HiResCAM", "GradCAMElementWise", "LayerCAM", "EigenCAM",
+                        "EigenGradCAM", "ScoreCAM", "AblationCAM", "FullGrad", "FEM", "RandomCAM"]
+        XCTAssertEqual(try CAMMethods.names.map { try CAMMethods.make(named: $0).name }, expected)
+        XCTAssertEqual(try CAMMethods.make(named: "GradCAM++").name, "GradCAMPlusPlus")
+        XCTAssertEqual(try CAMMethods.make(named: "gradcampp").name, "GradCAMPlusPlus")
+        XCTAssertEqual(try CAMMethods.make(named: "GradCAMElementWise").name, "GradCAMElementWise")
+        XCTAssertThrowsError(try CAMMethods.make(named: "gradcm")) { error in
+            XCTAssertTrue("\(error)".contains("did you mean \"gradcam\""), "\(error)")
+        }
+    }
+}
