@@ -10,12 +10,13 @@ import COpenBLAS
 ///
 /// Sign rule: the map is negated when `|min| > |max|`, so its largest magnitude is positive
 /// (the rule of pytorch-grad-cam's `get_2d_projection_with_sign_correction`). The reference
-/// keeps whatever sign numpy's gesdd returns, but that sign is decided by rounding noise: the
-/// centred columns sum to zero, a 1e-10 perturbation of `M` flips it about half the time, and
-/// numpy's OpenBLAS 0.3.31, the system OpenBLAS 0.3.21 and Debian's LAPACK 3.11 disagree on it
-/// for about half of random matrices (measured with tools/fixtures/gen_cam.py). A fixed rule is
-/// the only reproducible choice; with it every map equals pytorch-grad-cam's whenever numpy's
-/// sign happens to satisfy the rule, and the fixtures hold the rule-normalised reference too.
+/// keeps whatever sign numpy's gesdd returns, and that sign depends on the LAPACK build: numpy
+/// 2.4's bundled OpenBLAS 0.3.31 and this system's OpenBLAS 0.3.21 (and Debian's LAPACK 3.11)
+/// disagree on it for 3–45 % of random centred matrices (measured, 30 each: 49×512 13, 49×2048 6,
+/// 36×256 3, 196×112 7), and for degenerate matrices (all-zero channels) it flips under 1e-10
+/// perturbations. pytorch-grad-cam's own EigenCAM therefore changes between machines; a fixed
+/// rule is the only reproducible choice. Every map equals pytorch-grad-cam's whenever numpy's
+/// sign satisfies the rule, and the fixtures hold the rule-normalised reference too.
 public enum Projection {
     /// The projection of each image of a `[B, C, h, w]` tensor, computed in float32 with `sgesdd`.
     public static func firstComponent(_ x: Tensor) throws -> Tensor {
