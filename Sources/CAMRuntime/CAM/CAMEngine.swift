@@ -237,6 +237,9 @@ public struct CAMEngine {
         }
         var summed: Tensor
         if request.eigenSmooth {
+            guard width >= 8 && height >= 8 else {
+                throw RuntimeError("FullGrad with eigen_smooth works at 1/8 of the input size and needs an input of at least 8×8, got \(width)×\(height)")
+            }
             let small = CAMMath.scaleCAM(Tensor(shape: [b, parts, height, width], storage: stack),
                                          width: width / 8, height: height / 8)
             let projected = try Projection.firstComponent(small)
