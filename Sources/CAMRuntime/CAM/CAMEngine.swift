@@ -1,0 +1,258 @@
+/// Which scalar of the target class a CAM explains.
+public enum CAMScore: Sendable, Equatable {
+    /// The raw logit (`ClassifierOutputTarget`).
+    case logit
+    /// The softmax probability (`ClassifierOutputSoftmaxTarget`).
+    case softmax
+}
+
+/// A computed class activation map and what it explains.
+public struct CAMResult: CustomStringConvertible {
+    /// The maps, `[B, H, W]`, each in [0, 1] (the input's height and width).
+    public var map: Tensor
+    /// The method's name, e.g. `"GradCAM"`.
+    public var method: String
+    /// The resolved target layers (empty for FullGrad, which uses every bias layer).
+    public var layers: [String]
+    /// Whether `layers` is the network's default because the user named none.
+    public var usedDefaultLayer: Bool
+    /// The target of each image (for augmentation smoothing: the un-augmented pass's target).
+    public var targets: [CAMTarget]
+    /// The class name of each image's target.
+    public var labels: [String]
+
+    /// The target class index of each image.
+    public var targetClasses: [Int] { targets.map(\.classIndex) }
+
+    /// One line for a notebook echo, e.g.
+    /// `GradCAM 224×224 at layer4 → 281 "tabby" (logit), min 0.000 max 1.000`.
+    public var description: String {
+        let size = map.shape.dropFirst().map(String.init).joined(separator: "×")
+        let batch = map.shape.first.map { $0 > 1 ? " ×\($0) images" : "" } ?? ""
+        let at = layers.isEmpty ? "all bias layers" : layers.joined(separator: " + ")
+        let what = zip(targets, labels).map { target, label -> String in
+            if case .softmax = target { return "\(target.classIndex) \"\(label)\" (softmax)" }
+            return "\(target.classIndex) \"\(label)\""
+        }.joined(separator: ", ")
+        let lo = map.min, hi = map.max
+        return "\(method) \(size)\(batch) at \(at)\(usedDefaultLayer ? " (default layer)" : "") → \(what), min \(format(lo)) max \(format(hi))"
+    }
+
+    private func format(_ x: Float) -> String {
+        let scaled = (Double(x) * 1000).rounded() / 1000
+        return String(scaled)
+    }
+}
+
+/// Computes class activation maps with pytorch-grad-cam's common pipeline (`base_cam.py`): forward
+/// with the target layers recorded, target scores, backward to the target layers only, per-layer
+/// map → ReLU → per-image min-max → OpenCV bilinear resize to the input → mean over layers →
+/// min-max; optional augmentation smoothing (6 passes) and eigen smoothing.
+public struct CAMEngine {
+    /// The network being explained.
+    public let network: CAMNetwork
+
+    /// Creates an engine for a network.
+    public init(network: CAMNetwork) { self.network = network }
+
+    /// Computes `method`'s map for every image of `input` (`[B, 3, H, W]`, normalised).
+    ///
+    /// - Parameters:
+    ///   - layers: module paths; `nil` uses the network's default target layer.
+    ///   - targets: one per image (or one for all); `nil` means the top class of each image.
+    ///   - score: explain the logit or the softmax probability of the target class.
+    ///   - augSmooth: pytorch-grad-cam's `aug_smooth` (horizontal flip × {0.9, 1, 1.1}, averaged).
+    ///   - eigenSmooth: replace the channel sum by the first principal component.
+    ///   - progress: called with (done, total) steps by ScoreCAM, AblationCAM and FullGrad.
+    ///   - cancellation: polled between batches; throws `CancellationError` when set.
+    public func compute(_ method: CAMMethod, input: Tensor, layers: [String]? = nil,
+                        targets: [ClassTarget]? = nil, score: CAMScore = .logit,
+                        augSmooth: Bool = false, eigenSmooth: Bool = false,
+                        progress: ((Int, Int) -> Void)? = nil,
+                        cancellation: CancellationFlag? = nil) throws -> CAMResult {
+        guard input.rank == 4, input.shape[0] > 0, input.shape[2] > 0, input.shape[3] > 0 else {
+            throw RuntimeError("a CAM needs an input batch [N, 3, H, W], got a tensor of shape \(input.shape)")
+        }
+        if let targets, targets.count != 1 && targets.count != input.shape[0] {
+            throw RuntimeError("expected one target per image (\(input.shape[0])) or one for all, got \(targets.count) targets")
+        }
+        let isFullGrad = method is FullGrad
+        let resolved: [String]
+        if isFullGrad {
+            resolved = []
+        } else if let layers, !layers.isEmpty {
+            resolved = try layers.map { try network.resolveLayer($0) }
+        } else {
+            resolved = [network.defaultTargetLayer]
+        }
+        let request = Request(method: method, layers: resolved, targets: targets, score: score,
+                              eigenSmooth: eigenSmooth, progress: progress, cancellation: cancellation)
+        let map: Tensor
+        let used: [CAMTarget]
+        if augSmooth {
+            (map, used) = try augmentationSmoothing(input, request)
+        } else {
+            (map, used) = try pass(input, request)
+        }
+        let names = network.classNames
+        return CAMResult(map: map, method: method.name, layers: resolved,
+                         usedDefaultLayer: !isFullGrad && (layers ?? []).isEmpty, targets: used,
+                         labels: used.map { $0.classIndex < names.count ? names[$0.classIndex] : "class \($0.classIndex)" })
+    }
+
+    struct Request {
+        var method: CAMMethod
+        var layers: [String]
+        var targets: [ClassTarget]?
+        var score: CAMScore
+        var eigenSmooth: Bool
+        var progress: ((Int, Int) -> Void)?
+        var cancellation: CancellationFlag?
+    }
+
+    /// The per-image targets of one pass (the top class recomputed from these logits).
+    func resolveTargets(_ request: Request, logits: Tensor) throws -> [CAMTarget] {
+        let (n, k) = (logits.shape[0], logits.shape[1])
+        return try (0..<n).map { i in
+            let row = logits.storage[(i * k)..<((i + 1) * k)]
+            let wanted = request.targets.map { $0.count == 1 ? $0[0] : $0[i] } ?? .top
+            let c = try wanted.classIndex(logits: row, classNames: network.classNames)
+            return request.score == .logit ? .logit(c) : .softmax(c)
+        }
+    }
+
+    /// dS/dlogits for the sum of the per-image target scores.
+    static func logitsGradient(_ targets: [CAMTarget], logits: Tensor) -> Tensor {
+        let k = logits.shape[1]
+        var g = [Float]()
+        g.reserveCapacity(logits.count)
+        for (i, t) in targets.enumerated() { g += t.gradient(logits.storage[(i * k)..<((i + 1) * k)]) }
+        return Tensor(shape: logits.shape, storage: g)
+    }
+
+    /// One forward (+ backward) and the fused map (`BaseCAM.forward`).
+    func pass(_ input: Tensor, _ request: Request) throws -> (Tensor, [CAMTarget]) {
+        if request.method is FullGrad { return try fullGradPass(input, request) }
+        let method = request.method
+        let forward = try network.forward(input, recording: request.layers, retainForBackward: method.usesGradients,
+                                          cancellation: request.cancellation)
+        let targets = try resolveTargets(request, logits: forward.logits)
+        var gradients: [String: Tensor] = [:]
+        if method.usesGradients {
+            gradients = try network.backward(Self.logitsGradient(targets, logits: forward.logits),
+                                             gradientsAt: request.layers, inputGradient: false,
+                                             reluMode: .standard).gradients
+        }
+        let context = CAMContext(network: network, input: input, logits: forward.logits, targets: targets,
+                                 progress: request.progress, cancellation: request.cancellation)
+        let b = input.shape[0]
+        var maps: [Tensor] = []
+        for layer in request.layers {
+            guard let activations = forward.activations[layer], activations.rank == 4, activations.shape[0] == b else {
+                throw RuntimeError("the network did not record a [N, C, h, w] output for layer \"\(layer)\"")
+            }
+            let capture = LayerCapture(name: layer, activations: activations, gradients: gradients[layer])
+            maps.append(try method.layerMap(capture, context: context, eigenSmooth: request.eigenSmooth))
+        }
+        return (CAMMath.fuse(maps, width: input.shape[3], height: input.shape[2]), targets)
+    }
+
+    /// `forward_augmentation_smoothing`: (flip, factor) in (F,0.9) (F,1) (F,1.1) (T,0.9) (T,1)
+    /// (T,1.1); each pass on `hflip?(x) · factor`, its map flipped back; plain mean, no rescaling.
+    func augmentationSmoothing(_ input: Tensor, _ request: Request) throws -> (Tensor, [CAMTarget]) {
+        var sum: [Float] = []
+        var plainTargets: [CAMTarget] = []
+        var shape: [Int] = []
+        for flip in [false, true] {
+            for factor: Float in [0.9, 1, 1.1] {
+                let augmented = (flip ? Self.horizontalFlip(input) : input).map { $0 * factor }
+                let (map, targets) = try pass(augmented, request)
+                let restored = flip ? Self.horizontalFlip(map) : map
+                if sum.isEmpty { sum = restored.storage; shape = restored.shape } else {
+                    for i in 0..<sum.count { sum[i] += restored.storage[i] }
+                }
+                if !flip && factor == 1 { plainTargets = targets }
+            }
+        }
+        return (Tensor(shape: shape, storage: sum.map { $0 / 6 }), plainTargets)
+    }
+
+    /// Reverses the last axis.
+    static func horizontalFlip(_ x: Tensor) -> Tensor {
+        let w = x.shape[x.rank - 1]
+        let rows = x.count / Swift.max(w, 1)
+        return Tensor(shape: x.shape) { out in
+            for r in 0..<rows { for i in 0..<w { out[r * w + i] = x.storage[r * w + w - 1 - i] } }
+        }
+    }
+
+    /// FullGrad's pass: `|x·∂S/∂x|` and every bias layer's `|b·∂S/∂z|`, each channel min-max
+    /// scaled and resized, summed per layer, then summed (or eigen-projected at 1/8 size).
+    func fullGradPass(_ input: Tensor, _ request: Request) throws -> (Tensor, [CAMTarget]) {
+        let biasLayers = network.biasLayers
+        let forward = try network.forward(input, recording: [], retainForBackward: true, cancellation: request.cancellation)
+        let targets = try resolveTargets(request, logits: forward.logits)
+        let backward = try network.backward(Self.logitsGradient(targets, logits: forward.logits),
+                                            gradientsAt: biasLayers.map(\.path), inputGradient: true,
+                                            reluMode: .standard)
+        guard let inputGradient = backward.input, inputGradient.shape == input.shape else {
+            throw RuntimeError("FullGrad needs the gradient with respect to the input, but the network returned none")
+        }
+        let (b, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+        let plane = height * width
+        let parts = channels + biasLayers.count
+        var stack = [Float](repeating: 0, count: b * parts * plane)
+        let inputTerm = CAMMath.scaleCAM(Tensor(shape: input.shape, storage: (0..<input.count).map {
+            abs(inputGradient.storage[$0] * input.storage[$0])
+        }), width: width, height: height)
+        for i in 0..<b {
+            for ch in 0..<channels {
+                for p in 0..<plane { stack[(i * parts + ch) * plane + p] = inputTerm.storage[(i * channels + ch) * plane + p] }
+            }
+        }
+        for (index, layer) in biasLayers.enumerated() {
+            try request.cancellation?.check()
+            guard let g = backward.gradients[layer.path], g.rank == 4, g.shape[0] == b, g.shape[1] == layer.bias.count else {
+                throw RuntimeError("FullGrad needs the gradient at bias layer \"\(layer.path)\" with \(layer.bias.count) channels, but the network returned \(backward.gradients[layer.path].map { "\($0.shape)" } ?? "none")")
+            }
+            let (c, h, w) = (g.shape[1], g.shape[2], g.shape[3])
+            // Σ_c resize(minmax(|b_c·G_c|)) = resize(Σ_c minmax(|b_c·G_c|)): the resize is linear,
+            // so the channels are summed at the layer's resolution and resized once.
+            var term = Tensor(shape: [c, h, w])
+            for i in 0..<b {
+                term.withUnsafeMutableBufferPointer { t in
+                    for ch in 0..<c {
+                        let base = (i * c + ch) * h * w, bias = layer.bias.storage[ch]
+                        for p in 0..<(h * w) { t[ch * h * w + p] = abs(bias * g.storage[base + p]) }
+                    }
+                }
+                let scaled = CAMMath.scaleCAM(term)
+                var sum = [Float](repeating: 0, count: h * w)
+                for ch in 0..<c { for p in 0..<(h * w) { sum[p] += scaled.storage[ch * h * w + p] } }
+                let resized = CAMInterpolation.resizeLinear(Tensor(shape: [h, w], storage: sum), toWidth: width, height: height)
+                let offset = (i * parts + channels + index) * plane
+                for p in 0..<plane { stack[offset + p] = resized.storage[p] }
+            }
+            request.progress?(index + 1, biasLayers.count)
+        }
+        var summed: Tensor
+        if request.eigenSmooth {
+            guard width >= 8 && height >= 8 else {
+                throw RuntimeError("FullGrad with eigen_smooth works at 1/8 of the input size and needs an input of at least 8×8, got \(width)×\(height)")
+            }
+            let small = CAMMath.scaleCAM(Tensor(shape: [b, parts, height, width], storage: stack),
+                                         width: width / 8, height: height / 8)
+            let projected = try Projection.firstComponent(small)
+            summed = CAMMath.scaleCAM(projected, width: width, height: height)
+        } else {
+            var total = [Float](repeating: 0, count: b * plane)
+            for i in 0..<b { for part in 0..<parts {
+                let base = (i * parts + part) * plane
+                for p in 0..<plane { total[i * plane + p] += stack[base + p] }
+            } }
+            summed = Tensor(shape: [b, height, width], storage: total)
+        }
+        summed = CAMMath.scaleCAM(summed)
+        return (summed, targets)
+    }
+}

@@ -1,0 +1,185 @@
+/// One target layer's tensors as the CAM methods see them.
+public struct LayerCapture {
+    /// The resolved module path.
+    public var name: String
+    /// The module output A, `[B, C, h, w]`.
+    public var activations: Tensor
+    /// dS/dA, `[B, C, h, w]`, for methods that use gradients.
+    public var gradients: Tensor?
+
+    /// Creates a capture of one layer.
+    public init(name: String, activations: Tensor, gradients: Tensor?) {
+        self.name = name
+        self.activations = activations
+        self.gradients = gradients
+    }
+
+    /// The gradients, or an error naming the method that needed them.
+    func requireGradients(_ method: String) throws -> Tensor {
+        guard let g = gradients, g.shape == activations.shape else {
+            throw RuntimeError("\(method) needs the gradients at layer \"\(name)\" with shape \(activations.shape), but the network returned \(gradients.map { "\($0.shape)" } ?? "none")")
+        }
+        return g
+    }
+}
+
+/// What a method may use besides the layer's tensors: the network, the input and the targets.
+public struct CAMContext {
+    /// The network being explained.
+    public var network: CAMNetwork
+    /// The (possibly augmented) input batch, `[B, 3, H, W]`.
+    public var input: Tensor
+    /// The logits of the input batch, `[B, classes]`.
+    public var logits: Tensor
+    /// One target per image.
+    public var targets: [CAMTarget]
+    /// Called with (done, total) steps by long methods.
+    public var progress: ((Int, Int) -> Void)?
+    /// Polled between batches by long methods.
+    public var cancellation: CancellationFlag?
+
+    /// Creates a context.
+    public init(network: CAMNetwork, input: Tensor, logits: Tensor, targets: [CAMTarget],
+                progress: ((Int, Int) -> Void)? = nil, cancellation: CancellationFlag? = nil) {
+        self.network = network
+        self.input = input
+        self.logits = logits
+        self.targets = targets
+        self.progress = progress
+        self.cancellation = cancellation
+    }
+
+    /// The target's score on each row of a `[N, classes]` logits tensor, for image `image`.
+    func scores(_ logits: Tensor, image: Int) -> [Float] {
+        let k = logits.shape[1]
+        return (0..<logits.shape[0]).map { row in
+            targets[image].score(logits.storage[(row * k)..<((row + 1) * k)])
+        }
+    }
+}
+
+/// A class activation map method: it turns one layer's activations (and gradients) into a
+/// `[B, h, w]` map before pytorch-grad-cam's common ReLU, min-max and resize.
+public protocol CAMMethod {
+    /// The method's name as pytorch-grad-cam spells its class, e.g. `"GradCAM"`.
+    var name: String { get }
+    /// Whether the method needs dS/dA (a backward pass).
+    var usesGradients: Bool { get }
+    /// The map of one layer before the ReLU, `[B, h, w]`.
+    func layerMap(_ layer: LayerCapture, context: CAMContext, eigenSmooth: Bool) throws -> Tensor
+}
+
+/// A method defined by one weight per channel: the map is `Σ_c w[b,c] · A[b,c]`, or with
+/// `eigenSmooth` the first principal component of the weighted activations.
+public protocol ChannelWeightedCAMMethod: CAMMethod {
+    /// The channel weights, `[B, C]`.
+    func channelWeights(_ layer: LayerCapture, context: CAMContext) throws -> Tensor
+}
+
+extension ChannelWeightedCAMMethod {
+    /// `Σ_c w·A` (pytorch-grad-cam's default `get_cam_image`).
+    public func layerMap(_ layer: LayerCapture, context: CAMContext, eigenSmooth: Bool) throws -> Tensor {
+        let weights = try channelWeights(layer, context: context)
+        return try CAMMath.weightedMap(layer.activations, weights: weights, eigenSmooth: eigenSmooth)
+    }
+}
+
+/// The numeric building blocks shared by the methods and the driver.
+public enum CAMMath {
+    /// `Σ_c w[b,c] · A[b,c,:,:]`, or `get_2d_projection(w · A)` with `eigenSmooth`.
+    public static func weightedMap(_ a: Tensor, weights: Tensor, eigenSmooth: Bool) throws -> Tensor {
+        let (b, c, hw) = dims(a)
+        precondition(weights.shape == [b, c], "weights \(weights.shape) for activations \(a.shape)")
+        if eigenSmooth {
+            var weighted = a
+            weighted.withUnsafeMutableBufferPointer { x in
+                for i in 0..<b { for ch in 0..<c {
+                    let w = weights.storage[i * c + ch], base = (i * c + ch) * hw
+                    for p in 0..<hw { x[base + p] *= w }
+                } }
+            }
+            return try Projection.firstComponent(weighted)
+        }
+        var out = [Float](repeating: 0, count: b * hw)
+        a.withUnsafeBufferPointer { x in
+            for i in 0..<b {
+                for ch in 0..<c {
+                    let w = weights.storage[i * c + ch], base = (i * c + ch) * hw
+                    for p in 0..<hw { out[i * hw + p] += w * x[base + p] }
+                }
+            }
+        }
+        return Tensor(shape: [b, a.shape[2], a.shape[3]], storage: out)
+    }
+
+    /// `Σ_c f(G, A)` element-wise, or the projection of `f(G, A)` with `eigenSmooth`.
+    static func elementwiseMap(_ a: Tensor, _ g: Tensor, eigenSmooth: Bool,
+                               _ f: (Float, Float) -> Float) throws -> Tensor {
+        let (b, c, hw) = dims(a)
+        var e = Tensor(shape: a.shape)
+        e.withUnsafeMutableBufferPointer { out in
+            for i in 0..<a.count { out[i] = f(g.storage[i], a.storage[i]) }
+        }
+        if eigenSmooth { return try Projection.firstComponent(e) }
+        var out = [Float](repeating: 0, count: b * hw)
+        for i in 0..<b { for ch in 0..<c {
+            let base = (i * c + ch) * hw
+            for p in 0..<hw { out[i * hw + p] += e.storage[base + p] }
+        } }
+        return Tensor(shape: [b, a.shape[2], a.shape[3]], storage: out)
+    }
+
+    /// Per channel `Σ_hw f(G, A)` accumulated in Double, `[B, C]`.
+    static func channelSums(_ a: Tensor, _ g: Tensor?, _ f: (Float, Float) -> Float) -> Tensor {
+        let (b, c, hw) = dims(a)
+        var out = [Float](repeating: 0, count: b * c)
+        for bc in 0..<(b * c) {
+            var acc: Double = 0
+            let base = bc * hw
+            for p in 0..<hw { acc += Double(f(g?.storage[base + p] ?? 0, a.storage[base + p])) }
+            out[bc] = Float(acc)
+        }
+        return Tensor(shape: [b, c], storage: out)
+    }
+
+    /// pytorch-grad-cam's `scale_cam_image`: per plane `x − min`, `/ (1e-7 + max)`, then the
+    /// OpenCV bilinear resize to `width × height` when given.
+    public static func scaleCAM(_ maps: Tensor, width: Int? = nil, height: Int? = nil) -> Tensor {
+        let h = maps.shape[maps.rank - 2], w = maps.shape[maps.rank - 1]
+        let planes = maps.count / Swift.max(h * w, 1)
+        var scaled = maps
+        scaled.withUnsafeMutableBufferPointer { x in
+            for p in 0..<planes {
+                let range = (p * h * w)..<((p + 1) * h * w)
+                var lo = Float.infinity
+                for i in range { lo = Swift.min(lo, x[i]) }
+                var hi = -Float.infinity
+                for i in range { x[i] -= lo; hi = Swift.max(hi, x[i]) }
+                let d = 1e-7 + hi
+                for i in range { x[i] /= d }
+            }
+        }
+        guard let width, let height else { return scaled }
+        return CAMInterpolation.resizeLinear(scaled, toWidth: width, height: height)
+    }
+
+    /// pytorch-grad-cam's steps 4–5 on per-layer maps `[B, h_l, w_l]`: ReLU → per-image min-max →
+    /// resize to `width × height` per layer, then ReLU → mean over layers → min-max.
+    public static func fuse(_ layerMaps: [Tensor], width: Int, height: Int) -> Tensor {
+        guard let first = layerMaps.first else { return Tensor(shape: [0, height, width]) }
+        let b = first.shape[0]
+        var fused = [Float](repeating: 0, count: b * height * width)
+        for map in layerMaps {
+            let scaled = scaleCAM(map.map { Swift.max($0, 0) }, width: width, height: height)
+            for i in 0..<fused.count { fused[i] += Swift.max(scaled.storage[i], 0) }
+        }
+        let count = Float(layerMaps.count)
+        return scaleCAM(Tensor(shape: [b, height, width], storage: fused.map { $0 / count }))
+    }
+
+    /// (B, C, h·w) of a `[B, C, h, w]` tensor.
+    static func dims(_ a: Tensor) -> (Int, Int, Int) {
+        precondition(a.rank == 4, "expected [B, C, h, w], got \(a.shape)")
+        return (a.shape[0], a.shape[1], a.shape[2] * a.shape[3])
+    }
+}

@@ -1,0 +1,33 @@
+/// The part of a classifier network that the CAM methods use.
+///
+/// `Network` (CAMRuntime/Models) conforms with an empty extension; tests conform small
+/// hand-written networks to it.
+public protocol CAMNetwork: AnyObject {
+    /// Runs the network on an `[N, 3, H, W]` batch; returns the logits and the outputs of the
+    /// requested modules. With `retainForBackward` the layers keep what `backward` needs.
+    func forward(_ input: Tensor, recording: [String], retainForBackward: Bool,
+                 cancellation: CancellationFlag?) throws -> ForwardResult
+
+    /// Back-propagates `logitsGradient` (`[N, classes]`) through the last retained forward and
+    /// returns the gradients at the requested module outputs and, if asked, at the input.
+    func backward(_ logitsGradient: Tensor, gradientsAt: [String], inputGradient: Bool,
+                  reluMode: ReLUBackwardMode) throws -> BackwardResult
+
+    /// Runs only the modules after `layer`, starting from that module's output `activation`;
+    /// returns the logits.
+    func forward(after layer: String, activation: Tensor, cancellation: CancellationFlag?) throws -> Tensor
+
+    /// Resolves a user's module path (`"layer4"`, `"layer4[-1]"`, `"_blocks.15"`) to the
+    /// network's canonical path, or throws a `UserFacingError` naming the nearest valid ones.
+    func resolveLayer(_ path: String) throws -> String
+
+    /// The layer used when the user names none: the last convolutional block before pooling.
+    var defaultTargetLayer: String { get }
+
+    /// The class names, index N is class N.
+    var classNames: [String] { get }
+
+    /// Every module with a bias in FullGrad's sense (Conv2d with bias, BatchNorm2d), with its
+    /// effective bias vector, in forward order.
+    var biasLayers: [(path: String, bias: Tensor)] { get }
+}

@@ -1,0 +1,141 @@
+import Foundation
+
+/// The scalar a CAM explains, computed from one image's logits (pytorch-grad-cam's model targets).
+public enum CAMTarget: Sendable, Equatable, CustomStringConvertible {
+    /// `ClassifierOutputTarget(c)`: the raw logit of class `c`.
+    case logit(Int)
+    /// `ClassifierOutputSoftmaxTarget(c)`: the softmax probability of class `c`.
+    case softmax(Int)
+
+    /// The class this target is about.
+    public var classIndex: Int {
+        switch self {
+        case .logit(let c), .softmax(let c): return c
+        }
+    }
+
+    /// A short description such as `logit 281` or `softmax 281`.
+    public var description: String {
+        switch self {
+        case .logit(let c): return "logit \(c)"
+        case .softmax(let c): return "softmax \(c)"
+        }
+    }
+
+    /// The target's value on one row of logits.
+    public func score(_ logits: ArraySlice<Float>) -> Float {
+        switch self {
+        case .logit(let c): return logits[logits.startIndex + c]
+        case .softmax(let c): return Self.probabilities(logits)[c]
+        }
+    }
+
+    /// The gradient of the target's value with respect to one row of logits.
+    public func gradient(_ logits: ArraySlice<Float>) -> [Float] {
+        var g = [Float](repeating: 0, count: logits.count)
+        switch self {
+        case .logit(let c):
+            g[c] = 1
+        case .softmax(let c):
+            let p = Self.probabilities(logits)
+            for j in 0..<p.count { g[j] = p[c] * ((j == c ? 1 : 0) - p[j]) }
+        }
+        return g
+    }
+
+    /// Softmax in float32 with the maximum subtracted first, as PyTorch computes it.
+    static func probabilities(_ x: ArraySlice<Float>) -> [Float] {
+        let m = x.max() ?? 0
+        let e = x.map { Foundation.exp($0 - m) }
+        var sum: Float = 0
+        for v in e { sum += v }
+        return e.map { $0 / sum }
+    }
+
+    /// Checks that the class exists among `classCount` classes.
+    func validated(classCount: Int) throws -> CAMTarget {
+        guard classIndex >= 0 && classIndex < classCount else {
+            throw RuntimeError("target class \(classIndex) is out of range: the model has \(classCount) classes (0…\(classCount - 1))")
+        }
+        return self
+    }
+}
+
+
+/// What the user asked a CAM to explain: a class index, a class label, or the top class.
+public enum ClassTarget: Sendable, Equatable {
+    /// A class index.
+    case index(Int)
+    /// A class label such as `"tabby"`.
+    case label(String)
+    /// The class with the largest logit (the first one on ties).
+    case top
+
+    /// The class index of a label, matched without regard to case, surrounding spaces or
+    /// underscores; unknown or ambiguous labels throw an error that lists the closest labels.
+    public static func resolve(_ label: String, classNames: [String]) throws -> Int {
+        let wanted = normalized(label)
+        let matches = classNames.indices.filter { normalized(classNames[$0]) == wanted }
+        if matches.count == 1 { return matches[0] }
+        if matches.count > 1 {
+            let list = matches.map { "\($0) (\"\(classNames[$0])\")" }.joined(separator: ", ")
+            throw RuntimeError("label \"\(label)\" is ambiguous: it names classes \(list); use a class index")
+        }
+        let ranked = classNames.indices.map { i -> (Int, Int) in
+            let name = normalized(classNames[i])
+            let distance = name.contains(wanted) || wanted.contains(name)
+                ? Swift.min(editDistance(name, wanted), Swift.max(name.count - wanted.count, 0) / 2)
+                : editDistance(name, wanted)
+            return (distance, i)
+        }.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
+        let closest = ranked.prefix(5).map { "\"\(classNames[$0.1])\" (\($0.1))" }.joined(separator: ", ")
+        throw RuntimeError("unknown label \"\(label)\"; closest labels: \(closest)")
+    }
+
+    /// The class index for this target given a row of logits.
+    public func classIndex(logits: ArraySlice<Float>, classNames: [String]) throws -> Int {
+        switch self {
+        case .index(let i):
+            guard i >= 0 && i < logits.count else {
+                throw RuntimeError("target class \(i) is out of range: the model has \(logits.count) classes (0…\(logits.count - 1))")
+            }
+            return i
+        case .label(let name):
+            return try Self.resolve(name, classNames: classNames)
+        case .top:
+            return Self.argmax(logits)
+        }
+    }
+
+    /// The index of the largest value, the first one on ties (numpy's `argmax`).
+    static func argmax(_ values: ArraySlice<Float>) -> Int {
+        var best = values.startIndex
+        for i in values.indices where values[i] > values[best] { best = i }
+        return best - values.startIndex
+    }
+
+    static func normalized(_ s: String) -> String {
+        s.lowercased().replacingUnderscores.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+    }
+
+    /// Levenshtein distance between two strings (by characters).
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let x = Array(a), y = Array(b)
+        if x.isEmpty { return y.count }
+        if y.isEmpty { return x.count }
+        var previous = Array(0...y.count)
+        var current = previous
+        for i in 1...x.count {
+            current[0] = i
+            for j in 1...y.count {
+                current[j] = Swift.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
+            }
+            swap(&previous, &current)
+        }
+        return previous[y.count]
+    }
+}
+
+extension String {
+    fileprivate var replacingUnderscores: String { String(map { $0 == "_" ? " " : $0 }) }
+}
