@@ -125,7 +125,7 @@ public struct Checker {
         }
     }
 
-    private mutating func checkArguments(_ s: BuiltinSignature, _ arguments: [Argument], _ range: SourceRange) {
+    private mutating func checkArguments(_ s: BuiltinSignature, _ arguments: [ArgumentSyntax], _ range: SourceRange) {
         var given: Set<String> = []
         for a in arguments {
             guard let key = a.name else { continue }

@@ -87,7 +87,8 @@ public struct Parameter: Sendable {
 
     /// "a number or a string".
     public var typePhrase: String {
-        let phrases = types.map(\.phrase)
+        let shown = types.count > 1 ? types.filter { $0 != .any } : types
+        let phrases = shown.map(\.phrase)
         guard phrases.count > 1 else { return phrases.first ?? "any value" }
         return phrases.dropLast().joined(separator: ", ") + " or " + (phrases.last ?? "")
     }

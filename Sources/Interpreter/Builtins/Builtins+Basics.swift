@@ -21,7 +21,7 @@ extension BuiltinRegistry {
         })
 
         register(Builtin(BuiltinSignature(
-            name: "help", parameters: [Parameter("name", [.string, .any], default: .none, acceptsBareName: true,
+            name: "help", parameters: [Parameter("name", [.string, .any], default: Value.none, acceptsBareName: true,
                                                  doc: "A builtin, keyword or variable name.")],
             category: basics, summary: "Explains a builtin, a keyword or a variable; lists all builtins without a name.",
             details: "`help NAME` shows the signature, what it does, each argument, and for CAM methods the formula and the paper. `help` alone lists every builtin by category.",
@@ -52,7 +52,7 @@ extension BuiltinRegistry {
 
         register(Builtin(BuiltinSignature(
             name: "env", parameters: [Parameter("name", [.string], doc: "The variable's name."),
-                                      Parameter("default", [.any], default: .none, doc: "What to return when it is not set.")],
+                                      Parameter("default", [.any], default: Value.none, doc: "What to return when it is not set.")],
             category: basics, summary: "Reads an environment variable.",
             details: "Returns the variable's value as a string, or `default` (none unless given) when it is not set.",
             example: "weights = env \"WEIGHTS\" \"resnet50.pth\"")) { args, context in
@@ -109,7 +109,7 @@ extension BuiltinRegistry {
 
         register(Builtin(BuiltinSignature(
             name: "range", parameters: [Parameter("start", [.integer], doc: "The first number, or the end when alone."),
-                                        Parameter("stop", [.integer], default: .none, doc: "The end (not included)."),
+                                        Parameter("stop", [.integer], default: Value.none, doc: "The end (not included)."),
                                         Parameter("step", [.integer], default: .number(1), doc: "The increment (not 0).")],
             category: basics, summary: "A list of whole numbers: `range(n)` is 0…n-1, `range(a, b, step)` a, a+step, … before b.",
             example: "for i in range(3):\n    print i")) { args, _ in

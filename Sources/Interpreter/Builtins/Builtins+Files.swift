@@ -8,8 +8,8 @@ extension BuiltinRegistry {
         register(Builtin(BuiltinSignature(
             name: "load",
             parameters: [Parameter("path", [.string], doc: "A file path (relative to the script's folder) or a built-in name."),
-                         Parameter("weights", [.string], default: .none, keywordOnly: true, doc: "A checkpoint file for a model name."),
-                         Parameter("arch", [.string], default: .none, keywordOnly: true, doc: "The architecture of a checkpoint.")],
+                         Parameter("weights", [.string], default: Value.none, keywordOnly: true, doc: "A checkpoint file for a model name."),
+                         Parameter("arch", [.string], default: Value.none, keywordOnly: true, doc: "The architecture of a checkpoint.")],
             category: "Files", summary: "Loads a file (chosen by its extension) or a built-in model by name.",
             details: "A `.npy` file becomes a tensor.",
             example: "t = load \"activations.npy\"")) { args, context in

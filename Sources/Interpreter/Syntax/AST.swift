@@ -13,7 +13,7 @@ public enum UnaryOperator: String, Sendable {
 }
 
 /// One argument of a call: positional (`name == nil`) or keyword (`key=value`).
-public struct Argument: Sendable {
+public struct ArgumentSyntax: Sendable {
     /// The keyword, for `key=value`.
     public var name: String?
     /// The range of the keyword, for `key=value`.
@@ -35,7 +35,7 @@ public indirect enum Expression: Sendable {
     case and(Expression, Expression, SourceRange)
     case or(Expression, Expression, SourceRange)
     /// A call in either form; `command` is true for the space-separated form.
-    case call(Expression, [Argument], command: Bool, SourceRange)
+    case call(Expression, [ArgumentSyntax], command: Bool, SourceRange)
     case index(Expression, Expression, SourceRange)
     case member(Expression, String, SourceRange)
     /// `time STATEMENT`: evaluates the inner expression and reports how long it took.

@@ -278,27 +278,28 @@ public struct Parser {
             if name == "time" {
                 return .timed(try commandOrExpression(), callee.range)
             }
-            var arguments: [Argument] = []
+            var arguments: [ArgumentSyntax] = []
             while !atEndOfCommand() {
                 if checkSymbol(":") || checkSymbol(")") || checkSymbol("]") || checkSymbol(",") {
                     throw error("unexpected \(current.summary) in the arguments of `\(name)`")
                 }
                 arguments.append(try argument(command: true))
             }
-            return .call(.name(name, callee.range), arguments, command: true, callee.range)
+            let span = arguments.reduce(callee.range) { $0.extended(to: $1.value.range) }
+            return .call(.name(name, callee.range), arguments, command: true, span)
         }
         return try expression()
     }
 
-    private mutating func argument(command: Bool) throws -> Argument {
+    private mutating func argument(command: Bool) throws -> ArgumentSyntax {
         if case .identifier(let key) = current.kind, peekToken().isSymbol("="),
            !command || !peekToken().spaceBefore {
             let keyToken = advance()
             advance()
             let value = command ? try commandArgumentExpression() : try expression()
-            return Argument(name: key, nameRange: keyToken.range, value: value)
+            return ArgumentSyntax(name: key, nameRange: keyToken.range, value: value)
         }
-        return Argument(name: nil, nameRange: nil,
+        return ArgumentSyntax(name: nil, nameRange: nil,
                         value: command ? try commandArgumentExpression() : try expression())
     }
 
@@ -336,7 +337,8 @@ public struct Parser {
         var left = try andExpression()
         while checkKeyword(.or) {
             let op = advance()
-            left = .or(left, try andExpression(), op.range)
+            let right = try andExpression()
+            left = .or(left, right, left.range.extended(to: right.range))
         }
         return left
     }
@@ -345,7 +347,8 @@ public struct Parser {
         var left = try notExpression()
         while checkKeyword(.and) {
             let op = advance()
-            left = .and(left, try notExpression(), op.range)
+            let right = try notExpression()
+            left = .and(left, right, left.range.extended(to: right.range))
         }
         return left
     }
@@ -353,7 +356,8 @@ public struct Parser {
     private mutating func notExpression() throws -> Expression {
         if checkKeyword(.not) {
             let op = advance()
-            return .unary(.not, try nested { try $0.notExpression() }, op.range)
+            let operand = try nested { try $0.notExpression() }
+            return .unary(.not, operand, op.range.extended(to: operand.range))
         }
         return try comparison()
     }
@@ -377,7 +381,8 @@ public struct Parser {
             default: return left
             }
             advance()
-            left = .binary(op, left, try additive(), token.range)
+            let right = try additive()
+            left = .binary(op, left, right, left.range.extended(to: right.range))
         }
     }
 
@@ -386,7 +391,8 @@ public struct Parser {
         while (checkSymbol("+") || checkSymbol("-")) && !splitsArgument() {
             let token = advance()
             let op: BinaryOperator = token.isSymbol("+") ? .add : .subtract
-            left = .binary(op, left, try multiplicative(), token.range)
+            let right = try multiplicative()
+            left = .binary(op, left, right, left.range.extended(to: right.range))
         }
         return left
     }
@@ -403,7 +409,8 @@ public struct Parser {
             default: return left
             }
             let token = advance()
-            left = .binary(op, left, try unary(), token.range)
+            let right = try unary()
+            left = .binary(op, left, right, left.range.extended(to: right.range))
         }
     }
 
@@ -414,7 +421,7 @@ public struct Parser {
             if case .number(let v, let r) = operand, token.isSymbol("-") {
                 return .number(-v, token.range.extended(to: r))
             }
-            return .unary(token.isSymbol("-") ? .negate : .plus, operand, token.range)
+            return .unary(token.isSymbol("-") ? .negate : .plus, operand, token.range.extended(to: operand.range))
         }
         return try power()
     }
@@ -423,7 +430,8 @@ public struct Parser {
         let base = try postfix()
         if checkSymbol("**") {
             let token = advance()
-            return .binary(.power, base, try nested { try $0.unary() }, token.range)
+            let exponent = try nested { try $0.unary() }
+            return .binary(.power, base, exponent, base.range.extended(to: exponent.range))
         }
         return base
     }
@@ -436,7 +444,7 @@ public struct Parser {
                 let saved = commandArgument
                 commandArgument = false
                 defer { commandArgument = saved }
-                var arguments: [Argument] = []
+                var arguments: [ArgumentSyntax] = []
                 while !checkSymbol(")") {
                     if check(.end) { throw error("expected `)` to close the call's `(`", at: open) }
                     let arg = try nested { try $0.argument(command: false) }
@@ -447,20 +455,20 @@ public struct Parser {
                     arguments.append(arg)
                     if !checkSymbol(")") { _ = try expectSymbol(",", "between arguments") }
                 }
-                advance()
-                value = .call(value, arguments, command: false, value.range)
+                let close = advance()
+                value = .call(value, arguments, command: false, value.range.extended(to: close.range))
             } else if checkSymbol("["), !splitsArgument() {
                 let open = advance()
                 let saved = commandArgument
                 commandArgument = false
                 defer { commandArgument = saved }
                 let index = try expression()
-                _ = try expectSymbol("]", "to close the index")
-                value = .index(value, index, open.range)
+                let close = try expectSymbol("]", "to close the index")
+                value = .index(value, index, value.range.extended(to: open.range).extended(to: close.range))
             } else if checkSymbol(".") {
                 advance()
                 let (name, range) = try identifier("after `.`")
-                value = .member(value, name, range)
+                value = .member(value, name, value.range.extended(to: range))
             } else {
                 return value
             }
@@ -507,8 +515,8 @@ public struct Parser {
                 elements.append(try expression())
                 if !checkSymbol("]") { _ = try expectSymbol(",", "between list elements") }
             }
-            advance()
-            return .list(elements, token.range)
+            let close = advance()
+            return .list(elements, token.range.extended(to: close.range))
         case .end:
             throw error("unexpected end of input: expected a value")
         case .newline:
