@@ -261,22 +261,25 @@ public func closestMatch(to name: String, in candidates: [String]) -> String? {
     return best?.0
 }
 
-/// The Levenshtein distance between two strings.
+/// The edit distance between two strings, counting a swap of adjacent characters as one edit
+/// (optimal string alignment), so that `modle` is one edit from `model`.
 func editDistance(_ a: String, _ b: String) -> Int {
     let a = Array(a), b = Array(b)
     if a.isEmpty { return b.count }
     if b.isEmpty { return a.count }
-    var previous = Array(0...b.count)
-    var row = [Int](repeating: 0, count: b.count + 1)
+    var d = [[Int]](repeating: [Int](repeating: 0, count: b.count + 1), count: a.count + 1)
+    for i in 0...a.count { d[i][0] = i }
+    for j in 0...b.count { d[0][j] = j }
     for i in 1...a.count {
-        row[0] = i
         for j in 1...b.count {
-            row[j] = Swift.min(previous[j] + 1, row[j - 1] + 1,
-                               previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            let cost = a[i - 1] == b[j - 1] ? 0 : 1
+            d[i][j] = Swift.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                d[i][j] = Swift.min(d[i][j], d[i - 2][j - 2] + 1)
+            }
         }
-        swap(&row, &previous)
     }
-    return previous[b.count]
+    return d[a.count][b.count]
 }
 
 /// " did you mean `x`?" or "".

@@ -46,6 +46,12 @@ public struct Lexer {
         } catch {
             preconditionFailure("lexer threw \(error)")
         }
+        if error == nil, let open = brackets.last {
+            let closer = open.0 == "(" ? ")" : "]"
+            error = Diagnostic(kind: .syntax,
+                               message: "unclosed `\(open.0)`: expected a matching `\(closer)` before the end of the input",
+                               range: open.1)
+        }
         if error == nil {
             if let last = tokens.last, last.kind != .newline, last.kind != .dedent {
                 append(.newline, at: here(length: 0), spaceBefore: false)
@@ -148,13 +154,14 @@ public struct Lexer {
             append(.indent, at: SourceRange(file: file, line: line, column: 1, length: width),
                    spaceBefore: true)
         } else if width < top {
+            let levels = indents
             while let last = indents.last, width < last {
                 indents.removeLast()
                 append(.dedent, at: here(length: 0), spaceBefore: true)
             }
             if indents.last != width {
                 throw error("this line's indentation (\(width) columns) matches no enclosing block "
-                            + "(expected \(indents.map(String.init).joined(separator: " or ")) columns)",
+                            + "(expected \(levels.map(String.init).joined(separator: " or ")) columns)",
                             SourceRange(file: file, line: start.line, column: 1, length: Swift.max(width, 1)))
             }
         }
@@ -210,11 +217,16 @@ public struct Lexer {
         let start = here(length: 1)
         advance()
         var text = ""
+        var continued = false
         while true {
             guard let c = current else {
-                endsInsideString = true
-                throw error("unterminated string: expected a closing \(quote)", start)
+                endsInsideString = continued
+                throw error("unterminated string: expected a closing \(quote) before the end of the input", start)
             }
+            if c == "\n" {
+                throw error("unterminated string: expected a closing \(quote) before the end of the line (end a line with \\ to continue a string on the next)", start)
+            }
+            continued = false
             if c == quote {
                 advance()
                 break
@@ -231,7 +243,7 @@ public struct Lexer {
                 case "\\": text.append("\\")
                 case "\"": text.append("\"")
                 case "'": text.append("'")
-                case "\n": break
+                case "\n": continued = true
                 case "u":
                     advance()
                     guard current == "{" else {
