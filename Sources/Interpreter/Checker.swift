@@ -87,7 +87,7 @@ public struct Checker {
         }
     }
 
-    private mutating func check(_ e: Expression, _ defined: Set<String>) {
+    private mutating func check(_ e: ExpressionNode, _ defined: Set<String>) {
         switch e {
         case .number, .string, .bool, .none: break
         case .name(let name, let range):

@@ -140,7 +140,7 @@ final class SessionState: @unchecked Sendable {
         }
     }
 
-    private func truthy(_ expression: Expression, in scope: Scope) throws -> Bool {
+    private func truthy(_ expression: ExpressionNode, in scope: Scope) throws -> Bool {
         let value = try evaluate(expression, in: scope)
         do {
             return try value.isTruthy()
@@ -171,7 +171,7 @@ final class SessionState: @unchecked Sendable {
 
     // MARK: - Expressions
 
-    func evaluate(_ expression: Expression, in scope: Scope) throws -> Value {
+    func evaluate(_ expression: ExpressionNode, in scope: Scope) throws -> Value {
         switch expression {
         case .number(let v, _): return .number(v)
         case .string(let s, _): return .string(s)

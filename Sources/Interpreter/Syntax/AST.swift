@@ -19,27 +19,27 @@ public struct ArgumentSyntax: Sendable {
     /// The range of the keyword, for `key=value`.
     public var nameRange: SourceRange?
     /// The value.
-    public var value: Expression
+    public var value: ExpressionNode
 }
 
 /// An expression node; every node keeps its source range for diagnostics.
-public indirect enum Expression: Sendable {
+public indirect enum ExpressionNode: Sendable {
     case number(Double, SourceRange)
     case string(String, SourceRange)
     case bool(Bool, SourceRange)
     case none(SourceRange)
     case name(String, SourceRange)
-    case list([Expression], SourceRange)
-    case unary(UnaryOperator, Expression, SourceRange)
-    case binary(BinaryOperator, Expression, Expression, SourceRange)
-    case and(Expression, Expression, SourceRange)
-    case or(Expression, Expression, SourceRange)
+    case list([ExpressionNode], SourceRange)
+    case unary(UnaryOperator, ExpressionNode, SourceRange)
+    case binary(BinaryOperator, ExpressionNode, ExpressionNode, SourceRange)
+    case and(ExpressionNode, ExpressionNode, SourceRange)
+    case or(ExpressionNode, ExpressionNode, SourceRange)
     /// A call in either form; `command` is true for the space-separated form.
-    case call(Expression, [ArgumentSyntax], command: Bool, SourceRange)
-    case index(Expression, Expression, SourceRange)
-    case member(Expression, String, SourceRange)
+    case call(ExpressionNode, [ArgumentSyntax], command: Bool, SourceRange)
+    case index(ExpressionNode, ExpressionNode, SourceRange)
+    case member(ExpressionNode, String, SourceRange)
     /// `time STATEMENT`: evaluates the inner expression and reports how long it took.
-    case timed(Expression, SourceRange)
+    case timed(ExpressionNode, SourceRange)
 
     /// Where the expression is (the operator or the callee for compound expressions).
     public var range: SourceRange {
@@ -58,7 +58,7 @@ public struct ParameterDeclaration: Sendable {
     /// The name.
     public var name: String
     /// The default value expression, evaluated at each call that omits the argument.
-    public var defaultValue: Expression?
+    public var defaultValue: ExpressionNode?
     /// Where the parameter is declared.
     public var range: SourceRange
 }
@@ -77,13 +77,13 @@ public struct FunctionDeclaration: Sendable {
 
 /// A statement node.
 public indirect enum Statement: Sendable {
-    case expression(Expression)
-    case assign(String, Expression, SourceRange)
-    case `if`([(condition: Expression, body: [Statement])], elseBody: [Statement]?, SourceRange)
-    case `for`(String, Expression, [Statement], SourceRange)
-    case `while`(Expression, [Statement], SourceRange)
+    case expression(ExpressionNode)
+    case assign(String, ExpressionNode, SourceRange)
+    case `if`([(condition: ExpressionNode, body: [Statement])], elseBody: [Statement]?, SourceRange)
+    case `for`(String, ExpressionNode, [Statement], SourceRange)
+    case `while`(ExpressionNode, [Statement], SourceRange)
     case def(FunctionDeclaration)
-    case `return`(Expression?, SourceRange)
+    case `return`(ExpressionNode?, SourceRange)
     case `break`(SourceRange)
     case `continue`(SourceRange)
     case pass(SourceRange)

@@ -177,7 +177,7 @@ public struct Parser {
 
     private mutating func ifStatement() throws -> Statement {
         let start = advance()
-        var branches: [(condition: Expression, body: [Statement])] = []
+        var branches: [(condition: ExpressionNode, body: [Statement])] = []
         let condition = try expression()
         branches.append((condition, try block(after: "if")))
         var elseBody: [Statement]?
@@ -225,7 +225,7 @@ public struct Parser {
                 throw Diagnostic(kind: .syntax, message: "duplicate parameter `\(pname)` in `def \(name)`",
                                  range: prange)
             }
-            var defaultValue: Expression?
+            var defaultValue: ExpressionNode?
             if checkSymbol("=") {
                 advance()
                 defaultValue = try expression()
@@ -252,8 +252,9 @@ public struct Parser {
     // MARK: - Command form
 
     /// Whether `token`, following a name at the start of a statement, starts a command argument.
-    private func startsCommandArgument(_ token: Token) -> Bool {
+    private func startsCommandArgument(_ token: Token, followedBy next: Token) -> Bool {
         guard token.spaceBefore else { return false }
+        if token.isKeyword(.not) && next.isKeyword(.in) { return false }
         switch token.kind {
         case .identifier, .number, .string: return true
         case .keyword(let k): return k == .true || k == .false || k == .none || k == .not
@@ -272,8 +273,8 @@ public struct Parser {
         }
     }
 
-    private mutating func commandOrExpression() throws -> Expression {
-        if case .identifier(let name) = current.kind, startsCommandArgument(peekToken()) {
+    private mutating func commandOrExpression() throws -> ExpressionNode {
+        if case .identifier(let name) = current.kind, startsCommandArgument(peekToken(), followedBy: peekToken(2)) {
             let callee = advance()
             if name == "time" {
                 return .timed(try commandOrExpression(), callee.range)
@@ -303,7 +304,7 @@ public struct Parser {
                         value: command ? try commandArgumentExpression() : try expression())
     }
 
-    private mutating func commandArgumentExpression() throws -> Expression {
+    private mutating func commandArgumentExpression() throws -> ExpressionNode {
         let saved = commandArgument
         commandArgument = true
         defer { commandArgument = saved }
@@ -329,11 +330,11 @@ public struct Parser {
     }
 
     /// Parses an expression (no command form; inside brackets spaces separate nothing).
-    public mutating func expression() throws -> Expression {
+    public mutating func expression() throws -> ExpressionNode {
         try nested { try $0.orExpression() }
     }
 
-    private mutating func orExpression() throws -> Expression {
+    private mutating func orExpression() throws -> ExpressionNode {
         var left = try andExpression()
         while checkKeyword(.or) {
             let op = advance()
@@ -343,7 +344,7 @@ public struct Parser {
         return left
     }
 
-    private mutating func andExpression() throws -> Expression {
+    private mutating func andExpression() throws -> ExpressionNode {
         var left = try notExpression()
         while checkKeyword(.and) {
             let op = advance()
@@ -353,7 +354,7 @@ public struct Parser {
         return left
     }
 
-    private mutating func notExpression() throws -> Expression {
+    private mutating func notExpression() throws -> ExpressionNode {
         if checkKeyword(.not) {
             let op = advance()
             let operand = try nested { try $0.notExpression() }
@@ -362,7 +363,7 @@ public struct Parser {
         return try comparison()
     }
 
-    private mutating func comparison() throws -> Expression {
+    private mutating func comparison() throws -> ExpressionNode {
         var left = try additive()
         while true {
             let op: BinaryOperator
@@ -386,7 +387,7 @@ public struct Parser {
         }
     }
 
-    private mutating func additive() throws -> Expression {
+    private mutating func additive() throws -> ExpressionNode {
         var left = try multiplicative()
         while (checkSymbol("+") || checkSymbol("-")) && !splitsArgument() {
             let token = advance()
@@ -397,7 +398,7 @@ public struct Parser {
         return left
     }
 
-    private mutating func multiplicative() throws -> Expression {
+    private mutating func multiplicative() throws -> ExpressionNode {
         var left = try unary()
         while true {
             let op: BinaryOperator
@@ -414,7 +415,7 @@ public struct Parser {
         }
     }
 
-    private mutating func unary() throws -> Expression {
+    private mutating func unary() throws -> ExpressionNode {
         if checkSymbol("-") || checkSymbol("+") {
             let token = advance()
             let operand = try nested { try $0.unary() }
@@ -426,7 +427,7 @@ public struct Parser {
         return try power()
     }
 
-    private mutating func power() throws -> Expression {
+    private mutating func power() throws -> ExpressionNode {
         let base = try postfix()
         if checkSymbol("**") {
             let token = advance()
@@ -436,7 +437,7 @@ public struct Parser {
         return base
     }
 
-    private mutating func postfix() throws -> Expression {
+    private mutating func postfix() throws -> ExpressionNode {
         var value = try primary()
         while true {
             if checkSymbol("("), !splitsArgument() {
@@ -475,7 +476,7 @@ public struct Parser {
         }
     }
 
-    private mutating func primary() throws -> Expression {
+    private mutating func primary() throws -> ExpressionNode {
         let token = current
         switch token.kind {
         case .number(let v):
@@ -509,7 +510,7 @@ public struct Parser {
             let saved = commandArgument
             commandArgument = false
             defer { commandArgument = saved }
-            var elements: [Expression] = []
+            var elements: [ExpressionNode] = []
             while !checkSymbol("]") {
                 if check(.end) { throw error("expected `]` to close the list", at: token) }
                 elements.append(try expression())
