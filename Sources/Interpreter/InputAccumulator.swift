@@ -8,6 +8,11 @@ public struct InputAccumulator: Sendable {
         public var text: String
         /// The 1-based number of its first line among all lines fed so far.
         public var firstLine: Int
+        /// Creates a chunk.
+        public init(text: String, firstLine: Int) {
+            self.text = text
+            self.firstLine = firstLine
+        }
     }
 
     private var lines: [String] = []

@@ -234,7 +234,10 @@ public struct Lexer {
             if c == "\\" {
                 let escapeStart = here(length: 2)
                 advance()
-                guard let e = current else { continue }
+                guard let e = current else {
+                    continued = true
+                    continue
+                }
                 switch e {
                 case "n": text.append("\n")
                 case "t": text.append("\t")
