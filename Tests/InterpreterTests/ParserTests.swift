@@ -137,3 +137,56 @@ final class ParserTests: XCTestCase {
         }
     }
 }
+
+/// The design's normative seed script must parse as intended (it runs once the runtime builtins
+/// are registered).
+final class NormativeExampleTests: XCTestCase {
+    static let seed = """
+        # %% Grad-CAM vs Grad-CAM element-wise
+        model = load "resnet50" weights="resnet50.pth"      # any torchvision ResNet-50 checkpoint
+        img = load "bird.jpg"
+        print img.size                                      # [474, 315]
+        x = preprocess img model                            # the weights' own transforms
+        print x.shape                                       # [3, 224, 224]
+        cam = gradcam model x layer="layer4[-1]"            # no target: the top class
+        print cam.shape cam.min cam.max                     # [224, 224] 0 1 (approximately)
+        vis1 = overlay cam x
+        cam2 = gradcam_elementwise model x layer="layer4[-1]" target=281
+        vis2 = overlay cam2 x
+        save hstack(resize(img, 224, 224), vis1, vis2) "cam_compare.png"
+        """
+
+    func testSeedParsesIntoCommands() throws {
+        let file = ScriptFile(source: NormativeExampleTests.seed, fileName: "seed.cam")
+        XCTAssertEqual(file.cells.count, 1)
+        XCTAssertEqual(file.cells[0].title, "Grad-CAM vs Grad-CAM element-wise")
+        let statements = try XCTUnwrap(file.parse().first).program.statements
+        XCTAssertEqual(statements.count, 11)
+        guard case .assign("model", .call(.name("load", _), let loadArgs, true, _), _) = statements[0] else {
+            return XCTFail("model = load … must be a command call")
+        }
+        XCTAssertEqual(loadArgs.map(\.name), [nil, "weights"])
+        guard case .assign("cam2", .call(.name("gradcam_elementwise", _), let camArgs, true, _), let range) = statements[8] else {
+            return XCTFail("cam2 = gradcam_elementwise … must be a command call")
+        }
+        XCTAssertEqual(camArgs.map(\.name), [nil, nil, "layer", "target"])
+        XCTAssertEqual(range.line, 10)
+        guard case .expression(.call(.name("save", _), let saveArgs, true, _)) = statements[10],
+              case .call(.name("hstack", _), let stacked, false, _) = saveArgs[0].value else {
+            return XCTFail("save hstack(…) \"…\" must nest a call in a command")
+        }
+        XCTAssertEqual(stacked.count, 3)
+        guard case .expression(.call(.name("print", _), let printed, true, _)) = statements[6] else {
+            return XCTFail("print cam.shape cam.min cam.max")
+        }
+        XCTAssertEqual(printed.count, 3)
+    }
+
+    func testCheckerOnlyMissesTheRuntimeBuiltins() throws {
+        let programs = try ScriptFile(source: NormativeExampleTests.seed, fileName: "seed.cam").parse().map(\.program)
+        var checker = Checker(registry: .standard)
+        let undefined = Set(checker.check(programs).map(\.message))
+        XCTAssertEqual(undefined, ["undefined name `preprocess`", "undefined name `gradcam`", "undefined name `overlay`",
+                                   "undefined name `gradcam_elementwise`", "undefined name `hstack`", "undefined name `resize`"])
+    }
+}
