@@ -134,14 +134,11 @@ public struct BuiltinSignature: Sendable {
     /// The usage line, e.g. `gradcam MODEL X [layer=…] [target=…]`.
     public var usage: String {
         var parts = [name]
-        for p in parameters {
-            if p.keywordOnly || !p.isRequired {
-                parts.append("[\(p.name)=\(p.defaultValue.map { $0.repr } ?? "…")]")
-            } else {
-                parts.append(p.name.uppercased())
-            }
-        }
+        for p in parameters where !p.keywordOnly && p.isRequired { parts.append(p.name.uppercased()) }
         if let v = variadic { parts.append("\(v.name.uppercased())…") }
+        for p in parameters where p.keywordOnly || !p.isRequired {
+            parts.append("[\(p.name)=\(p.defaultValue.map { $0.repr } ?? "…")]")
+        }
         return parts.joined(separator: " ")
     }
 

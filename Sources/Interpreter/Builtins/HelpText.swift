@@ -48,7 +48,19 @@ enum HelpText {
         case .none:
             return overview(context.registry)
         case .string(let name):
-            if let builtin = context.registry.builtins[name] { return describe(builtin.signature) }
+            if let builtin = context.registry.builtins[name] {
+                var text = describe(builtin.signature)
+                if name == "load" {
+                    text += "\n  File types: " + context.registry.loaders.map { l in
+                        l.extensions.map { "." + $0 }.joined(separator: " ") + " (\(l.description))"
+                    }.joined(separator: "; ")
+                } else if name == "save" {
+                    text += "\n  File types: " + context.registry.savers.map { s in
+                        s.extensions.map { "." + $0 }.joined(separator: " ") + " (\(s.description))"
+                    }.joined(separator: "; ")
+                }
+                return text
+            }
             if let topic = topics[name] { return topic }
             if let variable = context.variables.first(where: { $0.name == name }) {
                 return describe(variable.value, name: name)
