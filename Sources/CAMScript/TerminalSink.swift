@@ -9,11 +9,12 @@ final class TerminalSink: OutputSink {
     /// - Parameters:
     ///   - noImages: print descriptions instead of drawing.
     ///   - showEchoes: print expression values (the REPL does, `run` does not).
-    init(noImages: Bool, showEchoes: Bool) {
+    init(noImages: Bool, showEchoes: Bool, pngEncoder: (@Sendable (DisplayImage) -> [UInt8]?)? = BuiltinRegistry.standard.pngEncoder) {
         let environment = ProcessInfo.processInfo.environment
         let graphics = noImages ? TerminalGraphics.none
             : TerminalGraphics.detect(environment: environment, isTerminal: isatty(STDOUT_FILENO) == 1)
-        renderer = TerminalImageRenderer(graphics: graphics, columns: TerminalSink.columns(environment))
+        renderer = TerminalImageRenderer(graphics: graphics, columns: TerminalSink.columns(environment),
+                                         pngEncoder: pngEncoder)
         self.showEchoes = showEchoes
     }
 

@@ -4,7 +4,10 @@ import Foundation
 public struct Cell: Sendable {
     /// Whether it holds code or markdown.
     public enum Kind: String, Sendable {
-        case code, markdown
+        /// Statements to run.
+        case code
+        /// Text (`# ` comment lines) that never runs.
+        case markdown
     }
 
     /// The 1-based position among all cells of the file (markdown cells count, as in editors).

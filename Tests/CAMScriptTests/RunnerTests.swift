@@ -3,10 +3,10 @@ import XCTest
 
 /// `camscript run`, `check`, `--version`, `--help` and piped input, through the real binary.
 final class RunnerTests: XCTestCase {
-    private var folder: URL!
+    private let folder = FileManager.default.temporaryDirectory.appendingPathComponent("camscript-cli-\(UUID().uuidString)")
 
     override func setUpWithError() throws {
-        folder = try CLI.temporaryFolder()
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     }
 
     override func tearDownWithError() throws {

@@ -218,6 +218,9 @@ extension BuiltinRegistry {
             name: "zeros", parameters: [Parameter("shape", [.list], doc: "The dimensions, e.g. [2, 3].")],
             category: "Tensors", summary: "A tensor of zeros of the given shape.",
             example: "z = zeros([2, 3])")) { args, _ in
+            guard try args.list("shape").count <= 32 else {
+                throw RuntimeError("zeros: at most 32 dimensions, got \(try args.list("shape").count)")
+            }
             let shape = try args.list("shape").map { v -> Int in
                 guard let i = v.integerValue, i >= 0 else {
                     throw RuntimeError("zeros: the shape must hold whole numbers ≥ 0, found \(v.repr)")

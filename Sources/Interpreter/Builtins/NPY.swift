@@ -61,6 +61,9 @@ public enum NPY {
         let dtype = descr.trimmingCharacters(in: CharacterSet(charactersIn: "'\""))
         let shapeParts = shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "()"))
             .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard shapeParts.count <= 64 else {
+            throw RuntimeError("\(name): \(shapeParts.count) dimensions is too many (at most 64)")
+        }
         var shape: [Int] = []
         for part in shapeParts {
             guard let n = Int(part), n >= 0 else { throw RuntimeError("\(name): invalid shape \(shapeText) in the .npy header") }
@@ -87,8 +90,9 @@ public enum NPY {
             throw RuntimeError("\(name): unsupported .npy element type \(dtype) (supported: <f4 <f8 <f2 <i8 <i4 |u1 |i1 |b1; big-endian is not)")
         }
         let start = headerStart + headerLength
-        guard bytes.count - start >= count * width else {
-            throw RuntimeError("\(name): the .npy data is truncated: shape \(shapeText) needs \(count * width) bytes, found \(bytes.count - start)")
+        let (byteCount, overflow) = count.multipliedReportingOverflow(by: width)
+        guard !overflow, bytes.count - start >= byteCount else {
+            throw RuntimeError("\(name): the .npy data is truncated: shape \(shapeText) needs \(overflow ? "too many" : String(byteCount)) bytes, found \(bytes.count - start)")
         }
         let storage = bytes[start..<(start + count * width)].withUnsafeBytes { raw in
             (0..<count).map { convert(raw, $0) }

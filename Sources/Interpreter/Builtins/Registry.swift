@@ -55,6 +55,10 @@ public struct BuiltinRegistry: Sendable {
     /// The savers `save` tries, in registration order.
     public private(set) var savers: [Saver] = []
 
+    /// Encodes a picture as PNG for terminals that need PNG bytes (iTerm2); the imaging area sets
+    /// it when it registers its builtins. Without it, iTerm2 gets half-blocks.
+    public var pngEncoder: (@Sendable (DisplayImage) -> [UInt8]?)?
+
     /// An empty registry.
     public init() {}
 

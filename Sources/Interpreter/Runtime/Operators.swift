@@ -33,11 +33,13 @@ enum Operators {
             return .list(a + b)
         case (.string(let s), .number), (.number, .string(let s)):
             guard op == .multiply, let n = (l.integerValue ?? r.integerValue), n >= 0 else { break }
-            guard n * s.count <= 10_000_000 else { throw RuntimeError("string repetition too large (\(n) copies)") }
+            let (total, overflow) = n.multipliedReportingOverflow(by: s.count)
+            guard !overflow, total <= 10_000_000 else { throw RuntimeError("string repetition too large (\(n) copies)") }
             return .string(String(repeating: s, count: n))
         case (.list(let items), .number), (.number, .list(let items)):
             guard op == .multiply, let n = (l.integerValue ?? r.integerValue), n >= 0 else { break }
-            guard n * items.count <= 10_000_000 else { throw RuntimeError("list repetition too large (\(n) copies)") }
+            let (total, overflow) = n.multipliedReportingOverflow(by: items.count)
+            guard !overflow, total <= 10_000_000 else { throw RuntimeError("list repetition too large (\(n) copies)") }
             return .list(Array([[Value]](repeating: items, count: n).joined()))
         case (.tensor(let a), .tensor(let b)):
             guard a.shape == b.shape else {

@@ -1,14 +1,18 @@
 /// A binary operator.
 public enum BinaryOperator: String, Sendable {
+    /// Arithmetic: `+ - * / // % **`.
     case add = "+", subtract = "-", multiply = "*", divide = "/", floorDivide = "//",
          modulo = "%", power = "**"
+    /// Comparison: `== != < <= > >=`.
     case equal = "==", notEqual = "!=", less = "<", lessEqual = "<=", greater = ">",
          greaterEqual = ">="
+    /// Membership: `in`, `not in` (the left operand is the element).
     case contains = "in", notContains = "not in"
 }
 
 /// A unary operator.
 public enum UnaryOperator: String, Sendable {
+    /// `-x`, `+x`, `not x`.
     case negate = "-", plus = "+", not = "not"
 }
 
@@ -24,19 +28,31 @@ public struct ArgumentSyntax: Sendable {
 
 /// An expression node; every node keeps its source range for diagnostics.
 public indirect enum ExpressionNode: Sendable {
+    /// A number literal.
     case number(Double, SourceRange)
+    /// A string literal.
     case string(String, SourceRange)
+    /// `true` or `false`.
     case bool(Bool, SourceRange)
+    /// `none`.
     case none(SourceRange)
+    /// A variable or builtin name.
     case name(String, SourceRange)
+    /// `[a, b, …]`.
     case list([ExpressionNode], SourceRange)
+    /// A prefix operator applied to an operand.
     case unary(UnaryOperator, ExpressionNode, SourceRange)
+    /// An infix operator applied to two operands.
     case binary(BinaryOperator, ExpressionNode, ExpressionNode, SourceRange)
+    /// `a and b` (short-circuit).
     case and(ExpressionNode, ExpressionNode, SourceRange)
+    /// `a or b` (short-circuit).
     case or(ExpressionNode, ExpressionNode, SourceRange)
     /// A call in either form; `command` is true for the space-separated form.
     case call(ExpressionNode, [ArgumentSyntax], command: Bool, SourceRange)
+    /// `target[index]`.
     case index(ExpressionNode, ExpressionNode, SourceRange)
+    /// `target.name`.
     case member(ExpressionNode, String, SourceRange)
     /// `time STATEMENT`: evaluates the inner expression and reports how long it took.
     case timed(ExpressionNode, SourceRange)
@@ -77,15 +93,25 @@ public struct FunctionDeclaration: Sendable {
 
 /// A statement node.
 public indirect enum Statement: Sendable {
+    /// An expression (or command) whose value is echoed in the REPL.
     case expression(ExpressionNode)
+    /// `name = value`.
     case assign(String, ExpressionNode, SourceRange)
+    /// `if`/`elif` branches in order and the optional `else` block.
     case `if`([(condition: ExpressionNode, body: [Statement])], elseBody: [Statement]?, SourceRange)
+    /// `for name in sequence:` with its block.
     case `for`(String, ExpressionNode, [Statement], SourceRange)
+    /// `while condition:` with its block.
     case `while`(ExpressionNode, [Statement], SourceRange)
+    /// `def name(params):` with its block.
     case def(FunctionDeclaration)
+    /// `return [value]`.
     case `return`(ExpressionNode?, SourceRange)
+    /// `break`.
     case `break`(SourceRange)
+    /// `continue`.
     case `continue`(SourceRange)
+    /// `pass`.
     case pass(SourceRange)
 
     /// Where the statement starts.

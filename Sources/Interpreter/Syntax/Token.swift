@@ -1,5 +1,6 @@
 /// The reserved words of CAMScript.
 public enum Keyword: String, Sendable, CaseIterable {
+    /// Each keyword, spelled as in source.
     case and, or, not, `if`, elif, `else`, `for`, `in`, def, `return`, `while`, `break`, `continue`,
          pass, `true`, `false`, none
 }
