@@ -60,7 +60,7 @@ extension ScriptObject {
 }
 
 /// A CAMScript value.
-public indirect enum Value: Sendable {
+public enum Value: Sendable {
     /// A number; integers are numbers that print without `.0`.
     case number(Double)
     /// A string.
@@ -74,7 +74,7 @@ public indirect enum Value: Sendable {
     /// A function defined with `def`.
     case function(UserFunction)
     /// A builtin function.
-    case builtin(Builtin)
+    indirect case builtin(Builtin)
     /// A Float32 tensor.
     case tensor(Tensor)
     /// A runtime-backed value (image, CAM, model, …).
