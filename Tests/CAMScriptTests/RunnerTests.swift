@@ -141,4 +141,31 @@ final class RunnerTests: XCTestCase {
         let r = try CLI.run(["run", path], environment: ["TERM": "xterm-kitty"])
         XCTAssertEqual(r.stdout, "[tensor 2×2 min 0.0 max 3.0 mean 1.5]\n")
     }
+
+    func testImagesFlagAndOverride() throws {
+        let path = try script("draw.cam", "show tensor([[0, 1], [2, 3]])\n")
+        let drawn = try CLI.run(["run", path], environment: ["CAMSCRIPT_IMAGES": "blocks"])
+        XCTAssertTrue(drawn.stdout.contains("▀"), drawn.stdout)
+        let described = try CLI.run(["run", path, "--no-images"], environment: ["CAMSCRIPT_IMAGES": "blocks"])
+        XCTAssertEqual(described.stdout, "[tensor 2×2 min 0.0 max 3.0 mean 1.5]\n")
+    }
+
+    func testInterruptExits130() throws {
+        let path = try script("loop.cam", "print \"started\"\nwhile true:\n    pass\n")
+        let process = Process()
+        process.executableURL = CLI.executable
+        process.arguments = ["run", path]
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let started = out.fileHandleForReading.availableData
+        XCTAssertEqual(String(decoding: started, as: UTF8.self), "started\n")
+        Thread.sleep(forTimeInterval: 0.3)
+        process.interrupt()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 130)
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertTrue(message.contains("\(path):3:5: error: interrupted"), message)
+    }
 }
