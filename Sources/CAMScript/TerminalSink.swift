@@ -28,7 +28,7 @@ final class TerminalSink: OutputSink {
         let text: String
         switch item.kind {
         case .text(let s): text = s + "\n"
-        case .value(let s):
+        case .value(let s, _):
             guard showEchoes else { return }
             text = s + "\n"
         case .image(let image, let description):

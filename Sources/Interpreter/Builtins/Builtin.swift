@@ -240,7 +240,7 @@ public struct BoundArguments: Sendable {
     /// The argument as a runtime object of type `T`.
     public func object<T: ScriptObject>(_ name: String, as type: T.Type) throws -> T {
         guard case .object(let o) = self[name], let typed = o as? T else {
-            throw mismatch(name, "a value of another type")
+            throw RuntimeError("\(callee): argument `\(name)` has the wrong type: got \(self[name].typeName)")
         }
         return typed
     }

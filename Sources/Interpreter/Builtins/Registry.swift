@@ -88,11 +88,6 @@ public struct BuiltinRegistry: Sendable {
         registry.registerFiles()
         return registry
     }
-
-    /// Everything the shipped `camscript` offers.
-    public static var standard: BuiltinRegistry {
-        core
-    }
 }
 
 /// What a builtin can use while it runs: output, paths, environment, cancellation.

@@ -94,7 +94,7 @@ final class SessionState: @unchecked Sendable {
                 value = try evaluate(expression, in: scope)
             }
             if case .none = value { return }
-            if scope === globals { emit(.value(value.echo)) }
+            if scope === globals { emit(.value(value.echo, value)) }
         case .assign(let name, let expression, _):
             scope.values[name] = try evaluate(expression, in: scope)
         case .if(let branches, let elseBody, _):

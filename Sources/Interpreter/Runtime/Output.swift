@@ -5,8 +5,9 @@ public struct OutputItem: Sendable {
     public enum Kind: Sendable {
         /// Text from `print`, `help`, `vars`, `time` (one or more lines, no trailing newline).
         case text(String)
-        /// The echo of an expression statement's value.
-        case value(String)
+        /// The echo of an expression statement's value: its text and the value itself (so that
+        /// a report can draw an echoed image).
+        case value(String, Value)
         /// A picture from `show`, with a one-line description for places that cannot draw it.
         case image(DisplayImage, description: String)
     }
@@ -49,7 +50,7 @@ public final class CollectingSink: OutputSink, @unchecked Sendable {
     public var lines: [String] {
         items.flatMap { item -> [String] in
             switch item.kind {
-            case .text(let s), .value(let s): return s.components(separatedBy: "\n")
+            case .text(let s), .value(let s, _): return s.components(separatedBy: "\n")
             case .image(_, let description): return [description]
             }
         }
