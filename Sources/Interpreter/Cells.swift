@@ -37,6 +37,8 @@ public struct ScriptFile: Sendable {
     /// Splits `source` into cells.
     public init(source: String, fileName: String) {
         self.fileName = fileName
+        var source = source.contains("\r") ? source.replacingOccurrences(of: "\r\n", with: "\n") : source
+        if source.hasPrefix("\u{FEFF}") { source.removeFirst() }
         self.source = source
         let lines = source.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         var cells: [Cell] = []

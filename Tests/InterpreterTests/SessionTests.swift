@@ -192,6 +192,17 @@ final class SessionTests: XCTestCase {
         XCTAssertEqual(parsed.map { $0.program.statements.first?.range.line }, [1, 6, 8])
     }
 
+    func testWindowsLineEndingsAndByteOrderMark() throws {
+        let file = ScriptFile(source: "\u{FEFF}# %% One\r\nx = 1\r\nif x:\r\n    print x\r\n", fileName: "w.cam")
+        XCTAssertEqual(file.cells.map(\.title), ["One"])
+        let sink = CollectingSink()
+        let s = session(sink)
+        for (_, program) in try file.parse() { XCTAssertNil(s.execute(program).diagnostic) }
+        XCTAssertEqual(sink.lines, ["1"])
+        XCTAssertNil(s.run(source: "y = 2\r\nprint y\r\n", fileName: "t").diagnostic)
+        XCTAssertEqual(sink.lines, ["1", "2"])
+    }
+
     func testBuiltinBindingMessages() {
         let signature = BuiltinSignature(
             name: "gradcam",

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The tokens of a source text, with the first lexical error if there was one.
 public struct LexResult: Sendable {
     /// The tokens up to the first error (always ending with `.end`).
@@ -26,7 +28,8 @@ public struct Lexer {
 
     /// Creates a lexer for `source`, whose first line is line `firstLine` of `file`.
     public init(source: String, file: String, firstLine: Int = 1) {
-        self.chars = Array(source)
+        // "\r\n" is a single Character in Swift: make line ends uniform first.
+        self.chars = Array(source.contains("\r") ? source.replacingOccurrences(of: "\r\n", with: "\n") : source)
         self.file = file
         self.line = firstLine
     }
