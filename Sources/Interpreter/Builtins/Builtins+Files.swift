@@ -16,6 +16,17 @@ extension BuiltinRegistry {
             let path = try args.string("path")
             let ext = (path as NSString).pathExtension.lowercased()
             let loaders = context.registry.loaders
+            var args = args
+            if case .string(let weights) = args["weights"] {
+                // Loaders receive `weights` resolved like every other path, and existing.
+                let resolved = context.resolvePath(weights)
+                guard FileManager.default.fileExists(atPath: resolved) else {
+                    throw ScriptIOError("weights file not found: \(resolved)", missing: true)
+                }
+                var values = args.values
+                values["weights"] = .string(resolved)
+                args = BoundArguments(callee: args.callee, values: values, given: args.given, variadic: args.variadic)
+            }
             if let loader = loaders.first(where: { !ext.isEmpty && $0.extensions.contains(ext) }) {
                 let resolved = context.resolvePath(path)
                 var isDirectory: ObjCBool = false

@@ -9,8 +9,8 @@ public struct Loader: Sendable {
     public var extensions: [String]
     /// Whether a name that is not a file path (e.g. `"resnet50"`) is one this loader knows.
     public var acceptsName: @Sendable (String) -> Bool
-    /// Loads from `path` (resolved against the script's folder, or the bare name) with the
-    /// `load` call's arguments (`weights`, `arch`, …).
+    /// Loads from `path` (resolved against the script's folder and known to exist, or the bare
+    /// name) with the `load` call's arguments (`weights` resolved and known to exist, `arch`).
     public var load: @Sendable (_ path: String, _ arguments: BoundArguments, _ context: CallContext) throws -> Value
 
     /// Creates a loader.
@@ -32,7 +32,7 @@ public struct Saver: Sendable {
     public var extensions: [String]
     /// Whether it can write this value.
     public var accepts: @Sendable (Value) -> Bool
-    /// Writes `value` to the resolved `path` (atomically).
+    /// Writes `value` to the resolved `path`; it must write atomically (see `AtomicFile`).
     public var save: @Sendable (_ value: Value, _ path: String, _ context: CallContext) throws -> Void
 
     /// Creates a saver.
