@@ -32,7 +32,9 @@ final class TerminalSink: OutputSink {
             guard showEchoes else { return }
             text = s + "\n"
         case .image(let image, let description):
-            text = renderer.render(image, description: description)
+            var current = renderer
+            current.columns = max(8, TerminalSink.columns(ProcessInfo.processInfo.environment))
+            text = current.render(image, description: description)
         }
         FileHandle.standardOutput.write(Data(text.utf8))
     }

@@ -83,7 +83,7 @@ final class SessionState: @unchecked Sendable {
     }
 
     func execute(_ statement: Statement, in scope: Scope) throws {
-        try checkInterrupt(statement.range)
+        if cancellation.isCancelled { try checkInterrupt(statement.range) }
         if scope === globals { currentRange = statement.range }
         switch statement {
         case .expression(let expression):
@@ -106,7 +106,7 @@ final class SessionState: @unchecked Sendable {
         case .for(let name, let sequenceExpression, let body, _):
             let sequence = try iterate(try evaluate(sequenceExpression, in: scope), sequenceExpression.range)
             for element in sequence {
-                try checkInterrupt(statement.range)
+                if cancellation.isCancelled { try checkInterrupt(statement.range) }
                 scope.values[name] = element
                 do {
                     try execute(body, in: scope)
