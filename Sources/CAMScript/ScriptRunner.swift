@@ -93,18 +93,16 @@ struct ScriptRunner {
             writeError(f.message + "\n")
             return f.code
         }
-        let programs: [Program]
-        do {
-            programs = try script.parse().map(\.program)
-        } catch let diagnostic as Diagnostic {
-            writeError(renderer(script).render(diagnostic))
-            return ExitStatus.syntax
-        } catch {
-            writeError("camscript: \(error)\n")
-            return ExitStatus.syntax
+        var programs: [Program] = []
+        var syntaxErrors: [Diagnostic] = []
+        for (_, result) in script.parseEachCell() {
+            switch result {
+            case .success(let program): programs.append(program)
+            case .failure(let diagnostic): syntaxErrors.append(diagnostic)
+            }
         }
         var checker = Checker(registry: .standard)
-        let diagnostics = checker.check(programs)
+        let diagnostics = syntaxErrors + (syntaxErrors.isEmpty ? checker.check(programs) : [])
         for d in diagnostics { writeError(renderer(script).render(d)) }
         if !diagnostics.isEmpty { return ExitStatus.syntax }
         let codeCells = script.cells.filter { $0.kind == .code }.count

@@ -121,6 +121,19 @@ public struct ScriptFile: Sendable {
                          + (titles.isEmpty ? "" : " (titles: " + titles.map(quote).joined(separator: ", ") + ")"), range: nil)
     }
 
+    /// Parses every code cell, returning each cell's program or its first syntax error.
+    public func parseEachCell() -> [(cell: Cell, result: Result<Program, Diagnostic>)] {
+        cells.filter { $0.kind == .code }.map { cell in
+            do {
+                return (cell, .success(try Parser.parse(cell.source, file: fileName, firstLine: cell.firstLine)))
+            } catch let diagnostic as Diagnostic {
+                return (cell, .failure(diagnostic))
+            } catch {
+                return (cell, .failure(Diagnostic(kind: .syntax, message: "\(error)", range: nil)))
+            }
+        }
+    }
+
     /// Parses every code cell; the first syntax error is thrown as a `Diagnostic`.
     public func parse() throws -> [(cell: Cell, program: Program)] {
         try cells.filter { $0.kind == .code }.map { cell in

@@ -113,6 +113,11 @@ final class RunnerTests: XCTestCase {
         let ok = try CLI.run(["check", good])
         XCTAssertEqual(ok.status, 0, ok.stderr)
         XCTAssertEqual(try CLI.run(["check", folder.appendingPathComponent("none.cam").path]).status, 66)
+        let twoBadCells = try script("cells.cam", "# %% A\nx = (\n# %% B\nprint \"open\n")
+        let both = try CLI.run(["check", twoBadCells])
+        XCTAssertEqual(both.status, 65)
+        XCTAssertTrue(both.stderr.contains("\(twoBadCells):2:5: error: unclosed `(`"), both.stderr)
+        XCTAssertTrue(both.stderr.contains("\(twoBadCells):4:7: error: unterminated string"), both.stderr)
     }
 
     func testVersionAndHelp() throws {
