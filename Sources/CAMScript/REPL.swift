@@ -130,7 +130,7 @@ struct REPL {
                              _ renderer: DiagnosticRenderer) -> Int32 {
         let history = historyPath()
         if !FileManager.default.fileExists(atPath: history) {
-            FileManager.default.createFile(atPath: history, contents: nil)
+            _ = FileManager.default.createFile(atPath: history, contents: nil)
         }
         read_history(history)
         rl_readline_name = UnsafePointer(strdup("camscript"))

@@ -107,7 +107,7 @@ extension Session {
         let shownDirectory = word.hasPrefix("~") ? String(word[...(word.lastIndex(of: "/") ?? word.startIndex)]) : directoryPart
         return entries.filter { $0.hasPrefix(namePrefix) && (namePrefix.hasPrefix(".") || !$0.hasPrefix(".")) }.sorted().map { name in
             var isDirectory: ObjCBool = false
-            FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent(name), isDirectory: &isDirectory)
+            _ = FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent(name), isDirectory: &isDirectory)
             let base = (word.hasPrefix("~") && !word.contains("/")) ? "~/" : shownDirectory
             return base + name + (isDirectory.boolValue ? "/" : "")
         }

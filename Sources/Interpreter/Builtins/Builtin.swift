@@ -308,7 +308,7 @@ extension BuiltinSignature {
         var nextPositional = 0
         for argument in arguments {
             if let key = argument.name {
-                guard let parameter = parameters.first(where: { $0.name == key }) else {
+                guard parameters.contains(where: { $0.name == key }) else {
                     let known = parameters.map(\.name)
                     let hint = didYouMean(key, known)
                     let list = known.isEmpty ? "it takes no keyword arguments"

@@ -337,7 +337,7 @@ public struct Parser {
     private mutating func orExpression() throws -> ExpressionNode {
         var left = try andExpression()
         while checkKeyword(.or) {
-            let op = advance()
+            advance()
             let right = try andExpression()
             left = .or(left, right, left.range.extended(to: right.range))
         }
@@ -347,7 +347,7 @@ public struct Parser {
     private mutating func andExpression() throws -> ExpressionNode {
         var left = try notExpression()
         while checkKeyword(.and) {
-            let op = advance()
+            advance()
             let right = try notExpression()
             left = .and(left, right, left.range.extended(to: right.range))
         }
@@ -409,7 +409,7 @@ public struct Parser {
             case .symbol("%"): op = .modulo
             default: return left
             }
-            let token = advance()
+            advance()
             let right = try unary()
             left = .binary(op, left, right, left.range.extended(to: right.range))
         }
@@ -430,7 +430,7 @@ public struct Parser {
     private mutating func power() throws -> ExpressionNode {
         let base = try postfix()
         if checkSymbol("**") {
-            let token = advance()
+            advance()
             let exponent = try nested { try $0.unary() }
             return .binary(.power, base, exponent, base.range.extended(to: exponent.range))
         }
