@@ -173,13 +173,16 @@ struct REPL {
                 for chunk in accumulator.finish() { _ = execute(chunk, session, interrupts, renderer) }
                 break
             }
-            transcript.append(line)
             if !line.trimmingCharacters(in: .whitespaces).isEmpty {
                 add_history(line)
                 append_history(1, history)
             }
-            for chunk in accumulator.feed(line) {
-                _ = execute(chunk, session, interrupts, renderer)
+            // A bracketed paste can deliver several lines at once.
+            for piece in line.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+                transcript.append(piece)
+                for chunk in accumulator.feed(piece) {
+                    _ = execute(chunk, session, interrupts, renderer)
+                }
             }
             fflush(nil)
             rl_callback_handler_install(accumulator.isEmpty ? REPL.prompt : REPL.continuationPrompt,

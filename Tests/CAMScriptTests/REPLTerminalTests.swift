@@ -171,6 +171,11 @@ final class REPLTerminalTests: XCTestCase {
         t.send("print \"still\" x\r")
         t.waitFor("still 21")
 
+        // A bracketed paste of several lines runs them in order.
+        t.waitFor("cam> ")
+        t.send("\u{1B}[200~y = 5\rprint y * 3\r\u{1B}[201~\r")
+        t.waitFor("15")
+
         // Ctrl-D leaves with status 0.
         t.waitFor("cam> ")
         t.send("\u{04}")
