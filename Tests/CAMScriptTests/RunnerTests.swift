@@ -144,7 +144,7 @@ final class RunnerTests: XCTestCase {
     func testShowWithoutATerminalPrintsADescription() throws {
         let path = try script("show.cam", "show tensor([[0, 1], [2, 3]])\n")
         let r = try CLI.run(["run", path], environment: ["TERM": "xterm-kitty"])
-        XCTAssertEqual(r.stdout, "[tensor 2×2 min 0.0 max 3.0 mean 1.5]\n")
+        XCTAssertEqual(r.stdout, "[tensor 2×2 min 0 max 3 mean 1.5]\n")
     }
 
     func testImagesFlagAndOverride() throws {
@@ -152,7 +152,7 @@ final class RunnerTests: XCTestCase {
         let drawn = try CLI.run(["run", path], environment: ["CAMSCRIPT_IMAGES": "blocks"])
         XCTAssertTrue(drawn.stdout.contains("▀"), drawn.stdout)
         let described = try CLI.run(["run", path, "--no-images"], environment: ["CAMSCRIPT_IMAGES": "blocks"])
-        XCTAssertEqual(described.stdout, "[tensor 2×2 min 0.0 max 3.0 mean 1.5]\n")
+        XCTAssertEqual(described.stdout, "[tensor 2×2 min 0 max 3 mean 1.5]\n")
     }
 
     func testInterruptExits130() throws {

@@ -77,7 +77,7 @@ extension BuiltinRegistry {
             if case .object(let o) = value, let picture = o.displayImage {
                 context.emit(.image(picture, description: o.description))
             } else if case .tensor(let t) = value, let picture = grayPicture(t) {
-                context.emit(.image(picture, description: t.description))
+                context.emit(.image(picture, description: tensorSummary(t)))
             } else {
                 context.emit(.text(value.echo))
             }

@@ -111,7 +111,7 @@ public enum Value: Sendable {
         case .list(let items): return "[" + items.map(\.repr).joined(separator: ", ") + "]"
         case .function(let f): return "<function \(f.signatureText)>"
         case .builtin(let b): return "<builtin \(b.signature.name)>"
-        case .tensor(let t): return t.description
+        case .tensor(let t): return tensorSummary(t)
         case .object(let o): return o.description
         }
     }
@@ -152,6 +152,15 @@ public func formatNumber(_ value: Double) -> String {
         return value == 0 ? "0" : String(Int(value))
     }
     return String(value)
+}
+
+/// `tensor 3×224×224 min -2.1 max 2.6 mean 0.05`: the shape and statistics, numbers printed
+/// as CAMScript prints them.
+public func tensorSummary(_ t: Tensor) -> String {
+    let dims = t.shape.isEmpty ? "scalar" : t.shape.map(String.init).joined(separator: "×")
+    guard t.count > 0 else { return "tensor \(dims) (empty)" }
+    func f(_ v: Float) -> String { numberValue(v).repr }
+    return "tensor \(dims) min \(f(t.min)) max \(f(t.max)) mean \(f(t.mean))"
 }
 
 /// A number from a Float32 statistic, rounded to the shortest decimal that reads back as the same
