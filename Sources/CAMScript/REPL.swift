@@ -43,8 +43,13 @@ enum ReadlineBridge {
         let matches = ReadlineBridge.completer?(word, prefix) ?? []
         ReadlineBridge.matches = matches
         ReadlineBridge.matchIndex = 0
-        if matches.count == 1, let only = matches.first, only.hasSuffix("=") || only.hasSuffix("/") || only.hasSuffix(".") {
-            rl_completion_suppress_append = 1
+        if Session.insideString(prefix) {
+            rl_completion_suppress_append = 1   // no space inside a path string
+            if matches.count == 1, let only = matches.first, only.hasSuffix("/") {
+                rl_completion_suppress_quote = 1   // a folder: the path goes on, keep the string open
+            }
+        } else if matches.count == 1, let only = matches.first, only.hasSuffix("=") || only.hasSuffix(".") {
+            rl_completion_suppress_append = 1   // the value or member comes next
         }
         guard !matches.isEmpty else { return nil }
         return rl_completion_matches(text, ReadlineBridge.generator)

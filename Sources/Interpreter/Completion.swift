@@ -35,8 +35,8 @@ extension Session {
         return result
     }
 
-    /// Whether the text ends inside a string literal.
-    static func insideString(_ text: String) -> Bool {
+    /// Whether the text ends inside a string literal (so the word being completed is a path).
+    public static func insideString(_ text: String) -> Bool {
         var quote: Character?
         var escaped = false
         for c in text {

@@ -13,14 +13,17 @@ final class REPLTerminalTests: XCTestCase {
         private(set) var output = ""
         private var consumed = String.Index?.none
 
-        init(executable: String, environment: [String: String]) throws {
+        init(executable: String, environment: [String: String], directory: String) throws {
             var master: Int32 = -1
             var size = winsize(ws_row: 40, ws_col: 100, ws_xpixel: 0, ws_ypixel: 0)
             // Prepare C strings before fork: the child may only call exec.
             let argv: [UnsafeMutablePointer<CChar>?] = [strdup(executable), nil]
             let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+            let folder = strdup(directory)
+            defer { free(folder) }
             let pid = forkpty(&master, nil, nil, &size)
             if pid == 0 {
+                if let folder { _ = chdir(folder) }
                 execve(executable, argv, envp)
                 _exit(127)
             }
@@ -98,7 +101,7 @@ final class REPLTerminalTests: XCTestCase {
             "TERM": "xterm-256color", "HOME": folder.path, "CAMSCRIPT_HISTORY": history,
             "PATH": "/usr/bin:/bin", "OPENBLAS_CORETYPE": "Haswell", "INPUTRC": "/dev/null",
         ]
-        let t = try Terminal(executable: CLI.executable.path, environment: environment)
+        let t = try Terminal(executable: CLI.executable.path, environment: environment, directory: folder.path)
 
         t.waitFor("cam> ")
         t.send("x = 21\r")
@@ -175,6 +178,15 @@ final class REPLTerminalTests: XCTestCase {
         t.waitFor("cam> ")
         t.send("\u{1B}[200~y = 5\rprint y * 3\r\u{1B}[201~\r")
         t.waitFor("15")
+
+        // A path inside a string completes without a trailing space.
+        t.waitFor("cam> ")
+        t.send("p = \"hist\t")
+        t.waitFor("history\"")   // readline closes the string after a file name
+        t.send("\r")
+        t.waitFor("cam> ")
+        t.send("print p\r")
+        t.waitFor("\rhistory\r\n")
 
         // Ctrl-D leaves with status 0.
         t.waitFor("cam> ")
