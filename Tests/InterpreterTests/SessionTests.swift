@@ -51,6 +51,14 @@ final class SessionTests: XCTestCase {
         XCTAssertEqual(s.completions(forWord: "img.w", linePrefix: "print "), ["img.width"])
     }
 
+    func testDeepestLegalNestingRunsWithoutOverflow() {
+        let source = "def down(n):\n    if n == 0:\n        return " + String(repeating: "(", count: 98) + "0"
+            + String(repeating: ")", count: 98) + "\n    return 1 + down(n - 1)\nprint down(199)"
+        let sink = CollectingSink()
+        XCTAssertNil(session(sink).run(source: source, fileName: "t").diagnostic)
+        XCTAssertEqual(sink.lines, ["199"])
+    }
+
     func testOutputItemsCarryTheirCell() {
         let sink = CollectingSink()
         let s = session(sink)
