@@ -1,0 +1,104 @@
+import ArgumentParser
+import CAMRuntime
+import Foundation
+import Interpreter
+
+/// The exit codes of `camscript` (BSD sysexits where one fits).
+enum ExitStatus {
+    static let usage: Int32 = 64
+    static let syntax: Int32 = 65
+    static let missingInput: Int32 = 66
+    static let runtime: Int32 = 70
+    static let io: Int32 = 74
+    static let interrupted: Int32 = 130
+
+    /// The exit code for a diagnostic's kind.
+    static func code(for kind: DiagnosticKind) -> Int32 {
+        switch kind {
+        case .syntax, .resolution: return syntax
+        case .runtime: return runtime
+        case .io: return io
+        case .missingFile: return missingInput
+        case .interrupted: return interrupted
+        }
+    }
+}
+
+/// `camscript`: the REPL, `run` and `check`.
+struct CAMScriptCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "camscript",
+        abstract: "Class activation maps for image classifiers, in a small scripting language.",
+        discussion: "Without a subcommand, starts the interactive prompt (REPL).",
+        version: "camscript 0.1.0",
+        subcommands: [REPLCommand.self, RunCommand.self, CheckCommand.self],
+        defaultSubcommand: REPLCommand.self)
+}
+
+/// `camscript repl` (the default): the interactive prompt.
+struct REPLCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "repl",
+        abstract: "Start the interactive prompt (the default when no subcommand is given).",
+        discussion: """
+            Line editing and history (saved in ~/.camscript_history, or $CAMSCRIPT_HISTORY), tab \
+            completion, multi-line blocks closed by an empty line. Ctrl-C clears the line or stops a \
+            computation; Ctrl-D exits. When standard input is not a terminal, lines are read without \
+            prompts and the exit code tells whether any input failed (65 syntax, 70 runtime).
+            """)
+
+    @Flag(name: .long, help: "Print a one-line description instead of drawing images.")
+    var noImages = false
+
+    func run() throws {
+        let code = REPL(noImages: noImages).run()
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+/// `camscript run FILE.cam`.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a .cam script from top to bottom.",
+        discussion: """
+            Relative paths in the script resolve against the script's folder. With --cell, the code \
+            cells before the chosen one run first with their output hidden (so its variables exist), \
+            then the chosen cell runs with its output shown. Expression values are not echoed \
+            (the REPL echoes them). Exit codes: 0 success, 64 bad --cell, 65 syntax error, 66 missing \
+            file, 70 runtime error, 74 I/O error, 130 interrupted.
+            """)
+
+    @Argument(help: "The script to run.")
+    var file: String
+
+    @Option(name: .long, help: "Run only up to this cell (1-based number or title); earlier cells run silently first.")
+    var cell: String?
+
+    @Flag(name: .long, help: "Print a one-line description instead of drawing images.")
+    var noImages = false
+
+    @Argument(parsing: .postTerminator, help: "Arguments for the script (`args`), after --.")
+    var scriptArguments: [String] = []
+
+    func run() throws {
+        let code = ScriptRunner(path: file, noImages: noImages).run(cell: cell, arguments: scriptArguments)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+/// `camscript check FILE.cam`.
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Parse a .cam script and resolve its names without running it.",
+        discussion: "Reports syntax errors, undefined names and builtin calls with unknown keywords or wrong argument counts. Exit code 0 when clean, 65 otherwise (66 for a missing file).")
+
+    @Argument(help: "The script to check.")
+    var file: String
+
+    func run() throws {
+        let code = ScriptRunner(path: file, noImages: true).check()
+        if code != 0 { throw ExitCode(code) }
+    }
+}

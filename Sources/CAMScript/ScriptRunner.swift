@@ -1,0 +1,123 @@
+import CAMRuntime
+import Foundation
+import Interpreter
+
+/// Runs and checks `.cam` files for the `run` and `check` subcommands.
+struct ScriptRunner {
+    let path: String
+    let noImages: Bool
+
+    /// Reads the script, or prints why not and gives the exit code.
+    private func load() -> Result<ScriptFile, ExitFailure> {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            return .failure(ExitFailure(code: ExitStatus.missingInput, message: "camscript: cannot open \(path): no such file"))
+        }
+        guard !isDirectory.boolValue else {
+            return .failure(ExitFailure(code: ExitStatus.io, message: "camscript: cannot run \(path): it is a folder, not a .cam file"))
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return .failure(ExitFailure(code: ExitStatus.io, message: "camscript: cannot read \(path): permission denied"))
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            return .failure(ExitFailure(code: ExitStatus.syntax, message: "camscript: \(path) is not UTF-8 text"))
+        }
+        return .success(ScriptFile(source: text, fileName: path))
+    }
+
+    private func renderer(_ script: ScriptFile) -> DiagnosticRenderer {
+        DiagnosticRenderer { _, line in script.line(line) }
+    }
+
+    /// Runs the script (or up to a cell); returns the exit code.
+    func run(cell selector: String?, arguments: [String]) -> Int32 {
+        let script: ScriptFile
+        switch load() {
+        case .success(let s): script = s
+        case .failure(let f):
+            writeError(f.message + "\n")
+            return f.code
+        }
+        let programs: [(cell: Cell, program: Program)]
+        do {
+            programs = try script.parse()
+        } catch let diagnostic as Diagnostic {
+            writeError(renderer(script).render(diagnostic))
+            return ExitStatus.syntax
+        } catch {
+            writeError("camscript: \(error)\n")
+            return ExitStatus.syntax
+        }
+        var last = programs.count - 1
+        if let selector {
+            do {
+                let chosen = try script.cell(named: selector)
+                guard chosen.kind == .code, let position = programs.firstIndex(where: { $0.cell.index == chosen.index }) else {
+                    writeError("camscript: cell \(chosen.index)\(chosen.title.isEmpty ? "" : " (\(chosen.title))") of \(path) is a markdown cell; choose a code cell\n")
+                    return ExitStatus.usage
+                }
+                last = position
+            } catch let diagnostic as Diagnostic {
+                writeError("camscript: \(diagnostic.message)\n")
+                return ExitStatus.usage
+            } catch {
+                writeError("camscript: \(error)\n")
+                return ExitStatus.usage
+            }
+        }
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().standardized.path
+        let sink = TerminalSink(noImages: noImages, showEchoes: false)
+        let session = Session(output: sink, arguments: arguments, baseDirectory: folder)
+        let interrupts = InterruptHandler(cancellation: session.cancellation)
+        defer { interrupts.stop() }
+        let silent = DiscardingSink()
+        guard last >= 0 else { return 0 }
+        for (position, entry) in programs.enumerated() where position <= last {
+            session.currentCell = entry.cell.index
+            session.output = (selector != nil && position < last) ? silent : sink
+            if case .failure(let diagnostic) = session.execute(entry.program) {
+                fflush(stdout)
+                writeError(renderer(script).render(diagnostic))
+                return ExitStatus.code(for: diagnostic.kind)
+            }
+        }
+        return 0
+    }
+
+    /// Parses and resolves the script without running it; returns the exit code.
+    func check() -> Int32 {
+        let script: ScriptFile
+        switch load() {
+        case .success(let s): script = s
+        case .failure(let f):
+            writeError(f.message + "\n")
+            return f.code
+        }
+        var programs: [Program] = []
+        var syntaxErrors: [Diagnostic] = []
+        for (_, result) in script.parseEachCell() {
+            switch result {
+            case .success(let program): programs.append(program)
+            case .failure(let diagnostic): syntaxErrors.append(diagnostic)
+            }
+        }
+        var checker = Checker(registry: .standard)
+        let diagnostics = syntaxErrors + (syntaxErrors.isEmpty ? checker.check(programs) : [])
+        for d in diagnostics { writeError(renderer(script).render(d)) }
+        if !diagnostics.isEmpty { return ExitStatus.syntax }
+        let codeCells = script.cells.filter { $0.kind == .code }.count
+        print("\(path): ok (\(codeCells) code cell\(codeCells == 1 ? "" : "s"), \(script.cells.count - codeCells) markdown)")
+        return 0
+    }
+}
+
+/// A message and exit code for a failure before any script runs.
+struct ExitFailure: Error {
+    let code: Int32
+    let message: String
+}
+
+/// Writes to standard error.
+func writeError(_ text: String) {
+    FileHandle.standardError.write(Data(text.utf8))
+}

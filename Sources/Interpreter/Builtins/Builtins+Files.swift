@@ -1,0 +1,122 @@
+import CAMRuntime
+import Foundation
+
+extension BuiltinRegistry {
+    /// Registers `load`, `save` and `show`, and the `.npy` loader and saver for tensors.
+    /// Other areas add loaders (images, checkpoints, model names) and savers (images, CAMs).
+    mutating func registerFiles() {
+        register(Builtin(BuiltinSignature(
+            name: "load",
+            parameters: [Parameter("path", [.string], doc: "A file path (relative to the script's folder) or a built-in name."),
+                         Parameter("weights", [.string], default: Value.none, keywordOnly: true, doc: "A checkpoint file for a model name."),
+                         Parameter("arch", [.string], default: Value.none, keywordOnly: true, doc: "The architecture of a checkpoint.")],
+            category: "Files", summary: "Loads a file (chosen by its extension) or a built-in model by name.",
+            details: "A `.npy` file becomes a tensor.",
+            example: "t = load \"activations.npy\"")) { args, context in
+            let path = try args.string("path")
+            let ext = (path as NSString).pathExtension.lowercased()
+            let loaders = context.registry.loaders
+            var args = args
+            if case .string(let weights) = args["weights"] {
+                // Loaders receive `weights` resolved like every other path, and existing.
+                let resolved = context.resolvePath(weights)
+                guard FileManager.default.fileExists(atPath: resolved) else {
+                    throw ScriptIOError("weights file not found: \(resolved)", missing: true)
+                }
+                var values = args.values
+                values["weights"] = .string(resolved)
+                args = BoundArguments(callee: args.callee, values: values, given: args.given, variadic: args.variadic)
+            }
+            if let loader = loaders.first(where: { !ext.isEmpty && $0.extensions.contains(ext) }) {
+                let resolved = context.resolvePath(path)
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory) else {
+                    throw ScriptIOError("file not found: \(resolved)", missing: true)
+                }
+                guard !isDirectory.boolValue else { throw ScriptIOError("\(resolved) is a folder, not a file") }
+                return try loader.load(resolved, args, context)
+            }
+            if let loader = loaders.first(where: { $0.acceptsName(path) }) {
+                return try loader.load(path, args, context)
+            }
+            let known = loaders.flatMap(\.extensions).map { "." + $0 }.joined(separator: " ")
+            if ext.isEmpty {
+                throw RuntimeError("cannot load \(quote(path)): it has no file extension and is not a known name (file types: \(known))")
+            }
+            throw RuntimeError("cannot load \(quote(path)): unknown file type .\(ext) (known: \(known))")
+        })
+
+        register(Builtin(BuiltinSignature(
+            name: "save",
+            parameters: [Parameter("value", [.any], doc: "What to save."),
+                         Parameter("path", [.string], doc: "Where (relative to the script's folder); the extension picks the format.")],
+            category: "Files", summary: "Saves a value to a file in the format its extension names.",
+            details: "A tensor saved as `.npy` is written as little-endian float32 that numpy.load reads. Files are written atomically: a temporary file in the same folder, then a rename.",
+            example: "save t \"t.npy\"")) { args, context in
+            let value = args["value"]
+            let path = try args.string("path")
+            let ext = (path as NSString).pathExtension.lowercased()
+            let savers = context.registry.savers
+            guard let saver = savers.first(where: { $0.extensions.contains(ext) && $0.accepts(value) }) else {
+                let forValue = savers.filter { $0.accepts(value) }.flatMap(\.extensions).map { "." + $0 }
+                if forValue.isEmpty {
+                    throw RuntimeError("cannot save \(value.typeName == "image" ? "an" : "a") \(value.typeName) to a file")
+                }
+                throw RuntimeError("cannot save \(value.typeName == "image" ? "an" : "a") \(value.typeName) as \(ext.isEmpty ? "a file without extension" : ".\(ext)") (expected \(forValue.joined(separator: " or ")))")
+            }
+            try saver.save(value, context.resolvePath(path), context)
+            return .none
+        })
+
+        register(Builtin(BuiltinSignature(
+            name: "show", parameters: [Parameter("value", [.any], doc: "An image-like value (or any value, shown as text).")],
+            category: "Files", summary: "Draws a picture in the terminal (or records it in a report).",
+            details: "In a terminal that supports it the picture is drawn with the kitty or iTerm2 image protocol, sixel, or colored half-blocks; elsewhere (and with --no-images) a one-line description is printed. A 2-D tensor is drawn as a gray picture scaled from its minimum to its maximum. Other values are printed.",
+            example: "show overlay(cam, img)")) { args, context in
+            let value = args["value"]
+            if case .object(let o) = value, let picture = o.displayImage {
+                context.emit(.image(picture, description: o.description))
+            } else if case .tensor(let t) = value, let picture = grayPicture(t) {
+                context.emit(.image(picture, description: tensorSummary(t)))
+            } else {
+                context.emit(.text(value.echo))
+            }
+            return .none
+        })
+
+        register(Loader(description: "NumPy array", extensions: ["npy"]) { path, _, _ in
+            let data: Data
+            do {
+                data = try Data(contentsOf: URL(fileURLWithPath: path))
+            } catch {
+                throw ScriptIOError("cannot read \(path): \(error.localizedDescription)")
+            }
+            return .tensor(try NPY.decode(data, name: path))
+        })
+
+        register(Saver(description: "NumPy array", extensions: ["npy"], accepts: { value in
+            if case .tensor = value { return true }
+            return false
+        }) { value, path, _ in
+            guard case .tensor(let t) = value else { return }
+            try AtomicFile.write(NPY.encode(t), to: path)
+        })
+    }
+}
+
+/// A 2-D tensor (or a [1, H, W] one) as a gray picture from its minimum (black) to maximum (white).
+func grayPicture(_ t: Tensor) -> DisplayImage? {
+    let dims = t.shape.filter { $0 != 1 }
+    guard dims.count == 2, t.count > 0 else { return nil }
+    let lo = t.min, hi = t.max
+    let scale = hi > lo ? 255 / (hi - lo) : 0
+    var rgb = [UInt8](repeating: 0, count: t.count * 3)
+    for i in 0..<t.count {
+        let scaled = ((t.storage[i] - lo) * scale).rounded()
+        let v = scaled.isFinite ? UInt8(Swift.max(0, Swift.min(255, scaled))) : 0
+        rgb[3 * i] = v
+        rgb[3 * i + 1] = v
+        rgb[3 * i + 2] = v
+    }
+    return DisplayImage(width: dims[1], height: dims[0], rgb: rgb)
+}

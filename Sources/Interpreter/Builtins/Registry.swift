@@ -1,0 +1,161 @@
+import CAMRuntime
+import Foundation
+
+/// A way to `load` a value: from files with given extensions, or from names (built-in models).
+public struct Loader: Sendable {
+    /// What it loads, for messages ("NumPy array", "PNG or JPEG image").
+    public var description: String
+    /// Lower-case file extensions without the dot.
+    public var extensions: [String]
+    /// Whether a name that is not a file path (e.g. `"resnet50"`) is one this loader knows.
+    public var acceptsName: @Sendable (String) -> Bool
+    /// Loads from `path` (resolved against the script's folder and known to exist, or the bare
+    /// name) with the `load` call's arguments (`weights` resolved and known to exist, `arch`).
+    public var load: @Sendable (_ path: String, _ arguments: BoundArguments, _ context: CallContext) throws -> Value
+
+    /// Creates a loader.
+    public init(description: String, extensions: [String],
+                acceptsName: @escaping @Sendable (String) -> Bool = { _ in false },
+                load: @escaping @Sendable (String, BoundArguments, CallContext) throws -> Value) {
+        self.description = description
+        self.extensions = extensions
+        self.acceptsName = acceptsName
+        self.load = load
+    }
+}
+
+/// A way to `save` values of some types to files with given extensions.
+public struct Saver: Sendable {
+    /// What it writes, for messages ("NumPy array").
+    public var description: String
+    /// Lower-case file extensions without the dot.
+    public var extensions: [String]
+    /// Whether it can write this value.
+    public var accepts: @Sendable (Value) -> Bool
+    /// Writes `value` to the resolved `path`; it must write atomically (see `AtomicFile`).
+    public var save: @Sendable (_ value: Value, _ path: String, _ context: CallContext) throws -> Void
+
+    /// Creates a saver.
+    public init(description: String, extensions: [String], accepts: @escaping @Sendable (Value) -> Bool,
+                save: @escaping @Sendable (Value, String, CallContext) throws -> Void) {
+        self.description = description
+        self.extensions = extensions
+        self.accepts = accepts
+        self.save = save
+    }
+}
+
+/// Every builtin, loader and saver a session knows. Runtime areas add theirs in their own files
+/// (`registerImageBuiltins()` and so on) and `standard` lists them.
+public struct BuiltinRegistry: Sendable {
+    /// The builtins by name.
+    public private(set) var builtins: [String: Builtin] = [:]
+    /// The loaders `load` tries, in registration order.
+    public private(set) var loaders: [Loader] = []
+    /// The savers `save` tries, in registration order.
+    public private(set) var savers: [Saver] = []
+
+    /// Encodes a picture as PNG for terminals that need PNG bytes (iTerm2); the imaging area sets
+    /// it when it registers its builtins. Without it, iTerm2 gets half-blocks.
+    public var pngEncoder: (@Sendable (DisplayImage) -> [UInt8]?)?
+
+    /// An empty registry.
+    public init() {}
+
+    /// Adds a builtin; registering a name twice is a programming error.
+    public mutating func register(_ builtin: Builtin) {
+        precondition(builtins[builtin.signature.name] == nil, "builtin \(builtin.signature.name) registered twice")
+        builtins[builtin.signature.name] = builtin
+    }
+
+    /// Adds a loader for `load`.
+    public mutating func register(_ loader: Loader) {
+        loaders.append(loader)
+    }
+
+    /// Adds a saver for `save`.
+    public mutating func register(_ saver: Saver) {
+        savers.append(saver)
+    }
+
+    /// The builtin names, sorted.
+    public var names: [String] { builtins.keys.sorted() }
+
+    /// The language's own builtins (no model, imaging or CAM code).
+    public static var core: BuiltinRegistry {
+        var registry = BuiltinRegistry()
+        registry.registerBasics()
+        registry.registerFiles()
+        return registry
+    }
+}
+
+/// What a builtin can use while it runs: output, paths, environment, cancellation.
+public struct CallContext: Sendable {
+    let session: SessionState
+
+    /// Sends output (text, a value, an image) to the session's output sink.
+    public func emit(_ kind: OutputItem.Kind) {
+        session.emit(kind)
+    }
+
+    /// The cancellation flag; long loops call `try cancellation.check()`.
+    public var cancellation: CancellationFlag { session.cancellation }
+
+    /// Resolves a path written in a script: absolute paths and `~/` stay, relative paths are
+    /// relative to the script's folder (the working directory in the REPL).
+    public func resolvePath(_ path: String) -> String {
+        session.resolvePath(path)
+    }
+
+    /// The environment variables of the session.
+    public var environment: [String: String] { session.environment }
+
+    /// The registry of the session (for `help`, `load`, `save`).
+    public var registry: BuiltinRegistry { session.registry }
+
+    /// The user's variables and their values, sorted by name.
+    public var variables: [(name: String, value: Value)] { session.userVariables() }
+
+    /// Calls a function value (builtin or user `def`) with positional arguments.
+    public func call(_ function: Value, _ arguments: [Value]) throws -> Value {
+        try session.callFromBuiltin(function, arguments.map { CallArgument(name: nil, value: $0) })
+    }
+}
+
+/// An error about a file: it is missing (`missing == true`, exit code 66) or could not be read
+/// or written (exit code 74).
+public struct ScriptIOError: UserFacingError, Equatable {
+    /// The message.
+    public let message: String
+    /// Whether the file does not exist.
+    public let missing: Bool
+    /// Creates an I/O error.
+    public init(_ message: String, missing: Bool = false) {
+        self.message = message
+        self.missing = missing
+    }
+}
+
+/// Writes files atomically: a temporary file in the same folder, then a rename.
+public enum AtomicFile {
+    /// Writes `data` to `path`, replacing any existing file only once the data is complete.
+    public static func write(_ data: Data, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let folder = url.deletingLastPathComponent()
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory),
+              isDirectory.boolValue else {
+            throw ScriptIOError("cannot write \(path): folder \(folder.path) does not exist")
+        }
+        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
+        guard FileManager.default.createFile(atPath: temporary.path, contents: data) else {
+            throw ScriptIOError("cannot write \(path): permission denied or disk full")
+        }
+        if rename(temporary.path, url.path) != 0 {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: temporary)
+            throw ScriptIOError("cannot write \(path): \(reason)")
+        }
+    }
+}

@@ -1,0 +1,9 @@
+extension BuiltinRegistry {
+    /// Everything the shipped `camscript` offers: the language's core builtins plus the ones each
+    /// runtime area registers from its own file (one line per area here, e.g.
+    /// `registry.registerImageBuiltins()`).
+    public static var standard: BuiltinRegistry {
+        let registry = core
+        return registry
+    }
+}

@@ -1,0 +1,146 @@
+import CAMRuntime
+import Foundation
+
+/// How a run ended.
+public enum RunOutcome: Sendable {
+    /// Every statement ran.
+    case success
+    /// A syntax or runtime error (or an interruption) stopped the run.
+    case failure(Diagnostic)
+
+    /// The diagnostic of a failure.
+    public var diagnostic: Diagnostic? {
+        if case .failure(let d) = self { return d }
+        return nil
+    }
+}
+
+/// Whether REPL input is ready to run or needs more lines.
+public enum InputState: Sendable, Equatable {
+    /// Ready to run.
+    case complete
+    /// Inside an open bracket or string: more lines are needed.
+    case openBracketOrString
+    /// A block was opened with `:`: more lines until an empty one.
+    case openBlock
+}
+
+/// A CAMScript session: variables, builtins, output and cancellation, shared by the REPL and the
+/// script runner (they differ only in what happens after an error).
+public final class Session: @unchecked Sendable {
+    let state: SessionState
+
+    /// The flag that Ctrl-C sets; loops and builtins poll it. The session does not reset it:
+    /// the caller resets it before running new input.
+    public var cancellation: CancellationFlag { state.cancellation }
+
+    /// Where output goes.
+    public var output: OutputSink {
+        get { state.output }
+        set { state.output = newValue }
+    }
+
+    /// The cell whose statements run now (tags output items; `nil` in the REPL).
+    public var currentCell: Int? {
+        get { state.currentCell }
+        set { state.currentCell = newValue }
+    }
+
+    /// The folder relative paths resolve against.
+    public var baseDirectory: String {
+        get { state.baseDirectory }
+        set { state.baseDirectory = newValue }
+    }
+
+    /// The builtins, loaders and savers of the session.
+    public var registry: BuiltinRegistry { state.registry }
+
+    /// Creates a session.
+    /// - Parameters:
+    ///   - registry: the builtins (`.standard` in the shipped CLI).
+    ///   - output: where `print`, echoes and `show` go.
+    ///   - arguments: the script arguments (`args`).
+    ///   - baseDirectory: the folder relative paths resolve against.
+    ///   - environment: what `env` reads.
+    ///   - cancellation: the flag Ctrl-C sets.
+    public init(registry: BuiltinRegistry = .standard, output: OutputSink, arguments: [String] = [],
+                baseDirectory: String = FileManager.default.currentDirectoryPath,
+                environment: [String: String] = ProcessInfo.processInfo.environment,
+                cancellation: CancellationFlag = CancellationFlag()) {
+        state = SessionState(registry: registry, output: output, arguments: arguments,
+                             baseDirectory: baseDirectory, environment: environment,
+                             cancellation: cancellation)
+    }
+
+    /// Parses and runs source text; `firstLine` is the line number of its first line in `fileName`.
+    public func run(source: String, fileName: String, firstLine: Int = 1) -> RunOutcome {
+        Session.onLargeStack {
+            do {
+                let program = try Parser.parse(source, file: fileName, firstLine: firstLine)
+                return self.executeHere(program)
+            } catch let diagnostic as Diagnostic {
+                return .failure(diagnostic)
+            } catch {
+                return .failure(Diagnostic(kind: .syntax, message: "\(error)", range: nil))
+            }
+        }
+    }
+
+    /// Runs an already parsed program.
+    public func execute(_ program: Program) -> RunOutcome {
+        Session.onLargeStack { self.executeHere(program) }
+    }
+
+    private func executeHere(_ program: Program) -> RunOutcome {
+        do {
+            try state.execute(program.statements, in: state.globals)
+            return .success
+        } catch let error as ScriptError {
+            return .failure(error.diagnostic)
+        } catch {
+            return .failure(Diagnostic(kind: .runtime, message: "\(error)", range: nil))
+        }
+    }
+
+    /// The user's variables, sorted by name.
+    public var variables: [(name: String, value: Value)] { state.userVariables() }
+
+    /// The value of a variable or builtin.
+    public func value(named name: String) -> Value? { state.globals.lookup(name) }
+
+    /// Whether REPL input is complete, needs more lines inside a bracket or string, or opened
+    /// a block (which an empty line closes).
+    public static func inputState(of source: String) -> InputState {
+        let lexed = Lexer.tokenize(source, file: "<input>")
+        if lexed.endsInsideString || lexed.openBrackets > 0 { return .openBracketOrString }
+        let tokens = lexed.tokens
+        for (i, token) in tokens.enumerated() where token.isSymbol(":") {
+            if i + 1 < tokens.count, tokens[i + 1].kind == .newline { return .openBlock }
+        }
+        return .complete
+    }
+
+    /// Runs `body` on a thread with a 64 MB stack so that deep (but limited) recursion of the
+    /// evaluator cannot overflow the caller's stack. (200 nested calls plus 100-deep nested
+    /// expressions need under 8 MB even in a debug build; the stack is reserved, not committed.)
+    static func onLargeStack<T>(_ body: @escaping () -> T) -> T {
+        let box = ResultBox(body)
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            box.value = box.body()
+            done.signal()
+        }
+        thread.stackSize = 64 << 20
+        thread.start()
+        done.wait()
+        guard let value = box.value else { preconditionFailure("evaluator thread produced no result") }
+        return value
+    }
+}
+
+/// Carries a closure and its result between threads.
+private final class ResultBox<T>: @unchecked Sendable {
+    var value: T?
+    let body: () -> T
+    init(_ body: @escaping () -> T) { self.body = body }
+}

@@ -1,0 +1,93 @@
+import CAMRuntime
+import Foundation
+import Interpreter
+import XCTest
+
+final class NPYTests: XCTestCase {
+    func testRoundTripAndHeaderAlignment() throws {
+        let t = Tensor(shape: [2, 3], storage: [1, -2, 3.5, 0, .infinity, 6])
+        let data = NPY.encode(t)
+        XCTAssertEqual((10 + Int(data[8]) + Int(data[9]) << 8) % 64, 0)
+        XCTAssertEqual(try NPY.decode(data, name: "t"), t)
+        XCTAssertEqual(try NPY.decode(NPY.encode(Tensor(shape: [4], storage: [1, 2, 3, 4])), name: "t").shape, [4])
+    }
+
+    /// Bytes written by numpy 2 (`np.save` of `np.arange(6, dtype='<f8').reshape(2, 3)`).
+    func testReadsNumpyFloat64() throws {
+        var bytes: [UInt8] = [0x93] + Array("NUMPY".utf8) + [1, 0]
+        var header = "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }"
+        header += String(repeating: " ", count: 64 - (10 + header.count + 1) % 64) + "\n"
+        bytes += [UInt8(header.utf8.count), 0] + Array(header.utf8)
+        for v in 0..<6 { withUnsafeBytes(of: Double(v).bitPattern.littleEndian) { bytes += $0 } }
+        let t = try NPY.decode(Data(bytes), name: "a.npy")
+        XCTAssertEqual(t.shape, [2, 3])
+        XCTAssertEqual(t.storage, [0, 1, 2, 3, 4, 5])
+    }
+
+    func testRejectsBadFiles() {
+        XCTAssertThrowsError(try NPY.decode(Data("hello".utf8), name: "x.npy")) {
+            XCTAssertEqual(($0 as? UserFacingError)?.message, "x.npy is not a NumPy .npy file (it does not start with \\x93NUMPY)")
+        }
+        var truncated = NPY.encode(Tensor(shape: [3], storage: [1, 2, 3]))
+        truncated.removeLast(4)
+        XCTAssertThrowsError(try NPY.decode(truncated, name: "x.npy")) {
+            XCTAssertEqual(($0 as? UserFacingError)?.message, "x.npy: the .npy data is truncated: shape (3,) needs 12 bytes, found 8")
+        }
+        var bigEndian = NPY.encode(Tensor(shape: [1], storage: [1]))
+        if let r = bigEndian.range(of: Data("<f4".utf8)) { bigEndian.replaceSubrange(r, with: Data(">f4".utf8)) }
+        XCTAssertThrowsError(try NPY.decode(bigEndian, name: "x.npy"))
+    }
+}
+
+final class TerminalImageTests: XCTestCase {
+    let picture = DisplayImage(width: 2, height: 2, rgb: [255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255])
+
+    func testDetection() {
+        XCTAssertEqual(TerminalGraphics.detect(environment: ["TERM": "xterm-kitty"], isTerminal: true), .kitty)
+        XCTAssertEqual(TerminalGraphics.detect(environment: ["KITTY_WINDOW_ID": "1", "TERM": "xterm"], isTerminal: true), .kitty)
+        XCTAssertEqual(TerminalGraphics.detect(environment: ["TERM_PROGRAM": "iTerm.app"], isTerminal: true), .iterm2)
+        XCTAssertEqual(TerminalGraphics.detect(environment: ["TERM": "foot"], isTerminal: true), .sixel)
+        XCTAssertEqual(TerminalGraphics.detect(environment: ["TERM": "xterm-256color", "COLORTERM": "truecolor"], isTerminal: true), .truecolorBlocks)
+        XCTAssertEqual(TerminalGraphics.detect(environment: ["TERM": "xterm-256color"], isTerminal: true), .paletteBlocks)
+        XCTAssertEqual(TerminalGraphics.detect(environment: ["TERM": "xterm-kitty"], isTerminal: false), .none)
+        XCTAssertEqual(TerminalGraphics.detect(environment: ["TERM": "dumb"], isTerminal: true), .none)
+        XCTAssertEqual(TerminalGraphics.detect(environment: ["CAMSCRIPT_IMAGES": "sixel"], isTerminal: false), .sixel)
+    }
+
+    func testNoneGivesTheDescription() {
+        XCTAssertEqual(TerminalImageRenderer(graphics: .none).render(picture, description: "image 2×2 RGB"), "[image 2×2 RGB]\n")
+    }
+
+    func testHalfBlocksCarryBothRowsColors() {
+        let text = TerminalImageRenderer(graphics: .truecolorBlocks).render(picture, description: "")
+        XCTAssertEqual(text, "\u{1B}[38;2;255;0;0m\u{1B}[48;2;0;0;255m▀\u{1B}[38;2;0;255;0m\u{1B}[48;2;255;255;255m▀\u{1B}[0m\n")
+        let palette = TerminalImageRenderer(graphics: .paletteBlocks).render(picture, description: "")
+        XCTAssertTrue(palette.hasPrefix("\u{1B}[38;5;196m\u{1B}[48;5;21m▀"), palette)
+    }
+
+    func testKittyPayloadIsTheRawRGB() {
+        let text = TerminalImageRenderer(graphics: .kitty).render(picture, description: "")
+        XCTAssertEqual(text, "\u{1B}_Ga=T,f=24,s=2,v=2,m=0;" + Data(picture.rgb).base64EncodedString() + "\u{1B}\\\n")
+    }
+
+    func testKittyChunksLargePayloads() {
+        let big = DisplayImage(width: 64, height: 64, rgb: [UInt8](repeating: 7, count: 64 * 64 * 3))
+        let text = TerminalImageRenderer(graphics: .kitty).render(big, description: "")
+        XCTAssertEqual(text.components(separatedBy: "\u{1B}_G").count - 1, Int((Double(64 * 64 * 3) / 3 * 4 / 4096).rounded(.up)))
+        XCTAssertTrue(text.contains("m=0;"))
+    }
+
+    func testSixelStructure() {
+        let text = TerminalImageRenderer(graphics: .sixel).render(picture, description: "")
+        XCTAssertTrue(text.hasPrefix("\u{1B}P0;1;0q\"1;1;2;2"))
+        XCTAssertTrue(text.hasSuffix("-\u{1B}\\\n"))
+        // Red (index 180) is the top-left pixel only: bit 0 in column 0, nothing in column 1.
+        XCTAssertTrue(text.contains("#180@?$"), text)
+    }
+
+    func testITermUsesThePNGEncoderOrFallsBack() {
+        let withEncoder = TerminalImageRenderer(graphics: .iterm2, pngEncoder: { _ in [1, 2, 3] })
+        XCTAssertEqual(withEncoder.render(picture, description: ""), "\u{1B}]1337;File=inline=1;size=3;preserveAspectRatio=1:AQID\u{07}\n")
+        XCTAssertTrue(TerminalImageRenderer(graphics: .iterm2).render(picture, description: "").hasSuffix("▀\u{1B}[0m\n"))
+    }
+}
