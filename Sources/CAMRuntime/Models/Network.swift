@@ -41,6 +41,12 @@ public final class Network {
     /// Builds an architecture with deterministic random weights (for tests and benchmarks);
     /// `load` replaces them with a checkpoint's.
     public static func make(architecture: String) throws -> Network {
+        try make(architecture: architecture, randomWeights: true)
+    }
+
+    /// Builds an architecture, with random weights or with identity-initialised ones (zeros in
+    /// convolutions) when the weights will be replaced anyway.
+    static func make(architecture: String, randomWeights: Bool) throws -> Network {
         let name = architecture.lowercased().replacingOccurrences(of: "-", with: "_")
         let network: Network
         if let config = ResNetBuilder.configurations[name] {
@@ -55,7 +61,7 @@ public final class Network {
             throw RuntimeError("unknown architecture \"\(architecture)\"; expected one of "
                                + architectures.map { "\"\($0)\"" }.joined(separator: ", "))
         }
-        network.randomizeWeights(seed: 0x5EED)
+        if randomWeights { network.randomizeWeights(seed: 0x5EED) }
         return network
     }
 
@@ -63,18 +69,19 @@ public final class Network {
     /// batch norms keep their identity initialisation.
     func randomizeWeights(seed: UInt64) {
         var rng = SplitMix64(seed: seed)
+        func uniform(_ shape: [Int], _ bound: Float) -> Tensor {
+            Tensor(shape: shape) { buffer in
+                for i in 0..<buffer.count { buffer[i] = rng.uniform(-bound, bound) }
+            }
+        }
         for module in root.subtree {
             if let conv = module as? Conv2d {
                 let fanIn = conv.weight.count / conv.outChannels
-                let bound = Float((6.0 / Double(fanIn)).squareRoot())
-                conv.setParameter("weight", Tensor(shape: conv.weight.shape,
-                                                   storage: (0..<conv.weight.count).map { _ in rng.uniform(-bound, bound) }))
+                conv.setParameter("weight", uniform(conv.weight.shape, Float((6.0 / Double(fanIn)).squareRoot())))
             } else if let linear = module as? Linear {
                 let bound = Float(1 / Double(linear.inFeatures).squareRoot())
-                linear.setParameter("weight", Tensor(shape: linear.weight.shape,
-                                                     storage: (0..<linear.weight.count).map { _ in rng.uniform(-bound, bound) }))
-                linear.setParameter("bias", Tensor(shape: [linear.outFeatures],
-                                                   storage: (0..<linear.outFeatures).map { _ in rng.uniform(-bound, bound) }))
+                linear.setParameter("weight", uniform(linear.weight.shape, bound))
+                linear.setParameter("bias", uniform([linear.outFeatures], bound))
             }
         }
     }
@@ -192,15 +199,27 @@ public final class Network {
     }
 
     private func notFound(_ path: String) -> RuntimeError {
-        let scored = layerNames.map { ($0, Network.editDistance(path, $0)) }
-        let best = scored.map(\.1).min() ?? 0
+        // Nearest by edit distance; ties go to the longer common prefix, then the closer trailing number
+        // (so "layer5" suggests "layer4").
+        func score(_ name: String) -> (Int, Int, Int) {
+            let prefix = zip(path, name).prefix { $0 == $1 }.count
+            let gap = Network.trailingNumber(path).flatMap { a in Network.trailingNumber(name).map { abs(a - $0) } }
+            return (Network.editDistance(path, name), -prefix, gap ?? Int.max)
+        }
+        let scored = layerNames.map { ($0, score($0)) }
         let limit = Swift.max(2, path.count / 3)
-        let close = scored.filter { $0.1 == best && $0.1 <= limit }.prefix(3).map { "\"\($0.0)\"" }
-        if !close.isEmpty {
+        if let best = scored.map(\.1).min(by: <), best.0 <= limit {
+            let close = scored.filter { $0.1 == best }.prefix(3).map { "\"\($0.0)\"" }
             return RuntimeError("layer \"\(path)\" not found; did you mean \(close.joined(separator: " or "))?")
         }
         let top = root.children.filter(\.isNamed).map { "\"\($0.path)\"" }.joined(separator: ", ")
         return RuntimeError("layer \"\(path)\" not found in \(architecture); its top-level layers are \(top)")
+    }
+
+    /// The number a string ends with, if any ("layer5" → 5).
+    private static func trailingNumber(_ s: String) -> Int? {
+        let digits = s.reversed().prefix { $0.isNumber }
+        return digits.isEmpty ? nil : Int(String(digits.reversed()))
     }
 
     /// The Levenshtein distance between two strings.
