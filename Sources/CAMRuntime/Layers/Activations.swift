@@ -56,14 +56,31 @@ final class ActivationModule: Module {
         guard let output = retainedOutput, output.shape == gradient.shape else {
             preconditionFailure("\(path): backward without a matching retained forward")
         }
-        var result = gradient
         let upper: Float = kind == .relu6 ? 6 : .infinity
         let guided = mode == .guided
-        output.withUnsafeBufferPointer { y in
-            result.withUnsafeMutableBufferPointer { g in
-                for i in 0..<g.count {
-                    let pass = y[i] > 0 && y[i] < upper && (!guided || g[i] > 0)
-                    g[i] = pass ? g[i] : 0
+        let count = gradient.count
+        let result = Tensor(shape: gradient.shape) { out in
+            output.withUnsafeBufferPointer { yb in
+                gradient.withUnsafeBufferPointer { gb in
+                    guard let y = yb.baseAddress, let g = gb.baseAddress, let r = out.baseAddress else { return }
+                    // Branch-free 16 lanes at a time: the masks are random, branches would mispredict.
+                    let lanes = 16
+                    let vectorCount = count / lanes * lanes
+                    let top = SIMD16<Float>(repeating: upper)
+                    var i = 0
+                    while i < vectorCount {
+                        let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD16<Float>.self)
+                        let gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD16<Float>.self)
+                        var pass = (yv .> 0) .& (yv .< top)
+                        if guided { pass = pass .& (gv .> 0) }
+                        UnsafeMutableRawPointer(r + i).storeBytes(of: gv.replacing(with: 0, where: .!pass),
+                                                                  as: SIMD16<Float>.self)
+                        i += lanes
+                    }
+                    for j in vectorCount..<count {
+                        let pass = y[j] > 0 && y[j] < upper && (!guided || g[j] > 0)
+                        r[j] = pass ? g[j] : 0
+                    }
                 }
             }
         }

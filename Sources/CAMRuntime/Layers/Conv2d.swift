@@ -343,22 +343,23 @@ enum DepthwiseKernel {
     static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                         _ g: ConvGeometry) {
         let kk = g.kernelHeight * g.kernelWidth
+        let columns = validColumns(g)
         parallelFor(g.batch * g.channels) { plane in
             let c = plane % g.channels
             let src = x + plane * g.inPlane
             let dst = y + plane * g.outPlane
             dst.update(repeating: 0, count: g.outPlane)
-            for ki in 0..<g.kernelHeight {
-                for kj in 0..<g.kernelWidth {
-                    let wv = w[c * kk + ki * g.kernelWidth + kj]
-                    let xOffset = kj * g.dilationX - g.padLeft
-                    let oxStart = xOffset >= 0 ? 0 : Swift.min((-xOffset + g.strideX - 1) / g.strideX, g.outWidth)
-                    let oxEnd = Swift.max(Swift.min((g.width - xOffset + g.strideX - 1) / g.strideX, g.outWidth), oxStart)
-                    for oy in 0..<g.outHeight {
-                        let iy = oy * g.strideY - g.padTop + ki * g.dilationY
-                        if iy < 0 || iy >= g.height { continue }
-                        let s = src + iy * g.width + xOffset
-                        let d = dst + oy * g.outWidth
+            // Output row outermost: the row stays in L1 while the k×k taps accumulate into it.
+            for oy in 0..<g.outHeight {
+                let d = dst + oy * g.outWidth
+                for ki in 0..<g.kernelHeight {
+                    let iy = oy * g.strideY - g.padTop + ki * g.dilationY
+                    if iy < 0 || iy >= g.height { continue }
+                    let row = src + iy * g.width
+                    for kj in 0..<g.kernelWidth {
+                        let wv = w[c * kk + ki * g.kernelWidth + kj]
+                        let (xOffset, oxStart, oxEnd) = columns[kj]
+                        let s = row + xOffset
                         if g.strideX == 1 {
                             for ox in oxStart..<oxEnd { d[ox] += wv * s[ox] }
                         } else {
@@ -370,25 +371,39 @@ enum DepthwiseKernel {
         }
     }
 
+    /// Per kernel column: the input offset and the range of output columns that read inside the image.
+    static func validColumns(_ g: ConvGeometry) -> [(Int, Int, Int)] {
+        (0..<g.kernelWidth).map { kj in
+            let xOffset = kj * g.dilationX - g.padLeft
+            let oxStart = xOffset >= 0 ? 0 : Swift.min((-xOffset + g.strideX - 1) / g.strideX, g.outWidth)
+            let oxEnd = Swift.max(Swift.min((g.width - xOffset + g.strideX - 1) / g.strideX, g.outWidth), oxStart)
+            return (xOffset, oxStart, oxEnd)
+        }
+    }
+
     static func backward(_ gy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>,
                          _ g: ConvGeometry) {
         let kk = g.kernelHeight * g.kernelWidth
+        let columns = validColumns(g)
         parallelFor(g.batch * g.channels) { plane in
             let c = plane % g.channels
             let src = gy + plane * g.outPlane
             let dst = gx + plane * g.inPlane
-            for ki in 0..<g.kernelHeight {
-                for kj in 0..<g.kernelWidth {
-                    let wv = w[c * kk + ki * g.kernelWidth + kj]
-                    let xOffset = kj * g.dilationX - g.padLeft
-                    let oxStart = xOffset >= 0 ? 0 : Swift.min((-xOffset + g.strideX - 1) / g.strideX, g.outWidth)
-                    let oxEnd = Swift.max(Swift.min((g.width - xOffset + g.strideX - 1) / g.strideX, g.outWidth), oxStart)
-                    for oy in 0..<g.outHeight {
-                        let iy = oy * g.strideY - g.padTop + ki * g.dilationY
-                        if iy < 0 || iy >= g.height { continue }
-                        let d = dst + iy * g.width + xOffset
-                        let s = src + oy * g.outWidth
-                        for ox in oxStart..<oxEnd { d[ox * g.strideX] += wv * s[ox] }
+            for oy in 0..<g.outHeight {
+                let s = src + oy * g.outWidth
+                for ki in 0..<g.kernelHeight {
+                    let iy = oy * g.strideY - g.padTop + ki * g.dilationY
+                    if iy < 0 || iy >= g.height { continue }
+                    let row = dst + iy * g.width
+                    for kj in 0..<g.kernelWidth {
+                        let wv = w[c * kk + ki * g.kernelWidth + kj]
+                        let (xOffset, oxStart, oxEnd) = columns[kj]
+                        let d = row + xOffset
+                        if g.strideX == 1 {
+                            for ox in oxStart..<oxEnd { d[ox] += wv * s[ox] }
+                        } else {
+                            for ox in oxStart..<oxEnd { d[ox * g.strideX] += wv * s[ox] }
+                        }
                     }
                 }
             }
