@@ -19,6 +19,15 @@ final class LayerGradientTests: XCTestCase {
         try S.gradientCheck(c, input: S.random([2, 4, 9, 8], seed: 1))
     }
 
+    func testConvBatchedSmallPlanes() throws {
+        // Batches with planes up to 10×10 go through one GEMM for all images.
+        let c = conv(3, 4, (3, 3), stride: (2, 1), padding: .explicit(1, 2), dilation: (1, 2), bias: true)
+        try S.gradientCheck(c, input: S.random([3, 3, 7, 6], seed: 28))
+        let single = try c.forward(S.random([3, 3, 7, 6], seed: 28).slice(1).reshaped([1, 3, 7, 6]), S.forwardContext())
+        let batch = try c.forward(S.random([3, 3, 7, 6], seed: 28), S.forwardContext())
+        XCTAssertLessThanOrEqual(single.reshaped(Array(single.shape.dropFirst())).maxAbsDifference(batch.slice(1)), 1e-6)
+    }
+
     func testConvPointwise() throws {
         try S.gradientCheck(conv(5, 3, (1, 1), bias: true), input: S.random([2, 5, 4, 3], seed: 2))
     }

@@ -170,8 +170,45 @@ final class Conv2d: Module {
         return output
     }
 
+    /// Whether the images of a batch go through one GEMM: planes up to 10×10 (ResNet's layer4,
+    /// EfficientNet's last stage) make per-image GEMMs too narrow for the BLAS kernels; measured
+    /// 20–30 % faster at 7×7 and no gain at 14×14 (batch 16).
+    private func batchesImages(_ g: ConvGeometry) -> Bool {
+        groups == 1 && g.batch > 1 && g.outPlane <= 100
+    }
+
+    /// One GEMM for the whole batch: columns [K, N·plane], output [out, N·plane] scattered to NCHW.
+    private func batchedGemmForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                    _ g: ConvGeometry) {
+        let k = inChannels * g.kernelHeight * g.kernelWidth
+        let n = g.outPlane, wide = g.batch * n
+        var column = [Float](repeating: 0, count: k * wide)
+        var product = [Float](repeating: 0, count: outChannels * wide)
+        column.withUnsafeMutableBufferPointer { colBuffer in
+            product.withUnsafeMutableBufferPointer { productBuffer in
+                guard let col = colBuffer.baseAddress, let out = productBuffer.baseAddress else { return }
+                for image in 0..<g.batch {
+                    let xi = x + image * inChannels * g.inPlane
+                    if g.isPointwise {
+                        for c in 0..<inChannels { (col + c * wide + image * n).update(from: xi + c * n, count: n) }
+                    } else {
+                        Im2col.expand(xi, channels: inChannels, g, into: col + image * n, rowStride: wide)
+                    }
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(wide), Int32(k),
+                            1, w, Int32(k), col, Int32(wide), 0, out, Int32(wide))
+                for image in 0..<g.batch {
+                    for o in 0..<outChannels {
+                        (y + (image * outChannels + o) * n).update(from: out + o * wide + image * n, count: n)
+                    }
+                }
+            }
+        }
+    }
+
     private func gemmForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                              _ g: ConvGeometry) {
+        if batchesImages(g) { return batchedGemmForward(x, w, y, g) }
         let cg = inChannels / groups, og = outChannels / groups
         let k = cg * g.kernelHeight * g.kernelWidth
         let n = g.outPlane
@@ -225,8 +262,38 @@ final class Conv2d: Module {
         return result
     }
 
+    /// The adjoint of `batchedGemmForward`.
+    private func batchedGemmBackward(_ gy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>,
+                                     _ g: ConvGeometry) {
+        let k = inChannels * g.kernelHeight * g.kernelWidth
+        let n = g.outPlane, wide = g.batch * n
+        var gathered = [Float](repeating: 0, count: outChannels * wide)
+        var column = [Float](repeating: 0, count: k * wide)
+        gathered.withUnsafeMutableBufferPointer { gatheredBuffer in
+            column.withUnsafeMutableBufferPointer { colBuffer in
+                guard let gOut = gatheredBuffer.baseAddress, let col = colBuffer.baseAddress else { return }
+                for image in 0..<g.batch {
+                    for o in 0..<outChannels {
+                        (gOut + o * wide + image * n).update(from: gy + (image * outChannels + o) * n, count: n)
+                    }
+                }
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(k), Int32(wide), Int32(outChannels),
+                            1, w, Int32(k), gOut, Int32(wide), 0, col, Int32(wide))
+                for image in 0..<g.batch {
+                    let gxi = gx + image * inChannels * g.inPlane
+                    if g.isPointwise {
+                        for c in 0..<inChannels { (gxi + c * n).update(from: col + c * wide + image * n, count: n) }
+                    } else {
+                        Im2col.accumulate(col + image * n, channels: inChannels, g, into: gxi, rowStride: wide)
+                    }
+                }
+            }
+        }
+    }
+
     private func gemmBackward(_ gy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>,
                               _ g: ConvGeometry) {
+        if batchesImages(g) { return batchedGemmBackward(gy, w, gx, g) }
         let cg = inChannels / groups, og = outChannels / groups
         let k = cg * g.kernelHeight * g.kernelWidth
         let n = g.outPlane
@@ -283,9 +350,11 @@ struct UncheckedSendable<T>: @unchecked Sendable {
 /// im2col / col2im for one image and one group.
 enum Im2col {
     /// Writes the column matrix [channels·kh·kw, outH·outW] of `x` ([channels, H, W]).
-    static func expand(_ x: UnsafePointer<Float>, channels: Int, _ g: ConvGeometry, into col: UnsafeMutablePointer<Float>) {
+    /// Rows are `rowStride` apart (the plane size, or more when several images share the matrix).
+    static func expand(_ x: UnsafePointer<Float>, channels: Int, _ g: ConvGeometry, into col: UnsafeMutablePointer<Float>,
+                       rowStride: Int? = nil) {
         let kk = g.kernelHeight * g.kernelWidth
-        let n = g.outPlane
+        let n = rowStride ?? g.outPlane
         parallelFor(channels * kk) { row in
             let c = row / kk, ki = (row % kk) / g.kernelWidth, kj = row % g.kernelWidth
             let plane = x + c * g.inPlane
@@ -314,9 +383,10 @@ enum Im2col {
     }
 
     /// Adds the column matrix back onto the image gradient ([channels, H, W]), the adjoint of `expand`.
-    static func accumulate(_ col: UnsafePointer<Float>, channels: Int, _ g: ConvGeometry, into x: UnsafeMutablePointer<Float>) {
+    static func accumulate(_ col: UnsafePointer<Float>, channels: Int, _ g: ConvGeometry, into x: UnsafeMutablePointer<Float>,
+                           rowStride: Int? = nil) {
         let kk = g.kernelHeight * g.kernelWidth
-        let n = g.outPlane
+        let n = rowStride ?? g.outPlane
         // One channel per task so that no two tasks write the same plane.
         parallelFor(channels) { c in
             let plane = x + c * g.inPlane
