@@ -31,8 +31,13 @@ final class ActivationModule: Module {
     }
 
     override func forward(_ input: Tensor, _ context: ForwardContext) throws -> Tensor {
+        run(input, retain: context.retain)
+    }
+
+    /// The activation of `input`, kept for backward when `retain` is set.
+    func run(_ input: Tensor, retain: Bool) -> Tensor {
         let output = apply(input)
-        if context.retain { retainedOutput = output }
+        if retain { retainedOutput = output }
         return output
     }
 

@@ -42,7 +42,7 @@ final class MBConvBlock: Module {
         if let expandConv, let bn0 { x = try convBN(expandConv, bn0, act0, x, context) }
         x = try convBN(depthwiseConv, bn1, act1, x, context)
         x = try convBN(projectConv, bn2, nil, x, context)
-        return hasSkip ? try residualAdd(x, input) : x
+        return hasSkip ? residualAdd(x, input) : x
     }
 
     override func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {
@@ -54,7 +54,7 @@ final class MBConvBlock: Module {
             g = context.back(module, current)
         }
         guard let main = g else { return nil }
-        return hasSkip ? try? residualAdd(main, gradient) : main
+        return hasSkip ? residualAdd(main, gradient) : main
     }
 }
 

@@ -1,10 +1,9 @@
 import Foundation
 
-/// Adds two tensors of equal shape (the residual connection).
-func residualAdd(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-    guard a.shape == b.shape else {
-        throw RuntimeError("residual add of unequal shapes \(a.shape) and \(b.shape)")
-    }
+/// Adds two tensors of equal shape (the residual connection; the architectures guarantee the
+/// shapes agree for any input size).
+func residualAdd(_ a: Tensor, _ b: Tensor) -> Tensor {
+    precondition(a.shape == b.shape, "residual add of unequal shapes \(a.shape) and \(b.shape)")
     var result = a
     result.withUnsafeMutableBufferPointer { r in
         b.withUnsafeBufferPointer { s in
@@ -56,7 +55,7 @@ final class BasicBlock: Module {
         var out = try convBN(conv1, bn1, relu, input, context)
         out = try convBN(conv2, bn2, nil, out, context)
         let identity = try downsample.map { try context.run($0, input) } ?? input
-        return reluOut.forwardUnrecorded(try residualAdd(out, identity), context)
+        return reluOut.forwardUnrecorded(residualAdd(out, identity), context)
     }
 
     override func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {
@@ -104,7 +103,7 @@ final class Bottleneck: Module {
         out = try convBN(conv2, bn2, relu2, out, context)
         out = try convBN(conv3, bn3, nil, out, context)
         let identity = try downsample.map { try context.run($0, input) } ?? input
-        return reluOut.forwardUnrecorded(try residualAdd(out, identity), context)
+        return reluOut.forwardUnrecorded(residualAdd(out, identity), context)
     }
 
     override func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {
@@ -123,8 +122,7 @@ extension ActivationModule {
     /// Runs the activation as a repeated call of a shared PyTorch module: retained for
     /// backward when asked, never recorded.
     func forwardUnrecorded(_ input: Tensor, _ context: ForwardContext) -> Tensor {
-        // `forward` cannot throw for an activation; it only records through `ForwardContext.run`.
-        (try? forward(input, context)) ?? apply(input)
+        run(input, retain: context.retain)
     }
 }
 
@@ -135,7 +133,7 @@ func combineShortcut(_ main: Tensor, _ gradient: Tensor, _ downsample: Sequentia
         guard let g = context.back(downsample, gradient) else { return nil }
         shortcut = g
     }
-    return try? residualAdd(main, shortcut)
+    return residualAdd(main, shortcut)
 }
 
 /// The shortcut projection (`downsample`: conv1×1 with stride → BN) when shapes change.

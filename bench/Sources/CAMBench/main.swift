@@ -7,6 +7,15 @@ import Foundation
 // shared, and the minimum is the figure least disturbed by other processes), which bench/run.sh sets beside PyTorch's figures.
 // Usage: CAMBench [repeats]; CAMBENCH_MODELS=resnet50 and CAMBENCH_BATCHES=1,16 select cases   (release build: swift run -c release --scratch-path .build-runtime CAMBench)
 
+// Debian's OpenBLAS may fall back to its generic "Prescott" kernels on CPUs it does not know;
+// the core type can only be chosen before the library loads, so re-execute with it set (as the CLI does).
+if let core = BLAS.preferredCoreType(environment: ProcessInfo.processInfo.environment) {
+    setenv("OPENBLAS_CORETYPE", core, 1)
+    let arguments = CommandLine.arguments.map { strdup($0) } + [nil]
+    execv("/proc/self/exe", arguments)
+    print("# CAMBench: could not re-execute with OPENBLAS_CORETYPE=\(core); figures use \(BLAS.coreName)")
+}
+
 let repeats = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 5
 print("# CAMBench: BLAS core \(BLAS.coreName), \(BLAS.threadCount) threads, best of \(repeats)")
 
