@@ -41,6 +41,28 @@ final class ActivationModule: Module {
         return output
     }
 
+    /// The activation of `a + b` in one pass over memory (a residual block's output), kept for
+    /// backward when `retain` is set.
+    func addThenApply(_ a: Tensor, _ b: Tensor, retain: Bool) -> Tensor {
+        precondition(a.shape == b.shape, "residual add of unequal shapes \(a.shape) and \(b.shape)")
+        let kind = self.kind
+        let output = Tensor(shape: a.shape) { r in
+            a.withUnsafeBufferPointer { ab in
+                b.withUnsafeBufferPointer { bb in
+                    guard let rp = r.baseAddress, let ap = ab.baseAddress, let bp = bb.baseAddress else { return }
+                    let chunk = 4096
+                    for start in stride(from: 0, to: r.count, by: chunk) {
+                        let count = Swift.min(chunk, r.count - start)
+                        for i in start..<(start + count) { rp[i] = ap[i] + bp[i] }
+                        kind.apply(rp + start, count: count)
+                    }
+                }
+            }
+        }
+        if retain { retainedOutput = output }
+        return output
+    }
+
     /// The activation of `input`.
     func apply(_ input: Tensor) -> Tensor {
         var output = input

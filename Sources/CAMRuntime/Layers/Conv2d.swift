@@ -143,31 +143,21 @@ final class Conv2d: Module {
     private func convolve(_ input: Tensor, _ g: ConvGeometry, _ w: UnsafePointer<Float>?, _ b: UnsafePointer<Float>?,
                           _ activation: Activation?) -> Tensor {
         let outPlane = g.outPlane
-        var output = Tensor(shape: [g.batch, outChannels, g.outHeight, g.outWidth])
-        guard let w else { return output }
-        input.withUnsafeBufferPointer { xb in
-            output.withUnsafeMutableBufferPointer { yb in
-                guard let x = xb.baseAddress, let y = yb.baseAddress else { return }
-                if isDepthwise {
-                    DepthwiseKernel.forward(x, w, y, g)
-                } else {
-                    gemmForward(x, w, y, g)
+        return Tensor(shape: [g.batch, outChannels, g.outHeight, g.outWidth]) { yb in
+            guard let y = yb.baseAddress else { return }
+            input.withUnsafeBufferPointer { xb in
+                guard let w, let x = xb.baseAddress else {
+                    y.update(repeating: 0, count: yb.count)
+                    return
                 }
-                // Epilogue: bias and activation per output channel.
-                if b != nil || activation != nil {
-                    let planes = g.batch * outChannels
-                    parallelFor(planes) { plane in
-                        let p = y + plane * outPlane
-                        if let b {
-                            let v = b[plane % self.outChannels]
-                            for i in 0..<outPlane { p[i] += v }
-                        }
-                        activation?.apply(p, count: outPlane)
-                    }
+                let epilogue = Epilogue(bias: b, activation: activation, channels: outChannels, plane: outPlane)
+                if isDepthwise {
+                    DepthwiseKernel.forward(x, w, y, g, epilogue)
+                } else {
+                    gemmForward(x, w, y, g, epilogue)
                 }
             }
         }
-        return output
     }
 
     /// Whether the images of a batch go through one GEMM: planes up to 10×10 (ResNet's layer4,
@@ -179,7 +169,7 @@ final class Conv2d: Module {
 
     /// One GEMM for the whole batch: columns [K, N·plane], output [out, N·plane] scattered to NCHW.
     private func batchedGemmForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                                    _ g: ConvGeometry) {
+                                    _ g: ConvGeometry, _ epilogue: Epilogue) {
         let k = inChannels * g.kernelHeight * g.kernelWidth
         let n = g.outPlane, wide = g.batch * n
         var column = [Float](repeating: 0, count: k * wide)
@@ -201,14 +191,15 @@ final class Conv2d: Module {
                     for o in 0..<outChannels {
                         (y + (image * outChannels + o) * n).update(from: out + o * wide + image * n, count: n)
                     }
+                    epilogue.apply(image: y + image * outChannels * n)
                 }
             }
         }
     }
 
     private func gemmForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                             _ g: ConvGeometry) {
-        if batchesImages(g) { return batchedGemmForward(x, w, y, g) }
+                             _ g: ConvGeometry, _ epilogue: Epilogue) {
+        if batchesImages(g) { return batchedGemmForward(x, w, y, g, epilogue) }
         let cg = inChannels / groups, og = outChannels / groups
         let k = cg * g.kernelHeight * g.kernelWidth
         let n = g.outPlane
@@ -232,6 +223,8 @@ final class Conv2d: Module {
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(og), Int32(n), Int32(k),
                                 1, wg, Int32(k), source, Int32(n), 0, yg, Int32(n))
                 }
+                // While the image's output is still in cache.
+                epilogue.apply(image: y + image * outChannels * n)
             }
         }
     }
@@ -324,6 +317,30 @@ final class Conv2d: Module {
     }
 }
 
+/// What a convolution adds to its raw output: a per-channel bias and an activation.
+struct Epilogue {
+    let bias: UnsafePointer<Float>?
+    let activation: Activation?
+    let channels: Int
+    let plane: Int
+
+    /// Applies the epilogue to one channel plane.
+    @inline(__always)
+    func apply(plane p: UnsafeMutablePointer<Float>, channel: Int) {
+        if let bias {
+            let v = bias[channel]
+            for i in 0..<plane { p[i] += v }
+        }
+        activation?.apply(p, count: plane)
+    }
+
+    /// Applies the epilogue to the [channels, plane] output of one image.
+    func apply(image y: UnsafeMutablePointer<Float>) {
+        guard bias != nil || activation != nil else { return }
+        for c in 0..<channels { apply(plane: y + c * plane, channel: c) }
+    }
+}
+
 /// Runs `body(i)` for `i` in `0..<count`, split over two threads when worthwhile.
 func parallelFor(_ count: Int, _ body: (Int) -> Void) {
     let chunks = count >= 8 ? 2 : 1
@@ -411,7 +428,7 @@ enum Im2col {
 /// The direct depthwise kernel: one k×k filter per channel.
 enum DepthwiseKernel {
     static func forward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                        _ g: ConvGeometry) {
+                        _ g: ConvGeometry, _ epilogue: Epilogue) {
         let kk = g.kernelHeight * g.kernelWidth
         let columns = validColumns(g)
         parallelFor(g.batch * g.channels) { plane in
@@ -438,6 +455,7 @@ enum DepthwiseKernel {
                     }
                 }
             }
+            epilogue.apply(plane: dst, channel: c)
         }
     }
 

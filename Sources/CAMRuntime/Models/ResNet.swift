@@ -55,7 +55,7 @@ final class BasicBlock: Module {
         var out = try convBN(conv1, bn1, relu, input, context)
         out = try convBN(conv2, bn2, nil, out, context)
         let identity = try downsample.map { try context.run($0, input) } ?? input
-        return reluOut.forwardUnrecorded(residualAdd(out, identity), context)
+        return reluOut.addThenApply(out, identity, retain: context.retain)
     }
 
     override func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {
@@ -103,7 +103,7 @@ final class Bottleneck: Module {
         out = try convBN(conv2, bn2, relu2, out, context)
         out = try convBN(conv3, bn3, nil, out, context)
         let identity = try downsample.map { try context.run($0, input) } ?? input
-        return reluOut.forwardUnrecorded(residualAdd(out, identity), context)
+        return reluOut.addThenApply(out, identity, retain: context.retain)
     }
 
     override func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {
@@ -115,14 +115,6 @@ final class Bottleneck: Module {
         }
         guard let main = branch else { return nil }
         return combineShortcut(main, g, downsample, context)
-    }
-}
-
-extension ActivationModule {
-    /// Runs the activation as a repeated call of a shared PyTorch module: retained for
-    /// backward when asked, never recorded.
-    func forwardUnrecorded(_ input: Tensor, _ context: ForwardContext) -> Tensor {
-        run(input, retain: context.retain)
     }
 }
 
