@@ -1,0 +1,62 @@
+import COpenBLAS
+import Foundation
+
+/// A fully connected layer (`nn.Linear`): y = x Wᵀ + b, weight [out, in], bias [out].
+final class Linear: Module {
+    let inFeatures: Int
+    let outFeatures: Int
+    private(set) var weight: Tensor
+    private(set) var bias: Tensor
+    private var retainedBatch: Int?
+
+    init(path: String, inFeatures: Int, outFeatures: Int) {
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+        weight = Tensor(shape: [outFeatures, inFeatures])
+        bias = Tensor(shape: [outFeatures])
+        super.init(path: path)
+    }
+
+    override var parameters: [String: Tensor] { ["weight": weight, "bias": bias] }
+
+    override func setParameter(_ name: String, _ value: Tensor) {
+        if name == "weight" { weight = value } else if name == "bias" { bias = value }
+    }
+
+    override func forward(_ input: Tensor, _ context: ForwardContext) throws -> Tensor {
+        guard input.rank == 2, input.shape[1] == inFeatures else {
+            throw RuntimeError("\(path): expected input [N, \(inFeatures)], found \(input.shape)")
+        }
+        let n = input.shape[0]
+        if context.retain { retainedBatch = n }
+        var output = Tensor(shape: [n, outFeatures])
+        for i in 0..<n {
+            for o in 0..<outFeatures { output.storage[i * outFeatures + o] = bias.storage[o] }
+        }
+        input.withUnsafeBufferPointer { x in
+            weight.withUnsafeBufferPointer { w in
+                output.withUnsafeMutableBufferPointer { y in
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(outFeatures), Int32(inFeatures),
+                                1, x.baseAddress, Int32(inFeatures), w.baseAddress, Int32(inFeatures),
+                                1, y.baseAddress, Int32(outFeatures))
+                }
+            }
+        }
+        return output
+    }
+
+    override func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {
+        let n = gradient.shape[0]
+        var result = Tensor(shape: [n, inFeatures])
+        gradient.withUnsafeBufferPointer { g in
+            weight.withUnsafeBufferPointer { w in
+                result.withUnsafeMutableBufferPointer { x in
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(inFeatures), Int32(outFeatures),
+                                1, g.baseAddress, Int32(outFeatures), w.baseAddress, Int32(inFeatures),
+                                0, x.baseAddress, Int32(inFeatures))
+                }
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+
+/// The state a forward pass shares with every module it runs.
+final class ForwardContext {
+    /// Module paths whose outputs are recorded.
+    let recording: Set<String>
+    /// Whether layers keep what `backward` needs.
+    let retain: Bool
+    /// Polled between modules.
+    let cancellation: CancellationFlag?
+    /// The recorded outputs (the first output of a module that runs more than once).
+    var activations: [String: Tensor] = [:]
+
+    init(recording: Set<String>, retain: Bool, cancellation: CancellationFlag?) {
+        self.recording = recording
+        self.retain = retain
+        self.cancellation = cancellation
+    }
+
+    /// Whether an inference-only shortcut (BN folded into the conv before it, fused activation)
+    /// may skip the outputs of these modules.
+    func canFuse(_ paths: String...) -> Bool {
+        !retain && paths.allSatisfy { !recording.contains($0) }
+    }
+
+    /// Runs a module and records its output when asked.
+    func run(_ module: Module, _ input: Tensor) throws -> Tensor {
+        try cancellation?.check()
+        let output = try module.forward(input, self)
+        record(module.path, output)
+        return output
+    }
+
+    /// Records `output` as the output of `path` when asked (first one wins).
+    func record(_ path: String, _ output: Tensor) {
+        if recording.contains(path), activations[path] == nil { activations[path] = output }
+    }
+}
+
+/// The state a backward pass shares with every module it runs.
+final class BackwardContext {
+    /// Module paths whose output gradients are wanted.
+    let requested: Set<String>
+    /// Requested paths not reached yet.
+    private(set) var remaining: Set<String>
+    /// Whether the gradient with respect to the network input is wanted.
+    let needsInput: Bool
+    /// The ReLU rule.
+    let reluMode: ReLUBackwardMode
+    /// The collected gradients.
+    var gradients: [String: Tensor] = [:]
+
+    init(requested: Set<String>, needsInput: Bool, reluMode: ReLUBackwardMode) {
+        self.requested = requested
+        self.remaining = requested
+        self.needsInput = needsInput
+        self.reluMode = reluMode
+    }
+
+    /// Whether nothing below the current point is needed any more.
+    var isDone: Bool { remaining.isEmpty && !needsInput }
+
+    /// Notes `gradient` as the gradient at the output of `path`; returns false when the
+    /// backward pass can stop here.
+    func reached(_ path: String, _ gradient: Tensor) -> Bool {
+        if requested.contains(path) {
+            gradients[path] = gradient
+            remaining.remove(path)
+        }
+        return !isDone
+    }
+
+    /// Back-propagates through a module, or returns nil when nothing below it is needed.
+    func back(_ module: Module, _ gradient: Tensor) -> Tensor? {
+        guard reached(module.path, gradient) else { return nil }
+        return module.backward(gradient, self)
+    }
+}
+
+/// A node of the module tree with its PyTorch module path.
+///
+/// Subclasses are the layers and containers; a module keeps what its backward needs only
+/// when the forward pass asks it to retain.
+class Module {
+    /// The full module path, e.g. `layer4.2.conv3` (empty for the root).
+    let path: String
+    /// Whether the module appears in `Network.layerNames` (PyTorch's `named_modules`).
+    let isNamed: Bool
+
+    init(path: String, isNamed: Bool = true) {
+        self.path = path
+        self.isNamed = isNamed
+    }
+
+    /// The last component of the path.
+    var name: String {
+        guard let dot = path.lastIndex(of: ".") else { return path }
+        return String(path[path.index(after: dot)...])
+    }
+
+    /// The named submodules in forward order.
+    var children: [Module] { [] }
+
+    /// Whether `Network.resolveLayer` may index this module with `[i]`.
+    var isIndexable: Bool { false }
+
+    /// The parameters and buffers of this module itself (not of children), by local name.
+    var parameters: [String: Tensor] { [:] }
+
+    /// Replaces a parameter; the shape was checked by the caller.
+    func setParameter(_ name: String, _ value: Tensor) {}
+
+    /// Computes the output.
+    func forward(_ input: Tensor, _ context: ForwardContext) throws -> Tensor {
+        input
+    }
+
+    /// Computes the gradient with respect to the input from the gradient at the output, or
+    /// nil when the pass can stop.
+    func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {
+        gradient
+    }
+
+    /// Every module of the subtree in forward (pre-)order, this one first.
+    var subtree: [Module] {
+        [self] + children.flatMap { $0.subtree }
+    }
+}
+
+/// Children run one after the other (PyTorch's `nn.Sequential` and `nn.ModuleList` run in order).
+final class Sequential: Module {
+    private(set) var modules: [Module]
+
+    init(path: String, modules: [Module], isNamed: Bool = true) {
+        self.modules = modules
+        super.init(path: path, isNamed: isNamed)
+    }
+
+    override var children: [Module] { modules }
+    override var isIndexable: Bool { true }
+
+    override func forward(_ input: Tensor, _ context: ForwardContext) throws -> Tensor {
+        try forward(input, from: 0, context)
+    }
+
+    /// Runs children `start...` only.
+    func forward(_ input: Tensor, from start: Int, _ context: ForwardContext) throws -> Tensor {
+        var x = input
+        var i = start
+        while i < modules.count {
+            // Inference-only fusion of conv → BN (→ activation) triples.
+            if let conv = modules[i] as? Conv2d, i + 1 < modules.count, let bn = modules[i + 1] as? BatchNorm2d,
+               context.canFuse(conv.path, bn.path) {
+                var activation: Activation? = nil
+                var used = 2
+                if i + 2 < modules.count, let act = modules[i + 2] as? ActivationModule,
+                   context.canFuse(act.path) {
+                    activation = act.kind
+                    used = 3
+                }
+                try context.cancellation?.check()
+                x = try conv.forwardFused(x, bn: bn, activation: activation)
+                i += used
+                continue
+            }
+            x = try context.run(modules[i], x)
+            i += 1
+        }
+        return x
+    }
+
+    override func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {
+        var g = gradient
+        for module in modules.reversed() {
+            guard let next = context.back(module, g) else { return nil }
+            g = next
+        }
+        return g
+    }
+}

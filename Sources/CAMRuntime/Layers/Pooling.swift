@@ -1,0 +1,119 @@
+import Foundation
+
+/// Max pooling (`nn.MaxPool2d(kernel, stride, padding)`), padding with −∞; on ties the first
+/// maximum in scan order wins, as in PyTorch.
+final class MaxPool2d: Module {
+    let kernelSize: Int
+    let stride: Int
+    let padding: Int
+    private var retained: (inputShape: [Int], argmax: [Int32])?
+
+    init(path: String, kernelSize: Int, stride: Int, padding: Int) {
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.padding = padding
+        super.init(path: path)
+    }
+
+    override func forward(_ input: Tensor, _ context: ForwardContext) throws -> Tensor {
+        guard input.rank == 4 else { throw RuntimeError("\(path): expected input [N, C, H, W], found \(input.shape)") }
+        let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+        let oh = (h + 2 * padding - kernelSize) / stride + 1
+        let ow = (w + 2 * padding - kernelSize) / stride + 1
+        guard h + 2 * padding >= kernelSize, w + 2 * padding >= kernelSize else {
+            throw RuntimeError("\(path): input \(h)×\(w) is smaller than the \(kernelSize)×\(kernelSize) pooling window")
+        }
+        let retain = context.retain
+        var argmax = [Int32](repeating: 0, count: retain ? n * c * oh * ow : 0)
+        let (k, s, p) = (kernelSize, stride, padding)
+        let output = Tensor(shape: [n, c, oh, ow]) { out in
+            input.withUnsafeBufferPointer { x in
+                argmax.withUnsafeMutableBufferPointer { am in
+                    guard let xp = x.baseAddress, let yp = out.baseAddress else { return }
+                    let amp = retain ? am.baseAddress : nil
+                    parallelFor(n * c) { plane in
+                        let src = xp + plane * h * w
+                        for oy in 0..<oh {
+                            for ox in 0..<ow {
+                                var best = -Float.infinity, bestIndex = -1
+                                for ky in 0..<k {
+                                    let iy = oy * s - p + ky
+                                    if iy < 0 || iy >= h { continue }
+                                    for kx in 0..<k {
+                                        let ix = ox * s - p + kx
+                                        if ix < 0 || ix >= w { continue }
+                                        let v = src[iy * w + ix]
+                                        if v > best || bestIndex < 0 || v.isNaN { best = v; bestIndex = iy * w + ix }
+                                    }
+                                }
+                                let o = (plane * oh + oy) * ow + ox
+                                yp[o] = best
+                                amp?[o] = Int32(bestIndex)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if retain { retained = (input.shape, argmax) }
+        return output
+    }
+
+    override func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {
+        guard let retained, retained.argmax.count == gradient.count else {
+            preconditionFailure("\(path): backward without a matching retained forward")
+        }
+        let shape = retained.inputShape
+        let planeIn = shape[2] * shape[3]
+        let planeOut = gradient.shape[2] * gradient.shape[3]
+        var result = Tensor(shape: shape)
+        result.withUnsafeMutableBufferPointer { gx in
+            gradient.withUnsafeBufferPointer { gy in
+                guard let gxp = gx.baseAddress, let gyp = gy.baseAddress else { return }
+                let argmax = retained.argmax
+                parallelFor(shape[0] * shape[1]) { plane in
+                    for o in 0..<planeOut {
+                        let i = plane * planeOut + o
+                        gxp[plane * planeIn + Int(argmax[i])] += gyp[i]
+                    }
+                }
+            }
+        }
+        return result
+    }
+}
+
+/// Adaptive average pooling to 1×1 (`nn.AdaptiveAvgPool2d(1)`): the mean of each channel.
+final class GlobalAveragePool: Module {
+    private var retainedShape: [Int]?
+
+    override func forward(_ input: Tensor, _ context: ForwardContext) throws -> Tensor {
+        guard input.rank == 4 else { throw RuntimeError("\(path): expected input [N, C, H, W], found \(input.shape)") }
+        if context.retain { retainedShape = input.shape }
+        let planes = input.shape[0] * input.shape[1]
+        let plane = input.shape[2] * input.shape[3]
+        return Tensor(shape: [input.shape[0], input.shape[1], 1, 1]) { out in
+            input.withUnsafeBufferPointer { x in
+                guard let xp = x.baseAddress, let yp = out.baseAddress else { return }
+                for i in 0..<planes {
+                    var sum: Float = 0
+                    let src = xp + i * plane
+                    for j in 0..<plane { sum += src[j] }
+                    yp[i] = sum / Float(plane)
+                }
+            }
+        }
+    }
+
+    override func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {
+        guard let shape = retainedShape else { preconditionFailure("\(path): backward without retained forward") }
+        let plane = shape[2] * shape[3]
+        let scale = 1 / Float(plane)
+        return Tensor(shape: shape) { out in
+            for i in 0..<(shape[0] * shape[1]) {
+                let v = gradient.storage[i] * scale
+                for j in 0..<plane { out[i * plane + j] = v }
+            }
+        }
+    }
+}

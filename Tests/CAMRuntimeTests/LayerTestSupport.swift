@@ -1,0 +1,101 @@
+import Foundation
+import XCTest
+@testable import CAMRuntime
+
+/// Helpers shared by the layer and model tests.
+enum LayerTestSupport {
+    /// The runtime fixture folder.
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/runtime")
+
+    static func fixture(_ name: String) throws -> StateDict {
+        try SafeTensors.read(contentsOf: fixtures.appendingPathComponent(name))
+    }
+
+    static func random(_ shape: [Int], seed: UInt64, low: Float = -1, high: Float = 1) -> Tensor {
+        var rng = SplitMix64(seed: seed)
+        return Tensor(shape: shape, storage: (0..<shape.reduce(1, *)).map { _ in rng.uniform(low, high) })
+    }
+
+    /// Values whose magnitude is at least `gap` (away from ReLU's kink) and below `limit`.
+    static func awayFromZero(_ shape: [Int], seed: UInt64, gap: Float = 0.1, limit: Float = 2) -> Tensor {
+        var rng = SplitMix64(seed: seed)
+        return Tensor(shape: shape, storage: (0..<shape.reduce(1, *)).map { _ in
+            let magnitude = rng.uniform(gap, limit)
+            return rng.uniform(0, 1) < 0.5 ? -magnitude : magnitude
+        })
+    }
+
+    /// Random weights (and BN statistics) for every layer of a module tree.
+    static func randomize(_ module: Module, seed: UInt64) {
+        var s = seed
+        for m in module.subtree {
+            for (name, value) in m.parameters.sorted(by: { $0.key < $1.key }) {
+                s &+= 1
+                let isBNScale = m is BatchNorm2d && (name == "weight" || name == "running_var")
+                let t = isBNScale ? random(value.shape, seed: s, low: 0.5, high: 1.5)
+                    : random(value.shape, seed: s, low: -0.5, high: 0.5)
+                m.setParameter(name, t)
+            }
+        }
+    }
+
+    static func forwardContext(retain: Bool = true, recording: Set<String> = []) -> ForwardContext {
+        ForwardContext(recording: recording, retain: retain, cancellation: nil)
+    }
+
+    static func backwardContext(_ mode: ReLUBackwardMode = .standard) -> BackwardContext {
+        BackwardContext(requested: [], needsInput: true, reluMode: mode)
+    }
+
+    /// Compares a module's backward with central finite differences of L = Σ f(x)·R at
+    /// `samples` input elements; returns the worst violation of |num − ana| ≤ abs + rel·|ana|
+    /// (≤ 0 means all within tolerance).
+    static func gradientCheck(_ module: Module, input: Tensor, step: Float = 1e-2, samples: Int = 40,
+                              absolute: Double = 2e-3, relative: Double = 1e-2, fusedLoss: Bool = true,
+                              file: StaticString = #filePath, line: UInt = #line) throws {
+        let output = try module.forward(input, forwardContext())
+        let r = random(output.shape, seed: 99, low: -1, high: 1)
+        guard let analytic = module.backward(r, backwardContext()) else {
+            XCTFail("backward returned nil", file: file, line: line)
+            return
+        }
+        XCTAssertEqual(analytic.shape, input.shape, file: file, line: line)
+        func loss(_ x: Tensor) throws -> Double {
+            let y = try module.forward(x, forwardContext(retain: fusedLoss ? false : true))
+            return zip(y.storage, r.storage).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        }
+        var rng = SplitMix64(seed: 7)
+        var checked = 0
+        for _ in 0..<samples {
+            let i = Int(rng.next() % UInt64(input.count))
+            var plus = input, minus = input
+            plus.storage[i] += step
+            minus.storage[i] -= step
+            let numeric = (try loss(plus) - loss(minus)) / Double(plus.storage[i] - minus.storage[i])
+            let a = Double(analytic.storage[i])
+            XCTAssertLessThanOrEqual(abs(numeric - a), absolute + relative * abs(a),
+                                     "element \(i): numeric \(numeric), analytic \(a)", file: file, line: line)
+            checked += 1
+        }
+        XCTAssertEqual(checked, samples, file: file, line: line)
+        // The check must be able to fail: a gradient that is all zeros would not pass it.
+        XCTAssertGreaterThan(analytic.storage.map(abs).max() ?? 0, 0, "analytic gradient is all zeros", file: file, line: line)
+    }
+
+    /// Asserts equal shapes and max |a − e| ≤ rel · max |e|.
+    static func assertClose(_ actual: Tensor?, _ expected: Tensor?, relative: Float = 1e-4, _ name: String,
+                            file: StaticString = #filePath, line: UInt = #line) {
+        guard let actual, let expected else {
+            XCTFail("\(name): missing (actual \(actual == nil ? "nil" : "present"), expected \(expected == nil ? "nil" : "present"))",
+                    file: file, line: line)
+            return
+        }
+        XCTAssertEqual(actual.shape, expected.shape, "\(name) shape", file: file, line: line)
+        guard actual.shape == expected.shape else { return }
+        let scale = expected.storage.map(abs).max() ?? 0
+        XCTAssertGreaterThan(scale, 0, "\(name): reference is all zeros", file: file, line: line)
+        let diff = actual.maxAbsDifference(expected)
+        XCTAssertLessThanOrEqual(diff, relative * scale, "\(name): max abs diff \(diff), scale \(scale)", file: file, line: line)
+    }
+}

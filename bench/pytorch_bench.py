@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""PyTorch's figures for bench/run.sh: ResNet-50 (torchvision) and EfficientNet-Lite0 (the
+definition of tools/fixtures/gen_runtime.py), random weights, 2 threads, the inference forward
+(no_grad) and forward + backward to the input, batch 1 and 16. One line per case:
+"<model> <op> <batch> <best ms>" (the best of the repeats)."""
+import os, sys, time, types
+import torch
+
+sys.modules['torchvision._meta_registrations'] = types.ModuleType('torchvision._meta_registrations')
+import torchvision  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools', 'fixtures'))
+from gen_runtime import EfficientNetLite0  # noqa: E402
+
+torch.set_num_threads(2)
+repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+print(f'# PyTorch {torch.__version__}, {torch.get_num_threads()} threads, best of {repeats}')
+
+
+def best(values):
+    return min(values)
+
+
+def timed(fn):
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000
+
+
+for name, model in [('resnet50', torchvision.models.resnet50(weights=None)), ('efficientnet_lite0', EfficientNetLite0())]:
+    model.eval()
+    for batch in (1, 16):
+        x = torch.randn(batch, 3, 224, 224)
+        n = repeats if batch == 1 else max(2, repeats // 2)
+
+        def forward():
+            with torch.no_grad():
+                model(x)
+
+        def forward_backward():
+            xi = x.clone().requires_grad_(True)
+            model(xi)[:, 281].sum().backward()
+
+        forward()
+        print(f'{name} forward {batch} {best([timed(forward) for _ in range(n)]):.1f}')
+        forward_backward()
+        print(f'{name} forward+backward {batch} {best([timed(forward_backward) for _ in range(n)]):.1f}')
