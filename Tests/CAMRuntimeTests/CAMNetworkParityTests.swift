@@ -1,6 +1,3 @@
-// Enable after the merge with the runtime branch: rename to Tests/CAMRuntimeTests/CAMNetworkParityTests.swift.
-// Needs, in Sources/CAMRuntime/Models: `extension Network: CAMNetwork {}` (and one copy of
-// ForwardResult / BackwardResult / ReLUBackwardMode). Uses the helpers of CAMTestSupport.swift.
 import Foundation
 import XCTest
 @testable import CAMRuntime

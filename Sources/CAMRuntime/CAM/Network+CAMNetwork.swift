@@ -1,0 +1,2 @@
+/// The runtime's networks are what the CAM methods run on.
+extension Network: CAMNetwork {}
