@@ -87,6 +87,18 @@ final class ModelNetworkTests: XCTestCase {
         }
     }
 
+    func testMakeFromStateDictDetectsAndLoads() throws {
+        let source = try Network.make(architecture: "resnet34")
+        var dict = StateDict()
+        for module in source.root.subtree {
+            for (name, value) in module.parameters { dict.set(module.path + "." + name, value) }
+        }
+        let network = try Network.make(from: dict)
+        XCTAssertEqual(network.architecture, "resnet34")
+        let x = S.random([1, 3, 64, 64], seed: 5)
+        XCTAssertEqual(try network.forward(x).logits, try source.forward(x).logits)
+    }
+
     func testDetectArchitecture() throws {
         for name in Network.architectures {
             let network = try Network.make(architecture: name, randomWeights: false)

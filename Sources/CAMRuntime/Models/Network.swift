@@ -4,6 +4,8 @@ import Foundation
 ///
 /// Forward passes can record any module's output; a forward with `retainForBackward` keeps
 /// what `backward` needs to return gradients at module outputs and at the input.
+/// A network runs one pass at a time (its layers hold the retained state): do not share one
+/// instance between threads that run passes concurrently.
 public final class Network {
     /// The architecture name: "resnet18" … "resnet152" or "efficientnet_lite0".
     public let architecture: String
@@ -42,6 +44,14 @@ public final class Network {
     /// `load` replaces them with a checkpoint's.
     public static func make(architecture: String) throws -> Network {
         try make(architecture: architecture, randomWeights: true)
+    }
+
+    /// Builds the architecture a state dict was saved from (see `detectArchitecture`) and loads
+    /// the state dict into it.
+    public static func make(from stateDict: StateDict) throws -> Network {
+        let network = try make(architecture: try detectArchitecture(stateDict), randomWeights: false)
+        try network.load(stateDict)
+        return network
     }
 
     /// Builds an architecture, with random weights or with identity-initialised ones (zeros in
