@@ -54,6 +54,8 @@ final class BackwardContext {
     let workspace: Workspace
     /// The collected gradients.
     var gradients: [String: Tensor] = [:]
+    /// The paths of the modules the pass went through, in backward order (for tests of early stopping).
+    private(set) var visited: [String] = []
 
     init(requested: Set<String>, needsInput: Bool, reluMode: ReLUBackwardMode, workspace: Workspace = Workspace()) {
         self.requested = requested
@@ -79,6 +81,7 @@ final class BackwardContext {
     /// Back-propagates through a module, or returns nil when nothing below it is needed.
     func back(_ module: Module, _ gradient: Tensor) -> Tensor? {
         guard reached(module.path, gradient) else { return nil }
+        visited.append(module.path)
         return module.backward(gradient, self)
     }
 }
