@@ -87,6 +87,18 @@ final class ModelNetworkTests: XCTestCase {
         }
     }
 
+    func testMakeFromStateDictDetectsAndLoads() throws {
+        let source = try Network.make(architecture: "resnet34")
+        var dict = StateDict()
+        for module in source.root.subtree {
+            for (name, value) in module.parameters { dict.set(module.path + "." + name, value) }
+        }
+        let network = try Network.make(from: dict)
+        XCTAssertEqual(network.architecture, "resnet34")
+        let x = S.random([1, 3, 64, 64], seed: 5)
+        XCTAssertEqual(try network.forward(x).logits, try source.forward(x).logits)
+    }
+
     func testDetectArchitecture() throws {
         for name in Network.architectures {
             let network = try Network.make(architecture: name, randomWeights: false)
@@ -139,6 +151,22 @@ final class ModelNetworkTests: XCTestCase {
         XCTAssertThrowsError(try network.forward(after: "layer4.0.conv1", activation: Tensor(shape: [1, 512, 2, 2]))) { error in
             XCTAssertTrue("\(error)".contains("top-level module"), "\(error)")
         }
+    }
+
+    func testBackwardStopsAtTheEarliestRequestedModule() throws {
+        let network = try Network.make(architecture: "resnet18")
+        _ = try network.forward(S.random([1, 3, 64, 64], seed: 6), retainForBackward: true)
+        var g = Tensor(shape: [1, 1000])
+        g[0, 3] = 1
+        let partial = BackwardContext(requested: ["layer4", "layer3.1.bn2"], needsInput: false, reluMode: .standard)
+        XCTAssertNil(network.root.backward(g, partial))
+        XCTAssertEqual(Set(partial.gradients.keys), ["layer4", "layer3.1.bn2"])
+        XCTAssertTrue(partial.visited.contains("layer3.1.conv2") == false && partial.visited.contains("layer4.0.conv1"),
+                      "\(partial.visited)")
+        XCTAssertFalse(partial.visited.contains("conv1"))
+        let full = BackwardContext(requested: ["layer4"], needsInput: true, reluMode: .standard)
+        XCTAssertEqual(network.root.backward(g, full)?.shape, [1, 3, 64, 64])
+        XCTAssertTrue(full.visited.contains("conv1"))
     }
 
     func testCancellationStopsAForward() throws {

@@ -112,14 +112,16 @@ final class Conv2d: Module {
         if context.retain { retainedGeometry = g }
         return weight.withUnsafeBufferPointer { w in
             if let bias {
-                return bias.withUnsafeBufferPointer { b in convolve(input, g, w.baseAddress, b.baseAddress, nil) }
+                return bias.withUnsafeBufferPointer { b in
+                    convolve(input, g, w.baseAddress, b.baseAddress, nil, context.workspace)
+                }
             }
-            return convolve(input, g, w.baseAddress, nil, nil)
+            return convolve(input, g, w.baseAddress, nil, nil, context.workspace)
         }
     }
 
     /// Inference only: this convolution followed by `bn` (and `activation`) in one pass.
-    func forwardFused(_ input: Tensor, bn: BatchNorm2d, activation: Activation?) throws -> Tensor {
+    func forwardFused(_ input: Tensor, bn: BatchNorm2d, activation: Activation?, workspace: Workspace) throws -> Tensor {
         let g = try geometry(for: input)
         let id = ObjectIdentifier(bn)
         if folded == nil || folded?.bn != id || folded?.version != bn.version {
@@ -135,13 +137,13 @@ final class Conv2d: Module {
         }
         guard let f = folded else { preconditionFailure("folded weights missing") }
         return f.weight.withUnsafeBufferPointer { w in
-            f.bias.withUnsafeBufferPointer { b in convolve(input, g, w.baseAddress, b.baseAddress, activation) }
+            f.bias.withUnsafeBufferPointer { b in convolve(input, g, w.baseAddress, b.baseAddress, activation, workspace) }
         }
     }
 
     /// The convolution with the given weights, optional bias and optional fused activation.
     private func convolve(_ input: Tensor, _ g: ConvGeometry, _ w: UnsafePointer<Float>?, _ b: UnsafePointer<Float>?,
-                          _ activation: Activation?) -> Tensor {
+                          _ activation: Activation?, _ workspace: Workspace) -> Tensor {
         let outPlane = g.outPlane
         return Tensor(shape: [g.batch, outChannels, g.outHeight, g.outWidth]) { yb in
             guard let y = yb.baseAddress else { return }
@@ -154,7 +156,7 @@ final class Conv2d: Module {
                 if isDepthwise {
                     DepthwiseKernel.forward(x, w, y, g, epilogue)
                 } else {
-                    gemmForward(x, w, y, g, epilogue)
+                    gemmForward(x, w, y, g, epilogue, workspace)
                 }
             }
         }
@@ -169,43 +171,37 @@ final class Conv2d: Module {
 
     /// One GEMM for the whole batch: columns [K, N·plane], output [out, N·plane] scattered to NCHW.
     private func batchedGemmForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                                    _ g: ConvGeometry, _ epilogue: Epilogue) {
+                                    _ g: ConvGeometry, _ epilogue: Epilogue, _ workspace: Workspace) {
         let k = inChannels * g.kernelHeight * g.kernelWidth
         let n = g.outPlane, wide = g.batch * n
-        var column = [Float](repeating: 0, count: k * wide)
-        var product = [Float](repeating: 0, count: outChannels * wide)
-        column.withUnsafeMutableBufferPointer { colBuffer in
-            product.withUnsafeMutableBufferPointer { productBuffer in
-                guard let col = colBuffer.baseAddress, let out = productBuffer.baseAddress else { return }
-                for image in 0..<g.batch {
-                    let xi = x + image * inChannels * g.inPlane
-                    if g.isPointwise {
-                        for c in 0..<inChannels { (col + c * wide + image * n).update(from: xi + c * n, count: n) }
-                    } else {
-                        Im2col.expand(xi, channels: inChannels, g, into: col + image * n, rowStride: wide)
-                    }
+        workspace.withBuffers(k * wide, outChannels * wide) { col, out in
+            for image in 0..<g.batch {
+                let xi = x + image * inChannels * g.inPlane
+                if g.isPointwise {
+                    for c in 0..<inChannels { (col + c * wide + image * n).update(from: xi + c * n, count: n) }
+                } else {
+                    Im2col.expand(xi, channels: inChannels, g, into: col + image * n, rowStride: wide)
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(wide), Int32(k),
-                            1, w, Int32(k), col, Int32(wide), 0, out, Int32(wide))
-                for image in 0..<g.batch {
-                    for o in 0..<outChannels {
-                        (y + (image * outChannels + o) * n).update(from: out + o * wide + image * n, count: n)
-                    }
-                    epilogue.apply(image: y + image * outChannels * n)
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(outChannels), Int32(wide), Int32(k),
+                        1, w, Int32(k), col, Int32(wide), 0, out, Int32(wide))
+            for image in 0..<g.batch {
+                for o in 0..<outChannels {
+                    (y + (image * outChannels + o) * n).update(from: out + o * wide + image * n, count: n)
                 }
+                epilogue.apply(image: y + image * outChannels * n)
             }
         }
     }
 
     private func gemmForward(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                             _ g: ConvGeometry, _ epilogue: Epilogue) {
-        if batchesImages(g) { return batchedGemmForward(x, w, y, g, epilogue) }
+                             _ g: ConvGeometry, _ epilogue: Epilogue, _ workspace: Workspace) {
+        if batchesImages(g) { return batchedGemmForward(x, w, y, g, epilogue, workspace) }
         let cg = inChannels / groups, og = outChannels / groups
         let k = cg * g.kernelHeight * g.kernelWidth
         let n = g.outPlane
         let isPointwise = g.isPointwise
-        var column = isPointwise ? [] : [Float](repeating: 0, count: k * n)
-        column.withUnsafeMutableBufferPointer { colBuffer in
+        workspace.withBuffers(isPointwise ? 0 : k * n, 0) { col, _ in
             for image in 0..<g.batch {
                 for group in 0..<groups {
                     let xg = x + (image * inChannels + group * cg) * g.inPlane
@@ -214,11 +210,9 @@ final class Conv2d: Module {
                     let source: UnsafePointer<Float>
                     if isPointwise {
                         source = xg
-                    } else if let col = colBuffer.baseAddress {
+                    } else {
                         Im2col.expand(xg, channels: cg, g, into: col)
                         source = UnsafePointer(col)
-                    } else {
-                        continue
                     }
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(og), Int32(n), Int32(k),
                                 1, wg, Int32(k), source, Int32(n), 0, yg, Int32(n))
@@ -230,11 +224,11 @@ final class Conv2d: Module {
     }
 
     override func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {
-        inputGradient(gradient)
+        inputGradient(gradient, workspace: context.workspace)
     }
 
     /// The gradient with respect to the input of the last retained forward.
-    func inputGradient(_ gradient: Tensor) -> Tensor {
+    func inputGradient(_ gradient: Tensor, workspace: Workspace) -> Tensor {
         guard let g = retainedGeometry,
               gradient.shape == [g.batch, outChannels, g.outHeight, g.outWidth] else {
             preconditionFailure("\(path): backward without a matching retained forward")
@@ -247,7 +241,7 @@ final class Conv2d: Module {
                     if isDepthwise {
                         DepthwiseKernel.backward(gy, w, gx, g)
                     } else {
-                        gemmBackward(gy, w, gx, g)
+                        gemmBackward(gy, w, gx, g, workspace)
                     }
                 }
             }
@@ -257,42 +251,36 @@ final class Conv2d: Module {
 
     /// The adjoint of `batchedGemmForward`.
     private func batchedGemmBackward(_ gy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>,
-                                     _ g: ConvGeometry) {
+                                     _ g: ConvGeometry, _ workspace: Workspace) {
         let k = inChannels * g.kernelHeight * g.kernelWidth
         let n = g.outPlane, wide = g.batch * n
-        var gathered = [Float](repeating: 0, count: outChannels * wide)
-        var column = [Float](repeating: 0, count: k * wide)
-        gathered.withUnsafeMutableBufferPointer { gatheredBuffer in
-            column.withUnsafeMutableBufferPointer { colBuffer in
-                guard let gOut = gatheredBuffer.baseAddress, let col = colBuffer.baseAddress else { return }
-                for image in 0..<g.batch {
-                    for o in 0..<outChannels {
-                        (gOut + o * wide + image * n).update(from: gy + (image * outChannels + o) * n, count: n)
-                    }
+        workspace.withBuffers(outChannels * wide, k * wide) { gOut, col in
+            for image in 0..<g.batch {
+                for o in 0..<outChannels {
+                    (gOut + o * wide + image * n).update(from: gy + (image * outChannels + o) * n, count: n)
                 }
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(k), Int32(wide), Int32(outChannels),
-                            1, w, Int32(k), gOut, Int32(wide), 0, col, Int32(wide))
-                for image in 0..<g.batch {
-                    let gxi = gx + image * inChannels * g.inPlane
-                    if g.isPointwise {
-                        for c in 0..<inChannels { (gxi + c * n).update(from: col + c * wide + image * n, count: n) }
-                    } else {
-                        Im2col.accumulate(col + image * n, channels: inChannels, g, into: gxi, rowStride: wide)
-                    }
+            }
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(k), Int32(wide), Int32(outChannels),
+                        1, w, Int32(k), gOut, Int32(wide), 0, col, Int32(wide))
+            for image in 0..<g.batch {
+                let gxi = gx + image * inChannels * g.inPlane
+                if g.isPointwise {
+                    for c in 0..<inChannels { (gxi + c * n).update(from: col + c * wide + image * n, count: n) }
+                } else {
+                    Im2col.accumulate(col + image * n, channels: inChannels, g, into: gxi, rowStride: wide)
                 }
             }
         }
     }
 
     private func gemmBackward(_ gy: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ gx: UnsafeMutablePointer<Float>,
-                              _ g: ConvGeometry) {
-        if batchesImages(g) { return batchedGemmBackward(gy, w, gx, g) }
+                              _ g: ConvGeometry, _ workspace: Workspace) {
+        if batchesImages(g) { return batchedGemmBackward(gy, w, gx, g, workspace) }
         let cg = inChannels / groups, og = outChannels / groups
         let k = cg * g.kernelHeight * g.kernelWidth
         let n = g.outPlane
         let isPointwise = g.isPointwise
-        var column = isPointwise ? [] : [Float](repeating: 0, count: k * n)
-        column.withUnsafeMutableBufferPointer { colBuffer in
+        workspace.withBuffers(isPointwise ? 0 : k * n, 0) { col, _ in
             for image in 0..<g.batch {
                 for group in 0..<groups {
                     let gxg = gx + (image * inChannels + group * cg) * g.inPlane
@@ -301,10 +289,8 @@ final class Conv2d: Module {
                     let target: UnsafeMutablePointer<Float>
                     if isPointwise {
                         target = gxg
-                    } else if let col = colBuffer.baseAddress {
-                        target = col
                     } else {
-                        continue
+                        target = col
                     }
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(k), Int32(n), Int32(og),
                                 1, wg, Int32(k), gyg, Int32(n), 0, target, Int32(n))

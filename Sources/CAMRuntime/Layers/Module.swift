@@ -8,13 +8,16 @@ final class ForwardContext {
     let retain: Bool
     /// Polled between modules.
     let cancellation: CancellationFlag?
+    /// Scratch memory for the layers.
+    let workspace: Workspace
     /// The recorded outputs (the first output of a module that runs more than once).
     var activations: [String: Tensor] = [:]
 
-    init(recording: Set<String>, retain: Bool, cancellation: CancellationFlag?) {
+    init(recording: Set<String>, retain: Bool, cancellation: CancellationFlag?, workspace: Workspace = Workspace()) {
         self.recording = recording
         self.retain = retain
         self.cancellation = cancellation
+        self.workspace = workspace
     }
 
     /// Whether an inference-only shortcut (BN folded into the conv before it, fused activation)
@@ -47,14 +50,19 @@ final class BackwardContext {
     let needsInput: Bool
     /// The ReLU rule.
     let reluMode: ReLUBackwardMode
+    /// Scratch memory for the layers.
+    let workspace: Workspace
     /// The collected gradients.
     var gradients: [String: Tensor] = [:]
+    /// The paths of the modules the pass went through, in backward order (for tests of early stopping).
+    private(set) var visited: [String] = []
 
-    init(requested: Set<String>, needsInput: Bool, reluMode: ReLUBackwardMode) {
+    init(requested: Set<String>, needsInput: Bool, reluMode: ReLUBackwardMode, workspace: Workspace = Workspace()) {
         self.requested = requested
         self.remaining = requested
         self.needsInput = needsInput
         self.reluMode = reluMode
+        self.workspace = workspace
     }
 
     /// Whether nothing below the current point is needed any more.
@@ -73,7 +81,33 @@ final class BackwardContext {
     /// Back-propagates through a module, or returns nil when nothing below it is needed.
     func back(_ module: Module, _ gradient: Tensor) -> Tensor? {
         guard reached(module.path, gradient) else { return nil }
+        visited.append(module.path)
         return module.backward(gradient, self)
+    }
+}
+
+/// Scratch memory that convolutions reuse across layers and passes instead of allocating and
+/// zero-filling a column matrix for every call; grows to the largest request. One pass at a time
+/// uses it (a network owns one).
+final class Workspace {
+    private var first: [Float] = []
+    private var second: [Float] = []
+
+    init() {}
+
+    /// Calls `body` with two scratch buffers of at least the given sizes; their contents are undefined.
+    func withBuffers<R>(_ firstCount: Int, _ secondCount: Int,
+                        _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> R) -> R {
+        if first.count < Swift.max(firstCount, 1) { first = [Float](repeating: 0, count: Swift.max(firstCount, 1)) }
+        if second.count < Swift.max(secondCount, 1) { second = [Float](repeating: 0, count: Swift.max(secondCount, 1)) }
+        return first.withUnsafeMutableBufferPointer { a in
+            second.withUnsafeMutableBufferPointer { b in
+                guard let pa = a.baseAddress, let pb = b.baseAddress else {
+                    preconditionFailure("a non-empty array has storage")
+                }
+                return body(pa, pb)
+            }
+        }
     }
 }
 
@@ -159,7 +193,7 @@ final class Sequential: Module {
                     used = 3
                 }
                 try context.cancellation?.check()
-                x = try conv.forwardFused(x, bn: bn, activation: activation)
+                x = try conv.forwardFused(x, bn: bn, activation: activation, workspace: context.workspace)
                 i += used
                 continue
             }

@@ -4,6 +4,8 @@ import Foundation
 ///
 /// Forward passes can record any module's output; a forward with `retainForBackward` keeps
 /// what `backward` needs to return gradients at module outputs and at the input.
+/// A network runs one pass at a time (its layers hold the retained state): do not share one
+/// instance between threads that run passes concurrently.
 public final class Network {
     /// The architecture name: "resnet18" … "resnet152" or "efficientnet_lite0".
     public let architecture: String
@@ -17,6 +19,8 @@ public final class Network {
     public var preset: InputPreset
 
     let root: Sequential
+    /// Scratch memory reused by every pass.
+    private let workspace = Workspace()
     private let modulesByPath: [String: Module]
     /// Input and logits shapes of the last forward that retained for backward.
     private var retained: (input: [Int], logits: [Int])?
@@ -42,6 +46,14 @@ public final class Network {
     /// `load` replaces them with a checkpoint's.
     public static func make(architecture: String) throws -> Network {
         try make(architecture: architecture, randomWeights: true)
+    }
+
+    /// Builds the architecture a state dict was saved from (see `detectArchitecture`) and loads
+    /// the state dict into it.
+    public static func make(from stateDict: StateDict) throws -> Network {
+        let network = try make(architecture: try detectArchitecture(stateDict), randomWeights: false)
+        try network.load(stateDict)
+        return network
     }
 
     /// Builds an architecture, with random weights or with identity-initialised ones (zeros in
@@ -248,7 +260,8 @@ public final class Network {
             throw RuntimeError("\(architecture) expects an image batch [N, 3, H, W], found \(Network.describe(input.shape))")
         }
         let resolved = try recording.map { try resolveLayer($0) }
-        let context = ForwardContext(recording: Set(resolved), retain: retainForBackward, cancellation: cancellation)
+        let context = ForwardContext(recording: Set(resolved), retain: retainForBackward, cancellation: cancellation,
+                                     workspace: workspace)
         if retainForBackward { retained = nil }
         let logits = try root.forward(input, context)
         if retainForBackward { retained = (input.shape, logits.shape) }
@@ -270,7 +283,8 @@ public final class Network {
                                + "found \(Network.describe(logitsGradient.shape))")
         }
         let resolved = try gradientsAt.map { try resolveLayer($0) }
-        let context = BackwardContext(requested: Set(resolved), needsInput: inputGradient, reluMode: reluMode)
+        let context = BackwardContext(requested: Set(resolved), needsInput: inputGradient, reluMode: reluMode,
+                                      workspace: workspace)
         if context.isDone { return BackwardResult(gradients: [:], input: nil) }
         let input = root.backward(logitsGradient, context)
         return BackwardResult(gradients: context.gradients, input: inputGradient ? input : nil)
@@ -280,7 +294,7 @@ public final class Network {
     /// sequence, e.g. "layer3", "layer4.1", "_blocks.15") from that module's output; returns the logits.
     public func forward(after layer: String, activation: Tensor, cancellation: CancellationFlag? = nil) throws -> Tensor {
         let path = try resolveLayer(layer)
-        let context = ForwardContext(recording: [], retain: false, cancellation: cancellation)
+        let context = ForwardContext(recording: [], retain: false, cancellation: cancellation, workspace: workspace)
         let top = root.modules
         if let i = top.firstIndex(where: { $0.path == path }) {
             return try root.forward(activation, from: i + 1, context)

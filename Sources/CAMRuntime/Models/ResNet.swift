@@ -19,7 +19,7 @@ func convBN(_ conv: Conv2d, _ bn: BatchNorm2d, _ activation: ActivationModule?, 
             _ context: ForwardContext) throws -> Tensor {
     if context.canFuse(conv.path, bn.path) && (activation.map { context.canFuse($0.path) } ?? true) {
         try context.cancellation?.check()
-        return try conv.forwardFused(x, bn: bn, activation: activation?.kind)
+        return try conv.forwardFused(x, bn: bn, activation: activation?.kind, workspace: context.workspace)
     }
     var y = try context.run(bn, try context.run(conv, x))
     if let activation { y = try context.run(activation, y) }
