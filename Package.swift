@@ -36,9 +36,14 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
+        .systemLibrary(
+            name: "CDNNL",
+            path: "Sources/CDNNL",
+            providers: [.apt(["libdnnl-dev"])]
+        ),
         .target(
             name: "CAMRuntime",
-            dependencies: ["CPNG", "CJPEG", "COpenBLAS"]
+            dependencies: ["CPNG", "CJPEG", "COpenBLAS", "CDNNL"]
         ),
         .target(
             name: "Interpreter",

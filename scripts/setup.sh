@@ -7,7 +7,7 @@
 set -euo pipefail
 
 packages=(pkg-config libreadline-dev libpng-dev libjpeg62-turbo-dev libturbojpeg0-dev
-          libopenblas-dev liblapacke-dev zlib1g-dev)
+          libopenblas-dev liblapacke-dev zlib1g-dev libdnnl-dev)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
