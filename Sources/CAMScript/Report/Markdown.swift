@@ -244,7 +244,19 @@ struct MarkdownRenderer: MarkdownRendering {
             j += 1
         }
         guard let close = closeBracket, close + 1 < chars.endIndex, chars[close + 1] == "(" else { return nil }
-        guard let end = chars[(close + 2)...].firstIndex(of: ")") else { return nil }
+        // The target ends at the `)` that balances the `(` (URLs may hold parentheses).
+        var parens = 0
+        var cursor = close + 2
+        var closeParen: Int?
+        while cursor < chars.endIndex {
+            if chars[cursor] == "(" { parens += 1 }
+            if chars[cursor] == ")" {
+                if parens == 0 { closeParen = cursor; break }
+                parens -= 1
+            }
+            cursor += 1
+        }
+        guard let end = closeParen else { return nil }
         var target = String(chars[(close + 2)..<end]).trimmingCharacters(in: .whitespaces)
         // Drop an optional "title".
         if let space = target.firstIndex(of: " ") { target = String(target[..<space]) }

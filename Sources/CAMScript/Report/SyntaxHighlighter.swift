@@ -47,15 +47,19 @@ struct SyntaxHighlighter {
                         plainFromColumn: Int?) -> String {
         var out = ""
         var position = 0   // 0-based index into chars
+        let plainStart = plainFromColumn.map { max(0, min(chars.count, $0 - 1)) } ?? chars.count
         func gap(upTo end: Int) {
             guard position < end else { return }
-            let text = chars[position..<end]
-            if plainFromColumn == nil || position < (plainFromColumn ?? 1) - 1, let hash = text.firstIndex(of: "#") {
+            // Only the part before a lexical error can hold a comment.
+            let lexed = min(end, max(position, plainStart))
+            let text = chars[position..<lexed]
+            if let hash = text.firstIndex(of: "#") {
                 out += HTML.escape(String(chars[position..<hash]))
-                out += "<span class=\"co\">" + HTML.escape(String(chars[hash..<end])) + "</span>"
+                out += "<span class=\"co\">" + HTML.escape(String(chars[hash..<lexed])) + "</span>"
             } else {
                 out += HTML.escape(String(text))
             }
+            out += HTML.escape(String(chars[lexed..<end]))
             position = end
         }
         for span in spans.sorted(by: { $0.column < $1.column }) {
