@@ -25,8 +25,12 @@ fi
 
 if ! python3 -c "import nbformat" >/dev/null 2>&1; then
   echo "setup: installing the Python package nbformat (for the .ipynb check)"
-  python3 -m pip install -q --disable-pip-version-check nbformat >/dev/null 2>&1 \
-    || python3 -m pip install -q --disable-pip-version-check --user nbformat >/dev/null
+  # pip first (a virtualenv or pyenv Python); Debian's own Python refuses pip (PEP 668), so
+  # then Debian's package.
+  if ! python3 -m pip install -q --disable-pip-version-check nbformat >/dev/null 2>&1; then
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-nbformat >/dev/null
+  fi
 fi
 
 models="${CAMSCRIPT_MODELS:-${XDG_DATA_HOME:-$HOME/.local/share}/camscript/models}"

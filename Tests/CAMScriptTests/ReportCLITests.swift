@@ -72,6 +72,7 @@ final class ReportCLITests: XCTestCase {
         XCTAssertTrue(html.contains("camscript 0.1.0"))
         XCTAssertTrue(html.contains(folder.appendingPathComponent("demo.cam").path))
         XCTAssertTrue(html.contains("none loaded"), "no model was loaded")
+        XCTAssertTrue(html.contains("<dt>Platform</dt><dd>OpenBLAS "))
         XCTAssertTrue(html.contains("failed"))
         // Markdown rendered, with the raw `<` escaped.
         XCTAssertTrue(html.contains("<h1>Report <em>check</em></h1>"))
@@ -90,7 +91,8 @@ final class ReportCLITests: XCTestCase {
         // Outputs: prints, the last expression's value, the picture, the error with its caret.
         XCTAssertTrue(html.contains("<pre class=\"stdout\">42</pre>"))
         XCTAssertTrue(html.contains("<pre class=\"result\">3</pre>"))
-        XCTAssertTrue(html.contains("<img src=\"data:image/png;base64,"))
+        XCTAssertTrue(html.contains("<img class=\"pixelated\" src=\"data:image/png;base64,"))
+        XCTAssertTrue(html.contains("width=\"128\" height=\"96\""), "a 4×3 picture is enlarged 32 times")
         XCTAssertTrue(html.contains("demo.cam:20:5: error: division by zero\n    y = 1 / 0\n        ^~~~~"), html)
         XCTAssertTrue(html.contains("not run"))
         XCTAssertFalse(html.contains("never</pre>"), "the cell after the error did not run")

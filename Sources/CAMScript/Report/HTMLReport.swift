@@ -43,6 +43,7 @@ struct HTMLReport {
         out += "<dt>File</dt><dd><code>\(HTML.escape(report.fileName))</code></dd>\n"
         out += "<dt>Run</dt><dd>\(HTML.escape(report.dateText))</dd>\n"
         out += "<dt>Version</dt><dd>camscript \(HTML.escape(report.version))</dd>\n"
+        out += "<dt>Platform</dt><dd>\(HTML.escape(report.platform))</dd>\n"
         if report.provenance.isEmpty {
             out += "<dt>Models</dt><dd>none loaded</dd>\n"
         } else {
@@ -145,8 +146,11 @@ struct HTMLReport {
 
     private func imageTag(_ image: DisplayImage, alternative: String) -> String? {
         guard let png = image.pngData else { return nil }
-        return "<img src=\"data:image/png;base64,\(png.base64EncodedString())\" width=\"\(image.width)\" "
-            + "height=\"\(image.height)\" alt=\"\(HTML.escape(alternative))\">"
+        // Tiny pictures (a 7×7 CAM, a 4×3 tensor) are enlarged by a whole factor, pixels kept sharp.
+        let scale = max(1, 128 / max(image.width, image.height, 1))
+        let pixelated = scale > 1 ? " class=\"pixelated\"" : ""
+        return "<img\(pixelated) src=\"data:image/png;base64,\(png.base64EncodedString())\" width=\"\(image.width * scale)\" "
+            + "height=\"\(image.height * scale)\" alt=\"\(HTML.escape(alternative))\">"
     }
 
     /// The page's CSS (no external fonts or resources).
@@ -178,6 +182,7 @@ struct HTMLReport {
         .kw { color: #a626a4; font-weight: 600; } .bi { color: #4078f2; } .nu { color: #b76b01; }
         .st { color: #50a14f; } .co { color: #8a94a3; font-style: italic; } .sy { color: #56606d; }
         figure { margin: 8px 0; } figure img { max-width: 100%; height: auto; image-rendering: auto; border: 1px solid #e4e8ee; }
+        figure img.pixelated { image-rendering: pixelated; }
         figcaption { color: #56606d; font: 13px "DejaVu Sans Mono", monospace; white-space: pre-wrap; }
         .markdown code, .report-header code { background: #eef1f5; padding: 1px 4px; border-radius: 4px; font-size: 90%; }
         .markdown pre code { background: none; padding: 0; }

@@ -30,6 +30,7 @@ struct NotebookExport {
                 "file": report.fileName,
                 "date": report.dateText,
                 "version": report.version,
+                "platform": report.platform,
                 "succeeded": !report.failed,
                 "provenance": report.provenance.map { ["kind": $0.kind, "path": $0.path, "sha256": $0.sha256] },
             ] as [String: Any],

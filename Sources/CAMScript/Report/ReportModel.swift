@@ -16,6 +16,8 @@ struct RunReport {
     var date: Date
     /// The camscript version.
     var version: String = CAMScriptVersion.current
+    /// Where it ran: the BLAS kernels and threads, and the operating system.
+    var platform: String = RunReport.currentPlatform
     /// The files the run loaded (models), with their SHA-256.
     var provenance: [ProvenanceRecord] = []
     /// Every cell of the file, in order.
@@ -25,6 +27,12 @@ struct RunReport {
 
     /// Whether the run stopped with an error.
     var failed: Bool { failure != nil }
+
+    /// This machine: OpenBLAS core and threads, operating system.
+    static var currentPlatform: String {
+        "OpenBLAS \(BLAS.coreName) core, \(BLAS.threadCount) thread\(BLAS.threadCount == 1 ? "" : "s"); "
+            + ProcessInfo.processInfo.operatingSystemVersionString
+    }
 
     /// The date as an ISO 8601 UTC timestamp, e.g. `2026-11-30T00:05:20Z`.
     var dateText: String {
