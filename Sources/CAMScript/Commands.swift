@@ -30,7 +30,7 @@ struct CAMScriptCommand: ParsableCommand {
         commandName: "camscript",
         abstract: "Class activation maps for image classifiers, in a small scripting language.",
         discussion: "Without a subcommand, starts the interactive prompt (REPL).",
-        version: "camscript 0.1.0",
+        version: "camscript \(CAMScriptVersion.current)",
         subcommands: [REPLCommand.self, RunCommand.self, CheckCommand.self],
         defaultSubcommand: REPLCommand.self)
 }
@@ -65,7 +65,9 @@ struct RunCommand: ParsableCommand {
             Relative paths in the script resolve against the script's folder. With --cell, the code \
             cells before the chosen one run first with their output hidden (so its variables exist), \
             then the chosen cell runs with its output shown. Expression values are not echoed \
-            (the REPL echoes them). Exit codes: 0 success, 64 bad --cell, 65 syntax error, 66 missing \
+            (the REPL echoes them). --html writes a self-contained report page and --ipynb a Jupyter \
+            notebook of the run (every cell, its output, pictures, errors and times), also when the \
+            run fails. Exit codes: 0 success, 64 bad --cell, 65 syntax error, 66 missing \
             file, 70 runtime error, 74 I/O error, 130 interrupted.
             """)
 
@@ -78,11 +80,19 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Print a one-line description instead of drawing images.")
     var noImages = false
 
+    @Option(name: .long, help: ArgumentHelp("Also write a self-contained HTML report of the run.", valueName: "REPORT.html"))
+    var html: String?
+
+    @Option(name: .long, help: ArgumentHelp("Also write the run as a Jupyter notebook (nbformat 4.5).", valueName: "OUT.ipynb"))
+    var ipynb: String?
+
     @Argument(parsing: .postTerminator, help: "Arguments for the script (`args`), after --.")
     var scriptArguments: [String] = []
 
     func run() throws {
-        let code = ScriptRunner(path: file, noImages: noImages).run(cell: cell, arguments: scriptArguments)
+        var runner = ScriptRunner(path: file, noImages: noImages)
+        runner.reports = ReportDestinations(html: html, ipynb: ipynb)
+        let code = runner.run(cell: cell, arguments: scriptArguments)
         if code != 0 { throw ExitCode(code) }
     }
 }

@@ -6,6 +6,8 @@ import Interpreter
 struct ScriptRunner {
     let path: String
     let noImages: Bool
+    /// The reports to write (`--html`, `--ipynb`).
+    var reports = ReportDestinations()
 
     /// Reads the script, or prints why not and gives the exit code.
     private func load() -> Result<ScriptFile, ExitFailure> {
@@ -38,12 +40,18 @@ struct ScriptRunner {
             writeError(f.message + "\n")
             return f.code
         }
+        if let problem = reports.problem() {
+            writeError(problem + "\n")
+            return ExitStatus.io
+        }
+        let reporter = reports.isEmpty ? nil : ReportBuilder(script: script, destinations: reports, renderer: renderer(script))
         let programs: [(cell: Cell, program: Program)]
         do {
             programs = try script.parse()
         } catch let diagnostic as Diagnostic {
             writeError(renderer(script).render(diagnostic))
-            return ExitStatus.syntax
+            reporter?.recordSyntaxError(diagnostic)
+            return reporter?.finish(provenance: [], exitCode: ExitStatus.syntax) ?? ExitStatus.syntax
         } catch {
             writeError("camscript: \(error)\n")
             return ExitStatus.syntax
@@ -71,17 +79,23 @@ struct ScriptRunner {
         let interrupts = InterruptHandler(cancellation: session.cancellation)
         defer { interrupts.stop() }
         let silent = DiscardingSink()
-        guard last >= 0 else { return 0 }
+        guard last >= 0 else { return reporter?.finish(provenance: [], exitCode: 0) ?? 0 }
         for (position, entry) in programs.enumerated() where position <= last {
+            let quiet = selector != nil && position < last
             session.currentCell = entry.cell.index
-            session.output = (selector != nil && position < last) ? silent : sink
-            if case .failure(let diagnostic) = session.execute(entry.program) {
+            let target: OutputSink = quiet ? silent : sink
+            session.output = reporter?.begin(entry.cell, quiet: quiet, forwardingTo: target) ?? target
+            let outcome = session.execute(entry.program)
+            reporter?.end(entry.cell, program: entry.program, outcome: outcome)
+            if case .failure(let diagnostic) = outcome {
                 fflush(stdout)
                 writeError(renderer(script).render(diagnostic))
-                return ExitStatus.code(for: diagnostic.kind)
+                let code = ExitStatus.code(for: diagnostic.kind)
+                return reporter?.finish(provenance: session.provenance, exitCode: code) ?? code
             }
         }
-        return 0
+        fflush(stdout)
+        return reporter?.finish(provenance: session.provenance, exitCode: 0) ?? 0
     }
 
     /// Parses and resolves the script without running it; returns the exit code.

@@ -28,6 +28,8 @@ final class SessionState: @unchecked Sendable {
     var environment: [String: String]
     var baseDirectory: String
     var currentCell: Int?
+    /// The files loaded so far that reports name (see `CallContext.recordLoadedFile`).
+    var provenance: [ProvenanceRecord] = []
     private var currentRange: SourceRange?
     let builtinScope: Scope
     let globals: Scope
