@@ -108,6 +108,28 @@ extension BuiltinRegistry {
         })
 
         register(Builtin(BuiltinSignature(
+            name: "stack",
+            parameters: [Parameter("tensors", [.list], doc: "Tensors of one shape, e.g. preprocessed images [3, H, W].")],
+            category: models, summary: "Tensors of one shape stacked along a new first dimension: a batch.",
+            details: "stack([x, y]) of two [3, 224, 224] inputs is a [2, 3, 224, 224] batch, which predict, logits and the CAM methods accept (a CAM then holds one map per image).",
+            example: "xs = stack([x1, x2])\ncams = gradcam model xs target=[281, \"goldfish\"]")) { args, _ in
+            let items = try args.list("tensors")
+            guard !items.isEmpty else { throw RuntimeError("stack: needs at least one tensor, got an empty list") }
+            var tensors: [Tensor] = []
+            for (i, item) in items.enumerated() {
+                guard case .tensor(let t) = item else {
+                    throw RuntimeError("stack: expected tensors, found \(item.typeName) at position \(i + 1)")
+                }
+                if let first = tensors.first, first.shape != t.shape {
+                    throw RuntimeError("stack: every tensor must have the shape \(Network.describeShape(first.shape)), "
+                                       + "found \(Network.describeShape(t.shape)) at position \(i + 1)")
+                }
+                tensors.append(t)
+            }
+            return .tensor(Tensor.stack(tensors))
+        })
+
+        register(Builtin(BuiltinSignature(
             name: "logits", parameters: [modelParameter, input],
             category: models, summary: "The raw output of the model: a tensor [N, classes].",
             details: "A [3, H, W] input is treated as a batch of one, so the result is [1, classes].",
