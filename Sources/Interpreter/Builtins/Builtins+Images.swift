@@ -117,7 +117,8 @@ extension BuiltinRegistry {
             let columns = args.isNone("cols") ? Int(Double(pictures.count).squareRoot().rounded(.up)) : try args.integer("cols")
             let cellW = pictures.map(\.width).max() ?? 1, cellH = pictures.map(\.height).max() ?? 1
             let g = try args.integer("gap")
-            if columns >= 1, g >= 0 {
+            guard columns >= 1 else { throw RuntimeError("grid: cols must be at least 1, got \(columns)") }
+            if g >= 0 {
                 let rows = (pictures.count + columns - 1) / columns
                 try RGBImage.validateSize(width: min(columns, pictures.count) * (cellW + g), height: rows * (cellH + g))
             }
