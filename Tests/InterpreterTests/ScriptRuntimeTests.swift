@@ -195,4 +195,53 @@ final class ScriptRuntimeTests: XCTestCase {
         XCTAssertGreaterThan(picture.width, 3 * 224)
         XCTAssertTrue(FileManager.default.fileExists(atPath: folder.appendingPathComponent("quickstart_tabby.npy").path))
     }
+
+    /// The quickstart pipeline on the real default model, through the script layer, against
+    /// pytorch-grad-cam 1.5.7 (fixture by tools/fixtures/gen_wiring.py): the crop the model
+    /// sees, Grad-CAM for the top class and for "tabby", and `overlay cam x` against
+    /// show_cam_on_image(np.float32(crop) / 255, cam, use_rgb=True).
+    func testQuickstartPipelineMatchesPytorchGradCAM() throws {
+        let environment = ProcessInfo.processInfo.environment
+        let models = ModelStore.modelsFolder(environment: environment)
+        guard FileManager.default.fileExists(atPath: models + "/efficientnet-lite0-57934424.pth") else {
+            throw XCTSkip("the default model is not installed in \(models); run `make setup`")
+        }
+        let fixture = try SafeTensors.read(contentsOf: ScriptRuntimeTests.repository
+            .appendingPathComponent("Tests/CAMRuntimeTests/Fixtures/wiring/chelsea_lite0.safetensors"))
+        let script = """
+        model = load "efficientnet_lite0"
+        img = load "images/chelsea.png"
+        x = preprocess img model
+        top = gradcam model x
+        tabby = gradcam model x target="tabby"
+        crop = to_image(x, mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5])
+        vis = overlay tabby x
+        """
+        let sink = CollectingSink()
+        let session = Session(output: sink, baseDirectory: ScriptRuntimeTests.repository.appendingPathComponent("examples").path,
+                              environment: environment)
+        XCTAssertNil(session.run(source: script, fileName: "pipeline.cam").diagnostic)
+        XCTAssertEqual(sink.lines, Array(repeating: "gradcam: using the default layer \"_blocks.15\" (choose another with layer=)", count: 2))
+        guard case .object(let crop as ImageObject)? = session.value(named: "crop"),
+              case .object(let vis as ImageObject)? = session.value(named: "vis"),
+              case .object(let top as CAMObject)? = session.value(named: "top"),
+              case .object(let tabby as CAMObject)? = session.value(named: "tabby"),
+              let expectedCrop = fixture["crop"], let expectedOverlay = fixture["overlay"],
+              let camTop = fixture["cam_top"], let camTabby = fixture["cam_tabby"] else {
+            return XCTFail("missing values or fixtures")
+        }
+        XCTAssertEqual(crop.image.pixels.map(Float.init), expectedCrop.storage, "the crop differs from PIL's")
+        XCTAssertEqual(top.result.targetClasses, [282])
+        XCTAssertEqual(tabby.result.targetClasses, [281])
+        XCTAssertLessThanOrEqual(top.result.map.slice(0).maxAbsDifference(camTop), 1e-4)
+        XCTAssertLessThanOrEqual(tabby.result.map.slice(0).maxAbsDifference(camTabby), 1e-4)
+        // The overlay of our map equals show_cam_on_image of our map on the exact crop; against
+        // the reference map, pixels differ only where uint8(255 · cam) falls on the other side
+        // of an integer.
+        let ours = vis.image.pixels.map(Float.init)
+        let differing = zip(ours, expectedOverlay.storage).filter { $0 != $1 }.count
+        XCTAssertLessThanOrEqual(Double(differing) / Double(ours.count), 0.001, "\(differing) of \(ours.count) samples differ")
+        let sameMap = try CAMRuntime.overlay(crop.image, mask: camTabby)
+        XCTAssertEqual(sameMap.pixels.map(Float.init), expectedOverlay.storage, "show_cam_on_image on the reference map differs")
+    }
 }
