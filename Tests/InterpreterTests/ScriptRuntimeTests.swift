@@ -244,4 +244,32 @@ final class ScriptRuntimeTests: XCTestCase {
         let sameMap = try CAMRuntime.overlay(crop.image, mask: camTabby)
         XCTAssertEqual(sameMap.pixels.map(Float.init), expectedOverlay.storage, "show_cam_on_image on the reference map differs")
     }
+
+    /// `show` draws images and CAMs through DisplayImage; the standard registry encodes PNG for iTerm2.
+    func testShowDrawsImagesAndCAMsAndThePNGEncoderIsRegistered() throws {
+        let sink = CollectingSink()
+        let session = Session(output: sink, baseDirectory: folder.path, environment: ["HOME": folder.path])
+        let script = """
+        img = resize(colorbar("jet", length=100), 96, 64)
+        show img
+        model = random_model "resnet18"
+        c = gradcam model preprocess(img, model, resize=64, crop=64) layer="layer4"
+        show c
+        """
+        XCTAssertNil(session.run(source: script, fileName: "show.cam").diagnostic)
+        let pictures = sink.items.compactMap { item -> (DisplayImage, String)? in
+            if case .image(let picture, let description) = item.kind { return (picture, description) }
+            return nil
+        }
+        XCTAssertEqual(pictures.map { [$0.0.width, $0.0.height] }, [[96, 64], [64, 64]])
+        XCTAssertEqual(pictures.first?.1, "image 96×64 RGB")
+        XCTAssertTrue(pictures.last?.1.hasPrefix("GradCAM 64×64 at layer4") ?? false)
+        guard let encoder = BuiltinRegistry.standard.pngEncoder, let picture = pictures.first?.0 else {
+            return XCTFail("no PNG encoder registered")
+        }
+        let png = encoder(picture) ?? []
+        XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        let decoded = try RGBImage(data: Data(png))
+        XCTAssertEqual(decoded.pixels, picture.rgb)
+    }
 }
