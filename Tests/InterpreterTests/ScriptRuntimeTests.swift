@@ -11,7 +11,7 @@ final class ScriptRuntimeTests: XCTestCase {
         .deletingLastPathComponent().deletingLastPathComponent()
     static let photos = repository.appendingPathComponent("examples/images")
 
-    var folder: URL!
+    var folder = FileManager.default.temporaryDirectory
 
     override func setUpWithError() throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("camscript-runtime-\(UUID().uuidString)")
@@ -19,7 +19,10 @@ final class ScriptRuntimeTests: XCTestCase {
     }
 
     override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: folder)
+        // Only the folder setUp made (never the temporary directory itself).
+        if folder.lastPathComponent.hasPrefix("camscript-runtime-") {
+            try? FileManager.default.removeItem(at: folder)
+        }
     }
 
     /// Writes a random-weight checkpoint of `architecture` as safetensors under `name`.
@@ -271,5 +274,22 @@ final class ScriptRuntimeTests: XCTestCase {
         XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
         let decoded = try RGBImage(data: Data(png))
         XCTAssertEqual(decoded.pixels, picture.rgb)
+    }
+
+    /// Ctrl-C (the session's cancellation flag) stops a long ScoreCAM between batches.
+    func testCancellationStopsScoreCAM() throws {
+        let sink = CollectingSink()
+        let session = Session(output: sink, baseDirectory: folder.path, environment: ["HOME": folder.path])
+        XCTAssertNil(session.run(source: "model = random_model \"resnet18\"\nx = preprocess(resize(colorbar(), 224, 224), model)",
+                                 fileName: "setup.cam").diagnostic)
+        let flag = session.cancellation
+        DispatchQueue.global().asyncAfter(deadline: .now() + 1) { flag.cancel() }
+        let start = Date()
+        // 512 masked inputs of 224×224: minutes in a debug build if nothing stopped it.
+        let outcome = session.run(source: "c = scorecam model x layer=\"layer4\" batch_size=4", fileName: "long.cam")
+        XCTAssertEqual(outcome.diagnostic?.message, "interrupted")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 20)
+        XCTAssertNil(session.value(named: "c"))
+        flag.reset()
     }
 }
