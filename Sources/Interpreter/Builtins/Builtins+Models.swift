@@ -7,7 +7,7 @@ extension BuiltinRegistry {
     mutating func registerModelBuiltins() {
         let models = "Models"
 
-        register(Loader(description: "model checkpoint (safetensors or PyTorch, architecture from its keys or arch=)",
+        register(Loader(description: "model checkpoint, safetensors or PyTorch; architecture from its keys or arch=",
                         extensions: ["pth", "pt", "safetensors"]) { path, args, _ in
             if args.isGiven("weights") {
                 throw RuntimeError("weights= is for architecture names (load \"resnet50\" weights=\"file.pth\"); "
@@ -18,7 +18,7 @@ extension BuiltinRegistry {
             return .object(ModelObject(network, source: (path as NSString).lastPathComponent))
         })
 
-        register(Loader(description: "built-in architecture: " + Network.architectures.joined(separator: ", "),
+        register(Loader(description: "a built-in architecture name: " + Network.architectures.joined(separator: ", "),
                         extensions: [], acceptsName: { ModelStore.architecture(named: $0) != nil }) { name, args, context in
             guard let arch = ModelStore.architecture(named: name) else {
                 throw RuntimeError("unknown architecture \(quote(name))")
