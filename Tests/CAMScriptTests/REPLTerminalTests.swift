@@ -129,7 +129,7 @@ final class REPLTerminalTests: XCTestCase {
 
         // Tab completion of a builtin, then of a keyword argument.
         t.waitFor("cam> ")
-        t.send("ran\t")
+        t.send("rang\t")   // "ran" alone is ambiguous: random_model, randomcam, range
         t.waitFor("range")
         t.send("3\r")
         t.waitFor("[0, 1, 2]")

@@ -3,7 +3,10 @@ extension BuiltinRegistry {
     /// runtime area registers from its own file (one line per area here, e.g.
     /// `registry.registerImageBuiltins()`).
     public static var standard: BuiltinRegistry {
-        let registry = core
+        var registry = core
+        registry.registerImageBuiltins()
+        registry.registerModelBuiltins()
+        registry.registerCAMBuiltins()
         return registry
     }
 }

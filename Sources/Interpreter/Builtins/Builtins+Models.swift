@@ -1,0 +1,168 @@
+import CAMRuntime
+import Foundation
+
+extension BuiltinRegistry {
+    /// Registers the checkpoint loader (`.pth`, `.pt`, `.safetensors`), the loader of built-in
+    /// architecture names, `random_model`, `preprocess`, `predict` and `logits`.
+    mutating func registerModelBuiltins() {
+        let models = "Models"
+
+        register(Loader(description: "model checkpoint, safetensors or PyTorch; architecture from its keys or arch=",
+                        extensions: ["pth", "pt", "safetensors"]) { path, args, _ in
+            if args.isGiven("weights") {
+                throw RuntimeError("weights= is for architecture names (load \"resnet50\" weights=\"file.pth\"); "
+                                   + "\(quote(try args.string("path"))) is already a checkpoint")
+            }
+            let arch = args.isNone("arch") ? nil : try args.string("arch")
+            let network = try ModelStore.load(contentsOf: path, architecture: arch)
+            return .object(ModelObject(network, source: (path as NSString).lastPathComponent))
+        })
+
+        register(Loader(description: "a built-in architecture name: " + Network.architectures.joined(separator: ", "),
+                        extensions: [], acceptsName: { ModelStore.architecture(named: $0) != nil }) { name, args, context in
+            guard let arch = ModelStore.architecture(named: name) else {
+                throw RuntimeError("unknown architecture \(quote(name))")
+            }
+            if args.isGiven("arch") {
+                throw RuntimeError("arch= is for checkpoint files; \(quote(name)) already names the architecture")
+            }
+            if case .string(let weights) = args["weights"] {
+                let network = try ModelStore.load(contentsOf: weights, architecture: arch)
+                return .object(ModelObject(network, source: (weights as NSString).lastPathComponent))
+            }
+            let path: String
+            do {
+                path = try ModelStore.defaultCheckpointPath(for: arch, environment: context.environment)
+            } catch let missing as MissingModelError {
+                throw ScriptIOError(missing.message, missing: true)  // exit code 66, as any missing input file
+            }
+            let network = try ModelStore.load(contentsOf: path, architecture: arch)
+            return .object(ModelObject(network, source: (path as NSString).lastPathComponent))
+        })
+
+        register(Builtin(BuiltinSignature(
+            name: "random_model",
+            parameters: [Parameter("arch", [.string], doc: "An architecture: " + Network.architectures.joined(separator: ", ") + ".")],
+            category: models, summary: "A model with random (but always the same) weights, for trying the language without a checkpoint.",
+            details: "Convolutions and linear layers get He-uniform weights from a fixed seed, batch norms are the identity. Its predictions mean nothing, but every builtin works on it, quickly for resnet18. The preset is the architecture's usual one.",
+            example: "model = random_model \"resnet18\"")) { args, _ in
+            let network = try ModelStore.randomNetwork(architecture: try args.string("arch"))
+            return .object(ModelObject(network, source: "random"))
+        })
+
+        register(Builtin(BuiltinSignature(
+            name: "preprocess",
+            parameters: [Parameter("image", [.object("image")], doc: "The picture."),
+                         Parameter("model", [.object("model")], default: Value.none, doc: "Whose preset to use (default: ImageNet V1, resize 256 bilinear, crop 224)."),
+                         Parameter("resize", [.integer], default: Value.none, keywordOnly: true, doc: "The length of the shorter side after resizing."),
+                         Parameter("crop", [.integer], default: Value.none, keywordOnly: true, doc: "The side of the centre crop."),
+                         Parameter("mean", [.list], default: Value.none, keywordOnly: true, doc: "Three channel means."),
+                         Parameter("std", [.list], default: Value.none, keywordOnly: true, doc: "Three channel standard deviations."),
+                         Parameter("interpolation", [.string], default: Value.none, keywordOnly: true, doc: "bilinear, bicubic or nearest.")],
+            category: models, summary: "The model input for a picture: resize the shorter side, centre-crop, /255, normalise.",
+            details: "As torchvision's ImageClassification transforms compute it from a PIL image, in float32. The model's own preset is used unless overridden: ResNet-18/34 resize 256, ResNet-50/101/152 resize 232 (bilinear, crop 224, ImageNet mean/std); EfficientNet-Lite0 256 bicubic, crop 224, mean = std = 0.5. Without a model: resize 256 bilinear, crop 224, ImageNet mean/std (torchvision's V1 weights). Returns a tensor [3, H, W].",
+            example: "x = preprocess img model")) { args, _ in
+            let image = try args.object("image", as: ImageObject.self).image
+            var preset = InputPreset.resnetV1
+            if case .object(let m as ModelObject) = args["model"] { preset = m.network.preset }
+            if !args.isNone("resize") { preset.resizeShorterSide = try args.integer("resize") }
+            if !args.isNone("crop") { preset.cropSize = try args.integer("crop") }
+            if let mean = try floats(args, "mean", count: 3) { preset.mean = mean }
+            if let std = try floats(args, "std", count: 3) {
+                guard !std.contains(0) else { throw RuntimeError("preprocess: std must not contain 0, got \(Value.list(std.map { numberValue($0) }).repr)") }
+                preset.std = std
+            }
+            if !args.isNone("interpolation") { preset.interpolation = try interpolationNamed(try args.string("interpolation"), "preprocess") }
+            guard preset.resizeShorterSide >= 1, preset.cropSize >= 1 else {
+                throw RuntimeError("preprocess: resize and crop must be at least 1 pixel, got \(preset.resizeShorterSide) and \(preset.cropSize)")
+            }
+            let resized = image.sizeResizingShorterSide(to: preset.resizeShorterSide)
+            try RGBImage.validateSize(width: resized.width, height: resized.height)
+            guard preset.cropSize <= min(resized.width, resized.height) else {
+                throw RuntimeError("preprocess: the crop \(preset.cropSize) is larger than the resized picture "
+                                   + "\(resized.width)×\(resized.height); use a crop of at most \(min(resized.width, resized.height))")
+            }
+            return .tensor(CAMRuntime.preprocess(image, preset: preset))
+        })
+
+        let modelParameter = Parameter("model", [.object("model")], doc: "The classifier.")
+        let input = Parameter("x", [.tensor], doc: "A preprocessed image [3, H, W] or a batch [N, 3, H, W].")
+        register(Builtin(BuiltinSignature(
+            name: "predict",
+            parameters: [modelParameter, input,
+                         Parameter("top", [.integer], default: .number(5), keywordOnly: true, doc: "How many classes to list.")],
+            category: models, summary: "The most probable classes with their labels and softmax probabilities.",
+            details: "Returns a prediction table (a list of tables for a batch): index it for rows (row.rank, row.class, row.label, row.prob); .labels, .classes, .probs list a column, .top is the first row.",
+            example: "p = predict model x top=3\nprint p.top.label")) { args, _ in
+            let model = try args.object("model", as: ModelObject.self)
+            let top = try args.integer("top")
+            let classes = model.network.classNames.count
+            guard top >= 1 else { throw RuntimeError("predict: top must be at least 1, got \(top)") }
+            let logits = try model.network.forward(try batch(try args.tensor("x"), "predict")).logits
+            let k = logits.shape[1]
+            let tables = (0..<logits.shape[0]).map { i -> Value in
+                let probabilities = softmax(logits.storage[(i * k)..<((i + 1) * k)])
+                let order = probabilities.indices.sorted { probabilities[$0] != probabilities[$1] ? probabilities[$0] > probabilities[$1] : $0 < $1 }
+                let rows = order.prefix(min(top, k)).enumerated().map { rank, c in
+                    PredictionRow(rank: rank + 1, classIndex: c, label: c < classes ? model.network.classNames[c] : "class \(c)",
+                                  probability: probabilities[c])
+                }
+                return .object(PredictionTable(rows: rows))
+            }
+            return tables.count == 1 ? tables[0] : .list(tables)
+        })
+
+        register(Builtin(BuiltinSignature(
+            name: "stack",
+            parameters: [Parameter("tensors", [.list], doc: "Tensors of one shape, e.g. preprocessed images [3, H, W].")],
+            category: models, summary: "Tensors of one shape stacked along a new first dimension: a batch.",
+            details: "stack([x, y]) of two [3, 224, 224] inputs is a [2, 3, 224, 224] batch, which predict, logits and the CAM methods accept (a CAM then holds one map per image).",
+            example: "xs = stack([x1, x2])\ncams = gradcam model xs target=[281, \"goldfish\"]")) { args, _ in
+            let items = try args.list("tensors")
+            guard !items.isEmpty else { throw RuntimeError("stack: needs at least one tensor, got an empty list") }
+            var tensors: [Tensor] = []
+            for (i, item) in items.enumerated() {
+                guard case .tensor(let t) = item else {
+                    throw RuntimeError("stack: expected tensors, found \(item.typeName) at position \(i + 1)")
+                }
+                if let first = tensors.first, first.shape != t.shape {
+                    throw RuntimeError("stack: every tensor must have the shape \(Network.describeShape(first.shape)), "
+                                       + "found \(Network.describeShape(t.shape)) at position \(i + 1)")
+                }
+                tensors.append(t)
+            }
+            return .tensor(Tensor.stack(tensors))
+        })
+
+        register(Builtin(BuiltinSignature(
+            name: "logits", parameters: [modelParameter, input],
+            category: models, summary: "The raw output of the model: a tensor [N, classes].",
+            details: "A [3, H, W] input is treated as a batch of one, so the result is [1, classes].",
+            example: "z = logits model x\nprint z.argmax")) { args, _ in
+            let model = try args.object("model", as: ModelObject.self)
+            return .tensor(try model.network.forward(try batch(try args.tensor("x"), "logits")).logits)
+        })
+    }
+}
+
+/// The input as a batch `[N, 3, H, W]`: a `[3, H, W]` tensor gets a batch dimension of 1.
+func batch(_ x: Tensor, _ callee: String) throws -> Tensor {
+    let x = x.rank == 3 && x.shape[0] == 3 ? x.reshaped([1] + x.shape) : x
+    guard x.rank == 4, x.shape[1] == 3, x.shape[0] > 0 else {
+        throw RuntimeError("\(callee): expected a preprocessed image [3, H, W] or a batch [N, 3, H, W], got a tensor of shape "
+                           + Network.describeShape(x.shape))
+    }
+    guard x.shape[2] >= 32, x.shape[3] >= 32 else {
+        throw RuntimeError("\(callee): the image is \(x.shape[3])×\(x.shape[2]); the models need at least 32×32")
+    }
+    return x
+}
+
+/// Softmax in float32 with the maximum subtracted first, as PyTorch computes it.
+func softmax(_ x: ArraySlice<Float>) -> [Float] {
+    let m = x.max() ?? 0
+    let e = x.map { Foundation.exp($0 - m) }
+    var sum: Float = 0
+    for v in e { sum += v }
+    return e.map { $0 / sum }
+}
