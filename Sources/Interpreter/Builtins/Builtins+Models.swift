@@ -8,14 +8,13 @@ extension BuiltinRegistry {
         let models = "Models"
 
         register(Loader(description: "model checkpoint, safetensors or PyTorch; architecture from its keys or arch=",
-                        extensions: ["pth", "pt", "safetensors"]) { path, args, _ in
+                        extensions: ["pth", "pt", "safetensors"]) { path, args, context in
             if args.isGiven("weights") {
                 throw RuntimeError("weights= is for architecture names (load \"resnet50\" weights=\"file.pth\"); "
                                    + "\(quote(try args.string("path"))) is already a checkpoint")
             }
             let arch = args.isNone("arch") ? nil : try args.string("arch")
-            let network = try ModelStore.load(contentsOf: path, architecture: arch)
-            return .object(ModelObject(network, source: (path as NSString).lastPathComponent))
+            return try loadModel(at: path, architecture: arch, context: context)
         })
 
         register(Loader(description: "a built-in architecture name: " + Network.architectures.joined(separator: ", "),
@@ -27,8 +26,7 @@ extension BuiltinRegistry {
                 throw RuntimeError("arch= is for checkpoint files; \(quote(name)) already names the architecture")
             }
             if case .string(let weights) = args["weights"] {
-                let network = try ModelStore.load(contentsOf: weights, architecture: arch)
-                return .object(ModelObject(network, source: (weights as NSString).lastPathComponent))
+                return try loadModel(at: weights, architecture: arch, context: context)
             }
             let path: String
             do {
@@ -36,8 +34,7 @@ extension BuiltinRegistry {
             } catch let missing as MissingModelError {
                 throw ScriptIOError(missing.message, missing: true)  // exit code 66, as any missing input file
             }
-            let network = try ModelStore.load(contentsOf: path, architecture: arch)
-            return .object(ModelObject(network, source: (path as NSString).lastPathComponent))
+            return try loadModel(at: path, architecture: arch, context: context)
         })
 
         register(Builtin(BuiltinSignature(
@@ -165,4 +162,12 @@ func softmax(_ x: ArraySlice<Float>) -> [Float] {
     var sum: Float = 0
     for v in e { sum += v }
     return e.map { $0 / sum }
+}
+
+/// Loads a checkpoint as a model and records the file with its SHA-256, so a report names the
+/// exact weights that produced it.
+private func loadModel(at path: String, architecture: String?, context: CallContext) throws -> Value {
+    let network = try ModelStore.load(contentsOf: path, architecture: architecture)
+    try context.recordLoadedFile(at: path, kind: "model")
+    return .object(ModelObject(network, source: (path as NSString).lastPathComponent))
 }
