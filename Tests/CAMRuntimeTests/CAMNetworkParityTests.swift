@@ -4,6 +4,17 @@ import XCTest
 
 /// Every CAM method on the real architectures (random weights rebuilt from the fixtures' seeded
 /// manifests) against pytorch-grad-cam 1.5.7 on the same weights and input (96×96 photo).
+///
+/// Ill-conditioned references are skipped, by rule, not by hand: gen_cam.py also computes every
+/// case in float64 and records `conditioning` = max |float32 reference − float64 reference|. When
+/// that exceeds half our tolerance (`conditioning_limit`: 0.5e-3, 2.5e-3 for ScoreCAM/AblationCAM)
+/// the reference is decided by float32 rounding luck (a ReLU6 gate input within ~1e-5 of 0 or 6
+/// flips with the summation order; PyTorch on 2 threads misses its own 1-thread reference by as
+/// much as float64 does), so it is flagged `ill_conditioned` and not used as an expectation. The
+/// test logs each skipped case with its number, checks that the flag follows from the number and
+/// that the limit is half the tolerance used here, allows at most 2 flagged cases per network (so
+/// a generator bug cannot silently skip everything), and holds every other case to the unchanged
+/// tolerance.
 final class CAMNetworkParityTests: XCTestCase {
     private func network(_ architecture: String) throws -> Network {
         let manifest = try SeededWeights.load(architecture)
@@ -45,7 +56,19 @@ final class CAMNetworkParityTests: XCTestCase {
 
         // Every method, target, layer set and smoothing variant, end to end.
         var seen = Set<String>()
+        var skipped: [String] = []
         for c in fixture.cases where c.method != "GuidedBackprop" {
+            let conditioning = try XCTUnwrap(c.conditioning, "\(c.name): no conditioning number; regenerate with gen_cam.py")
+            let limit = try XCTUnwrap(c.conditioning_limit, "\(c.name): no conditioning_limit")
+            let flagged = try XCTUnwrap(c.ill_conditioned, "\(c.name): no ill_conditioned flag")
+            XCTAssertEqual(limit, Double(camTolerance(c.method)) / 2, accuracy: limit * 1e-6, "\(c.name): limit is not half the tolerance")
+            XCTAssertEqual(flagged, conditioning > limit, "\(c.name): flag disagrees with conditioning \(conditioning)")
+            if flagged {
+                let note = "\(c.name): float32 vs float64 reference differ by \(conditioning) > \(limit)"
+                print("\(architecture): skipping ill-conditioned reference case \(note)")
+                skipped.append(note)
+                continue
+            }
             let (result, reference, tolerance) = try runCAMCase(c, network: net, input: input, tensors: tensors,
                                                                 seed: fixture.random_cam_seed ?? 1234)
             XCTAssertEqual(result.map.shape, reference.shape, c.name)
@@ -55,6 +78,7 @@ final class CAMNetworkParityTests: XCTestCase {
             seen.insert(c.method)
         }
         XCTAssertEqual(seen.count, 13, "methods covered: \(seen.sorted())")
+        XCTAssertLessThanOrEqual(skipped.count, 2, "\(architecture): too many ill-conditioned cases: \(skipped)")
 
         // Not only the last block: GradCAM, HiResCAM and XGradCAM must differ at the secondary layer.
         let maps = try ["GradCAM", "HiResCAM", "XGradCAM"].map { try XCTUnwrap(tensors["\($0)|\(secondary)|explicit|aug0|eigen0"]) }
