@@ -33,7 +33,7 @@ final class ExamplesTests: XCTestCase {
         "seed.cam": Expectation(files: [("out/cam_compare.png", 672, 224)], needsDefaultModel: false,
                                 output: ["[451, 300]", "[3, 224, 224]"]),
         "methods.cam": Expectation(files: [("out/methods.png", 5 * 224, 3 * 224)],
-                                   output: ["explaining class 282 tiger cat", "wrote out/methods.png with 15 tiles"]),
+                                   output: ["explaining class 282 tiger cat", "wrote out/methods.png with 14 tiles"]),
         "layers.cam": Expectation(files: [("out/layers.png", 3 * 224, 2 * 224)], output: ["16 blocks: _blocks.0 … _blocks.15"]),
         "targets.cam": Expectation(files: [("out/targets.png", 3 * 224, 2 * 224)],
                                    output: ["→ 1 \"goldfish\"", "→ 281 \"tabby\" (softmax)"]),
