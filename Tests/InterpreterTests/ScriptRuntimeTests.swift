@@ -157,6 +157,12 @@ final class ScriptRuntimeTests: XCTestCase {
         XCTAssertEqual(ModelStore.architecture(named: "ResNet-50"), "resnet50")
         XCTAssertEqual(ModelStore.architecture(named: "EfficientNet-Lite0"), "efficientnet_lite0")
         XCTAssertNil(ModelStore.architecture(named: "resnet51"))
+        XCTAssertThrowsError(try ModelStore.defaultCheckpointPath(for: "efficientnet_lite0", environment: ["CAMSCRIPT_MODELS": folder.path])) {
+            XCTAssertEqual(($0 as? MissingModelError)?.path, folder.path + "/efficientnet-lite0-57934424.pth")
+        }
+        XCTAssertThrowsError(try ModelStore.defaultCheckpointPath(for: "resnet50", environment: [:])) {
+            XCTAssertTrue($0 is RuntimeError)
+        }
         // A checkpoint placed in CAMSCRIPT_MODELS under the default file name is the default model.
         let models = folder.appendingPathComponent("models")
         try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)

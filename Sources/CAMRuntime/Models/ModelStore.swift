@@ -30,8 +30,8 @@ public enum ModelStore {
 
     /// The path of `architecture`'s default checkpoint.
     ///
-    /// - Throws: `RuntimeError` when the architecture has no default weights here, or when
-    ///   its checkpoint is not installed (telling to run `make setup`).
+    /// - Throws: `RuntimeError` when the architecture has no default weights here;
+    ///   `MissingModelError` when its checkpoint is not installed (telling to run `make setup`).
     public static func defaultCheckpointPath(for architecture: String, environment: [String: String]) throws -> String {
         guard let file = defaultCheckpoints[architecture] else {
             throw RuntimeError("no default weights for \(architecture) are available here; give a checkpoint with "
@@ -40,7 +40,7 @@ public enum ModelStore {
         }
         let path = modelsFolder(environment: environment) + "/" + file
         guard FileManager.default.fileExists(atPath: path) else {
-            throw RuntimeError("the default \(architecture) weights are not installed: \(path) does not exist; "
+            throw MissingModelError(path: path, message: "the default \(architecture) weights are not installed: \(path) does not exist; "
                                + "run `make setup` (or scripts/setup.sh), or set CAMSCRIPT_MODELS to the folder that holds \(file)")
         }
         return path
@@ -102,5 +102,19 @@ public enum ModelStore {
             if entry.key.hasSuffix("running_mean") || entry.key.hasSuffix("running_var") { return total }
             return total + entry.shape.reduce(1, *)
         }
+    }
+}
+
+/// The error thrown when a default checkpoint is not installed: a missing input file.
+public struct MissingModelError: UserFacingError, Equatable {
+    /// Where the checkpoint was looked for.
+    public let path: String
+    /// What happened and how to fix it.
+    public let message: String
+
+    /// Creates the error.
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
     }
 }

@@ -81,9 +81,10 @@ extension BuiltinRegistry {
             name: "guided_backprop",
             parameters: [Parameter("model", [.object("model")], doc: "The classifier."),
                          Parameter("x", [.tensor], doc: "A preprocessed image [3, H, W] (a batch: its first image)."),
-                         Parameter("target", [.integer, .string], default: Value.none, keywordOnly: true, doc: "A class index or label; the top class when omitted.")],
+                         Parameter("target", [.integer, .string], default: Value.none, keywordOnly: true, doc: "A class index or label; the top class when omitted."),
+                         Parameter("raw", [.bool], default: .bool(false), keywordOnly: true, doc: "Return the [H, W, 3] float tensor instead of the picture.")],
             category: category, summary: "Guided backpropagation: the input gradient through ReLUs that pass only positive gradients, as a picture.",
-            details: "The gradient [H, W, 3] is drawn as pytorch-grad-cam's deprocess_image does: (g − mean)/(std + 1e-5)·0.1 + 0.5, clipped to [0, 1], times 255.",
+            details: "The gradient [H, W, 3] is drawn as pytorch-grad-cam's deprocess_image does: (g − mean)/(std + 1e-5)·0.1 + 0.5, clipped to [0, 1], times 255. With raw=true the gradient itself is returned as a tensor [H, W, 3] (channels last, as pytorch-grad-cam returns it).",
             formula: "ReLU backward: dL/dx = [x > 0]·[g > 0]·g",
             paper: "Springenberg et al., Striving for Simplicity: The All Convolutional Net, ICLR-W 2015 (Eq. 6, Fig. 1)",
             example: "show guided_backprop model x")) { args, context in
@@ -91,6 +92,7 @@ extension BuiltinRegistry {
             let x = try batch(try args.tensor("x"), "guided_backprop")
             let (gradient, _) = try GuidedBackprop.gradient(network: model.network, input: x, target: try classTarget(args["target"], "guided_backprop"),
                                                             cancellation: context.cancellation)
+            if try args.bool("raw") { return .tensor(gradient) }
             return .object(ImageObject(try bytesImage(GuidedBackprop.deprocess(gradient))))
         })
 
@@ -99,9 +101,10 @@ extension BuiltinRegistry {
             parameters: [Parameter("model", [.object("model")], doc: "The classifier."),
                          Parameter("x", [.tensor], doc: "A preprocessed image [3, H, W] (a batch: its first image)."),
                          Parameter("layer", [.string, .list], default: Value.none, keywordOnly: true, doc: "The Grad-CAM target layer(s)."),
-                         Parameter("target", [.integer, .string], default: Value.none, keywordOnly: true, doc: "A class index or label; the top class when omitted.")],
+                         Parameter("target", [.integer, .string], default: Value.none, keywordOnly: true, doc: "A class index or label; the top class when omitted."),
+                         Parameter("raw", [.bool], default: .bool(false), keywordOnly: true, doc: "Return the [H, W, 3] float tensor instead of the picture.")],
             category: category, summary: "Guided Grad-CAM: the guided-backpropagation gradient times the Grad-CAM map, as a picture.",
-            details: "Both are computed for the same image and class; the product is drawn as pytorch-grad-cam's deprocess_image does.",
+            details: "Both are computed for the same image and class; the product is drawn as pytorch-grad-cam's deprocess_image does (raw=true: the product itself, a tensor [H, W, 3]).",
             formula: "deprocess(GradCAM[h, w] · guided_gradient[h, w, c])",
             paper: "Selvaraju et al., Grad-CAM, ICCV 2017 (§3.1)",
             example: "show guided_gradcam model x target=\"tabby\"")) { args, context in
@@ -116,7 +119,14 @@ extension BuiltinRegistry {
             let result = try CAMEngine(network: model.network).compute(try CAMMethods.make(named: "gradcam"), input: x, layers: layers,
                                                                      targets: [.index(cls)], cancellation: context.cancellation)
             announceDefaultLayer(result, "guided_gradcam", context)
-            return .object(ImageObject(try bytesImage(try GuidedBackprop.guidedGradCAM(mask: result.map.slice(0), gradient: gradient))))
+            let mask = result.map.slice(0)
+            if try args.bool("raw") {
+                let c = gradient.shape[2]
+                return .tensor(Tensor(shape: gradient.shape) { out in
+                    for i in 0..<gradient.count { out[i] = mask.storage[i / c] * gradient.storage[i] }
+                })
+            }
+            return .object(ImageObject(try bytesImage(try GuidedBackprop.guidedGradCAM(mask: mask, gradient: gradient))))
         })
 
         register(Saver(description: "NumPy array of a CAM's map ([H, W], or [N, H, W] for a batch)", extensions: ["npy"], accepts: { value in

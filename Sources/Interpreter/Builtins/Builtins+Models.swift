@@ -30,7 +30,12 @@ extension BuiltinRegistry {
                 let network = try ModelStore.load(contentsOf: weights, architecture: arch)
                 return .object(ModelObject(network, source: (weights as NSString).lastPathComponent))
             }
-            let path = try ModelStore.defaultCheckpointPath(for: arch, environment: context.environment)
+            let path: String
+            do {
+                path = try ModelStore.defaultCheckpointPath(for: arch, environment: context.environment)
+            } catch let missing as MissingModelError {
+                throw ScriptIOError(missing.message, missing: true)  // exit code 66, as any missing input file
+            }
             let network = try ModelStore.load(contentsOf: path, architecture: arch)
             return .object(ModelObject(network, source: (path as NSString).lastPathComponent))
         })
