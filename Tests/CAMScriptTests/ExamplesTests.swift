@@ -65,16 +65,17 @@ final class ExamplesTests: XCTestCase {
     }
 
     /// The `.cam` files under `examples/`, as paths relative to it.
-    static func exampleScripts() throws -> [String] {
+    static func exampleScripts() -> [String] {
         let base = examples.standardizedFileURL.path + "/"
         guard let walker = FileManager.default.enumerator(atPath: base) else {
-            throw XCTSkip("cannot list \(base)")
+            XCTFail("cannot list \(base)")
+            return []
         }
         return walker.compactMap { $0 as? String }.filter { $0.hasSuffix(".cam") && !$0.hasPrefix("out/") }.sorted()
     }
 
     func testEveryExampleHasAnExpectation() throws {
-        let scripts = try Self.exampleScripts()
+        let scripts = Self.exampleScripts()
         XCTAssertEqual(Set(scripts), Set(Self.expectations.keys),
                        "every examples/**/*.cam must be listed in ExamplesTests.expectations (and only those)")
         let workshop = scripts.filter { $0.hasPrefix("workshop/") }
@@ -171,7 +172,7 @@ final class ExamplesTests: XCTestCase {
         let files = FileManager.default
         try files.createDirectory(at: destination.appendingPathComponent("out"), withIntermediateDirectories: true)
         try files.copyItem(at: Self.examples.appendingPathComponent("images"), to: destination.appendingPathComponent("images"))
-        for script in try Self.exampleScripts() {
+        for script in Self.exampleScripts() {
             let target = destination.appendingPathComponent(script)
             try files.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
             try files.copyItem(at: Self.examples.appendingPathComponent(script), to: target)
