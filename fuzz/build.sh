@@ -14,7 +14,8 @@ SWIFTC=${SWIFTC:-swiftc}
 mkdir -p "$OUT"
 
 # Instrumentation: libFuzzer coverage + AddressSanitizer (with LeakSanitizer) everywhere.
-# -enable-testing lets a target reach internal entry points (the unpickler) with @testable.
+# lld (shipped with the toolchain) links the targets: ld.gold prints ~200 harmless warnings
+# about ASan's local symbols. -enable-testing lets a target reach internal entry points (the unpickler) with @testable.
 FLAGS=(-O -g -sanitize=fuzzer,address -enable-testing -swift-version 5
        -I Sources/CPNG -I Sources/CJPEG -I Sources/COpenBLAS)
 
@@ -43,7 +44,7 @@ for name in "$@"; do
     if [[ ! -x "$exe" || -n "$(find "$src" fuzz/FuzzSupport.swift "$OUT/libCAMRuntime.a" -newer "$exe" -print -quit)" ]]; then
         echo "fuzz: building $exe"
         "$SWIFTC" "${FLAGS[@]}" -parse-as-library -module-name "Fuzz_$name" \
-            -I "$OUT" -L "$OUT" -lCAMRuntime -lpng16 -lturbojpeg -lopenblas \
+            -use-ld=lld -I "$OUT" -L "$OUT" -lCAMRuntime -lpng16 -lturbojpeg -lopenblas \
             fuzz/FuzzSupport.swift "$src" -o "$exe"
     fi
 done
