@@ -168,15 +168,18 @@ extension RGBImage {
                 throw ImageError(file: fileName, "it is a CMYK JPEG\(note); only greyscale and colour (YCbCr/RGB) JPEGs are supported — convert it to RGB first")
             }
             try checkSize(width: Int(width), height: Int(height), fileName: fileName, format: "JPEG", limits: limits)
-            // Flags 0: accurate integer DCT and smooth (fancy) chroma upsampling, as Pillow
-            // decodes; no DCT scaling, which would change the pixels. The buffer is not zeroed
-            // first: a successful decode writes every byte, a failed one is thrown away.
+            // Accurate integer DCT and smooth (fancy) chroma upsampling, as Pillow decodes; no
+            // DCT scaling, which would change the pixels. Any warning fails the decode, so stop
+            // at the first one: otherwise libjpeg-turbo invents every missing pixel of a
+            // truncated file first (seconds for a small file whose header claims 80 M pixels).
+            // The buffer is not zeroed: a successful decode writes every byte, and a failed one
+            // keeps none (nothing is touched that is then thrown away).
             let count = Int(width) * Int(height) * 3
             var status: Int32 = 0
             let pixels = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
-                status = tjDecompress2(handle, base, UInt(raw.count), out.baseAddress, width, 0, height, Int32(TJPF_RGB.rawValue), 0)
-                if status != 0 { out.initialize(repeating: 0) }
-                initialized = count
+                status = tjDecompress2(handle, base, UInt(raw.count), out.baseAddress, width, 0, height,
+                                       Int32(TJPF_RGB.rawValue), TJFLAG_STOPONWARNING)
+                initialized = status == 0 ? count : 0
             }
             if status != 0 {
                 let problem = tjGetErrorCode(handle) == Int32(TJERR_WARNING.rawValue) ? "the JPEG data is truncated or corrupt" : "the JPEG data cannot be decoded"
