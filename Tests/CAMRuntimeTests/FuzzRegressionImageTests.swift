@@ -29,4 +29,41 @@ final class FuzzRegressionImageTests: XCTestCase {
         let seconds = Date().timeIntervalSince(start)
         XCTAssertLessThan(seconds, 0.25, "refusing a truncated 9000×9000 JPEG took \(seconds) s")
     }
+
+    /// A 115-byte PNG: an RGBA header claiming `width` × `height` pixels, then one row of data.
+    private func pngClaiming(width: UInt32, height: UInt32) -> Data {
+        func be(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)] }
+        func crc(_ bytes: [UInt8]) -> UInt32 {
+            var c: UInt32 = 0xFFFF_FFFF
+            for b in bytes {
+                c ^= UInt32(b)
+                for _ in 0..<8 { c = (c >> 1) ^ (c & 1 == 1 ? 0xEDB8_8320 : 0) }
+            }
+            return ~c
+        }
+        func chunk(_ type: String, _ body: [UInt8]) -> [UInt8] {
+            let typed = Array(type.utf8) + body
+            return be(UInt32(body.count)) + typed + be(crc(typed))
+        }
+        // zlib stream of one stored block: filter byte 0 and `width` × 4 bytes of 0x80.
+        let row: [UInt8] = [0] + [UInt8](repeating: 0x80, count: Int(width) * 4)
+        var adlerA: UInt32 = 1, adlerB: UInt32 = 0
+        for b in row { adlerA = (adlerA + UInt32(b)) % 65521; adlerB = (adlerB + adlerA) % 65521 }
+        let length = UInt16(row.count)
+        let zlib: [UInt8] = [0x78, 0x01, 0x01, UInt8(length & 0xFF), UInt8(length >> 8), UInt8(~length & 0xFF), UInt8(~length >> 8)]
+            + row + be(adlerB << 16 | adlerA)
+        let header = be(width) + be(height) + [8, 6, 0, 0, 0]
+        return Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", header) + chunk("IDAT", zlib) + chunk("IEND", []))
+    }
+
+    func testTruncatedPNGClaimingManyPixelsIsRefusedQuickly() {
+        let data = pngClaiming(width: 9000, height: 9000)
+        let start = Date()
+        XCTAssertThrowsError(try RGBImage(data: data, fileName: "claims.png")) { error in
+            XCTAssertTrue(error is ImageError, "\(error)")
+            XCTAssertTrue("\(error)".contains("truncated or corrupt"), "\(error)")
+        }
+        let seconds = Date().timeIntervalSince(start)
+        XCTAssertLessThan(seconds, 0.25, "refusing a truncated 9000×9000 PNG took \(seconds) s")
+    }
 }

@@ -115,9 +115,13 @@ extension RGBImage {
             image.flags |= png_uint_32(PNG_IMAGE_FLAG_16BIT_sRGB)
             image.format = png_uint_32(hasAlpha ? PNG_FORMAT_RGB | PNG_FORMAT_FLAG_ALPHA : PNG_FORMAT_RGB)
             let channels = hasAlpha ? 4 : 3
-            var buffer = [UInt8](repeating: 0, count: width * height * channels)
-            let ok = buffer.withUnsafeMutableBytes { out in
-                png_image_finish_read(&image, nil, out.baseAddress, png_int_32(width * channels), nil)
+            // Not zeroed first: a successful read writes every row, and a failed one keeps
+            // nothing (a truncated file claiming 80 M pixels spent its time zero-filling).
+            let count = width * height * channels
+            var ok: Int32 = 0
+            let buffer = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+                ok = png_image_finish_read(&image, nil, out.baseAddress, png_int_32(width * channels), nil)
+                initialized = ok != 0 ? count : 0
             }
             if ok == 0 {
                 throw ImageError(file: fileName, "the PNG data is truncated or corrupt\(note): \(pngMessage(image))")
