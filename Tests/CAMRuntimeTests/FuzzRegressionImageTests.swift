@@ -66,4 +66,38 @@ final class FuzzRegressionImageTests: XCTestCase {
         let seconds = Date().timeIntervalSince(start)
         XCTAssertLessThan(seconds, 0.25, "refusing a truncated 9000×9000 PNG took \(seconds) s")
     }
+
+    /// The fuzzer's first PNG timeout (fuzz/targets/png.swift, 4.9 M executions in): 482 bytes
+    /// whose `sCAL` chunk claims 1 080 857 746 bytes. libpng allocated and zero-filled a 1 GB
+    /// buffer for it (11.8 s under ASan, 950 MB of memory) before finding the data missing.
+    func testPNGChunkClaimingMoreThanTheFileIsRefusedBeforeLibpngAllocatesIt() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/fuzz/png-timeout-scal-1GB.png")
+        let data = try Data(contentsOf: url)
+        let start = Date()
+        XCTAssertThrowsError(try RGBImage(data: data, fileName: "scal.png")) { error in
+            XCTAssertTrue(error is ImageError, "\(error)")
+            XCTAssertTrue("\(error)".contains("the chunk \"sCAL\" at byte"), "\(error)")
+            XCTAssertTrue("\(error)".contains("claims 1080857746 bytes"), "\(error)")
+        }
+        let seconds = Date().timeIntervalSince(start)
+        XCTAssertLessThan(seconds, 0.25, "refusing the 1 GB sCAL chunk took \(seconds) s")
+        // The same claim after the image data is a damaged end that libpng and Pillow ignore:
+        // the image still decodes, to the same pixels.
+        let name = "rgb8.png"
+        let original = try RGBImage(contentsOf: ImagingFixtures.files.appendingPathComponent(name))
+        var damaged = [UInt8](try Data(contentsOf: ImagingFixtures.files.appendingPathComponent(name)))
+        damaged.removeLast(12)  // IEND
+        damaged += [0x7F, 0xFF, 0xFF, 0xFF] + Array("tEXt".utf8) + [0, 0, 0, 0]
+        XCTAssertEqual(try RGBImage(data: Data(damaged), fileName: "text.png"), original)
+        // An IDAT that claims more than the file has is a truncated image.
+        var idat = [UInt8](try Data(contentsOf: ImagingFixtures.files.appendingPathComponent(name)))
+        guard let at = (8..<(idat.count - 4)).first(where: { idat[$0 ..< $0 + 4].elementsEqual("IDAT".utf8) }) else {
+            return XCTFail("\(name) has no IDAT chunk")
+        }
+        idat.replaceSubrange(at - 4 ..< at, with: [0x40, 0, 0, 0])
+        XCTAssertThrowsError(try RGBImage(data: Data(idat), fileName: "idat.png")) { error in
+            XCTAssertTrue("\(error)".contains("the chunk \"IDAT\" at byte \(at - 4) claims 1073741824 bytes"), "\(error)")
+        }
+    }
 }

@@ -65,6 +65,38 @@ extension RGBImage {
         }
     }
 
+    /// The PNG bytes for libpng, after checking that no chunk claims more bytes than the file
+    /// has left.
+    ///
+    /// libpng allocates and zero-fills a chunk's claimed length before reading it (up to 2 GB
+    /// here), so a 500-byte file claiming a 1 GB `sCAL` chunk cost a second and a gigabyte
+    /// before libpng found the data missing. Such a chunk before or among the image data means a
+    /// truncated or corrupt file and is refused; after the image data it is cut off, as libpng
+    /// (and Pillow) ignore a damaged end once the pixels are complete.
+    static func checkingChunkLengths(_ data: Data, fileName: String, note: String) throws -> Data {
+        let count = data.count
+        var offset = 8
+        var seenImageData = false
+        while offset + 8 <= count {
+            let lengthStart = data.startIndex + offset
+            let length = data[lengthStart ..< lengthStart + 4].reduce(0) { $0 << 8 | Int($1) }
+            let typeBytes = data[(lengthStart + 4) ..< (lengthStart + 8)]
+            if typeBytes.elementsEqual("IEND".utf8) { break }
+            let isImageData = typeBytes.elementsEqual("IDAT".utf8)
+            // Only the data is checked: a missing CRC is left to libpng, which allocates nothing for it.
+            let remaining = count - offset - 8
+            if length > remaining {
+                if seenImageData && !isImageData { return data.prefix(offset) }
+                let type = typeBytes.allSatisfy { (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }
+                    ? "\"\(String(decoding: typeBytes, as: UTF8.self))\"" : "with an invalid type"
+                throw ImageError(file: fileName, "the PNG data is truncated or corrupt\(note): the chunk \(type) at byte \(offset) claims \(length) bytes but \(remaining) remain")
+            }
+            seenImageData = seenImageData || isImageData
+            offset += 12 + length
+        }
+        return data
+    }
+
     /// The PNG without its colour-space chunks (gAMA, cHRM, sRGB, iCCP), so that libpng
     /// passes the stored samples through as Pillow does, instead of converting them to sRGB.
     /// Returns `data` itself when there is nothing to remove or the chunk layout is malformed
@@ -95,7 +127,7 @@ extension RGBImage {
     }
 
     private static func decodePNG(_ original: Data, fileName: String, note: String, limits: ImageLimits) throws -> RGBImage {
-        let data = strippingColorSpaceChunks(original)
+        let data = strippingColorSpaceChunks(try checkingChunkLengths(original, fileName: fileName, note: note))
         var image = png_image()
         image.version = png_uint_32(PNG_IMAGE_VERSION)
         defer { png_image_free(&image) }
