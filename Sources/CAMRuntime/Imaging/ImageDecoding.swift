@@ -65,6 +65,38 @@ extension RGBImage {
         }
     }
 
+    /// The PNG bytes for libpng, after checking that no chunk claims more bytes than the file
+    /// has left.
+    ///
+    /// libpng allocates and zero-fills a chunk's claimed length before reading it (up to 2 GB
+    /// here), so a 500-byte file claiming a 1 GB `sCAL` chunk cost a second and a gigabyte
+    /// before libpng found the data missing. Such a chunk before or among the image data means a
+    /// truncated or corrupt file and is refused; after the image data it is cut off, as libpng
+    /// (and Pillow) ignore a damaged end once the pixels are complete.
+    static func checkingChunkLengths(_ data: Data, fileName: String, note: String) throws -> Data {
+        let count = data.count
+        var offset = 8
+        var seenImageData = false
+        while offset + 8 <= count {
+            let lengthStart = data.startIndex + offset
+            let length = data[lengthStart ..< lengthStart + 4].reduce(0) { $0 << 8 | Int($1) }
+            let typeBytes = data[(lengthStart + 4) ..< (lengthStart + 8)]
+            if typeBytes.elementsEqual("IEND".utf8) { break }
+            let isImageData = typeBytes.elementsEqual("IDAT".utf8)
+            // Only the data is checked: a missing CRC is left to libpng, which allocates nothing for it.
+            let remaining = count - offset - 8
+            if length > remaining {
+                if seenImageData && !isImageData { return data.prefix(offset) }
+                let type = typeBytes.allSatisfy { (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }
+                    ? "\"\(String(decoding: typeBytes, as: UTF8.self))\"" : "with an invalid type"
+                throw ImageError(file: fileName, "the PNG data is truncated or corrupt\(note): the chunk \(type) at byte \(offset) claims \(length) bytes but \(remaining) remain")
+            }
+            seenImageData = seenImageData || isImageData
+            offset += 12 + length
+        }
+        return data
+    }
+
     /// The PNG without its colour-space chunks (gAMA, cHRM, sRGB, iCCP), so that libpng
     /// passes the stored samples through as Pillow does, instead of converting them to sRGB.
     /// Returns `data` itself when there is nothing to remove or the chunk layout is malformed
@@ -95,7 +127,7 @@ extension RGBImage {
     }
 
     private static func decodePNG(_ original: Data, fileName: String, note: String, limits: ImageLimits) throws -> RGBImage {
-        let data = strippingColorSpaceChunks(original)
+        let data = strippingColorSpaceChunks(try checkingChunkLengths(original, fileName: fileName, note: note))
         var image = png_image()
         image.version = png_uint_32(PNG_IMAGE_VERSION)
         defer { png_image_free(&image) }
@@ -115,9 +147,13 @@ extension RGBImage {
             image.flags |= png_uint_32(PNG_IMAGE_FLAG_16BIT_sRGB)
             image.format = png_uint_32(hasAlpha ? PNG_FORMAT_RGB | PNG_FORMAT_FLAG_ALPHA : PNG_FORMAT_RGB)
             let channels = hasAlpha ? 4 : 3
-            var buffer = [UInt8](repeating: 0, count: width * height * channels)
-            let ok = buffer.withUnsafeMutableBytes { out in
-                png_image_finish_read(&image, nil, out.baseAddress, png_int_32(width * channels), nil)
+            // Not zeroed first: a successful read writes every row, and a failed one keeps
+            // nothing (a truncated file claiming 80 M pixels spent its time zero-filling).
+            let count = width * height * channels
+            var ok: Int32 = 0
+            let buffer = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+                ok = png_image_finish_read(&image, nil, out.baseAddress, png_int_32(width * channels), nil)
+                initialized = ok != 0 ? count : 0
             }
             if ok == 0 {
                 throw ImageError(file: fileName, "the PNG data is truncated or corrupt\(note): \(pngMessage(image))")
@@ -168,15 +204,18 @@ extension RGBImage {
                 throw ImageError(file: fileName, "it is a CMYK JPEG\(note); only greyscale and colour (YCbCr/RGB) JPEGs are supported — convert it to RGB first")
             }
             try checkSize(width: Int(width), height: Int(height), fileName: fileName, format: "JPEG", limits: limits)
-            // Flags 0: accurate integer DCT and smooth (fancy) chroma upsampling, as Pillow
-            // decodes; no DCT scaling, which would change the pixels. The buffer is not zeroed
-            // first: a successful decode writes every byte, a failed one is thrown away.
+            // Accurate integer DCT and smooth (fancy) chroma upsampling, as Pillow decodes; no
+            // DCT scaling, which would change the pixels. Any warning fails the decode, so stop
+            // at the first one: otherwise libjpeg-turbo invents every missing pixel of a
+            // truncated file first (seconds for a small file whose header claims 80 M pixels).
+            // The buffer is not zeroed: a successful decode writes every byte, and a failed one
+            // keeps none (nothing is touched that is then thrown away).
             let count = Int(width) * Int(height) * 3
             var status: Int32 = 0
             let pixels = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
-                status = tjDecompress2(handle, base, UInt(raw.count), out.baseAddress, width, 0, height, Int32(TJPF_RGB.rawValue), 0)
-                if status != 0 { out.initialize(repeating: 0) }
-                initialized = count
+                status = tjDecompress2(handle, base, UInt(raw.count), out.baseAddress, width, 0, height,
+                                       Int32(TJPF_RGB.rawValue), TJFLAG_STOPONWARNING)
+                initialized = status == 0 ? count : 0
             }
             if status != 0 {
                 let problem = tjGetErrorCode(handle) == Int32(TJERR_WARNING.rawValue) ? "the JPEG data is truncated or corrupt" : "the JPEG data cannot be decoded"

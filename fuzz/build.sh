@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets: CAMRuntime once as an instrumented static library, then one
+# executable per fuzz/targets/<name>.swift (libFuzzer's main + FuzzSupport.swift + the target).
+#
+# SwiftPM is not used: `swift build -Xswiftc -sanitize=fuzzer` fails to link because SwiftPM
+# renames `main` (see docs/reliability.md). swiftc is driven directly instead.
+#
+# Usage: fuzz/build.sh [target ...]      (default: every file in fuzz/targets)
+# Environment: FUZZ_BUILD (output folder, default .build-fuzz/fuzz), SWIFTC (default swiftc).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${FUZZ_BUILD:-.build-fuzz/fuzz}
+SWIFTC=${SWIFTC:-swiftc}
+mkdir -p "$OUT"
+
+# Instrumentation: libFuzzer coverage + AddressSanitizer (with LeakSanitizer) everywhere.
+# lld (shipped with the toolchain) links the targets: ld.gold prints ~200 harmless warnings
+# about ASan's local symbols. -enable-testing lets a target reach internal entry points (the unpickler) with @testable.
+FLAGS=(-O -g -sanitize=fuzzer,address -enable-testing -swift-version 5
+       -I Sources/CPNG -I Sources/CJPEG -I Sources/COpenBLAS)
+
+LIB_SOURCES=$(find Sources/CAMRuntime -name '*.swift' | sort)
+STAMP="$OUT/CAMRuntime.sources"
+# Rebuild the library only when a runtime source or this script changed.
+if [[ ! -f "$OUT/libCAMRuntime.a" || ! -f "$STAMP" ]] \
+   || [[ -n "$(find Sources/CAMRuntime fuzz/build.sh -newer "$OUT/libCAMRuntime.a" -print -quit)" ]] \
+   || [[ "$(cat "$STAMP")" != "$LIB_SOURCES" ]]; then
+    echo "fuzz: building instrumented CAMRuntime"
+    # shellcheck disable=SC2086
+    "$SWIFTC" "${FLAGS[@]}" -parse-as-library -module-name CAMRuntime \
+        -emit-library -static -o "$OUT/libCAMRuntime.a" \
+        -emit-module -emit-module-path "$OUT/CAMRuntime.swiftmodule" \
+        $LIB_SOURCES
+    echo "$LIB_SOURCES" > "$STAMP"
+fi
+
+if [[ $# -eq 0 ]]; then
+    set -- $(cd fuzz/targets && ls *.swift | sed 's/\.swift$//')
+fi
+for name in "$@"; do
+    src="fuzz/targets/$name.swift"
+    exe="$OUT/fuzz-$name"
+    [[ -f "$src" ]] || { echo "fuzz: no target $src" >&2; exit 1; }
+    if [[ ! -x "$exe" || -n "$(find "$src" fuzz/FuzzSupport.swift "$OUT/libCAMRuntime.a" -newer "$exe" -print -quit)" ]]; then
+        echo "fuzz: building $exe"
+        "$SWIFTC" "${FLAGS[@]}" -parse-as-library -module-name "Fuzz_$name" \
+            -use-ld=lld -I "$OUT" -L "$OUT" -lCAMRuntime -lpng16 -lturbojpeg -lopenblas \
+            fuzz/FuzzSupport.swift "$src" -o "$exe"
+    fi
+done
