@@ -49,12 +49,22 @@ extension BuiltinRegistry {
         register(Builtin(BuiltinSignature(
             name: "save",
             parameters: [Parameter("value", [.any], doc: "What to save."),
-                         Parameter("path", [.string], doc: "Where (relative to the script's folder); the extension picks the format.")],
+                         Parameter("path", [.string], doc: "Where (relative to the script's folder); the extension picks the format."),
+                         Parameter("quality", [.integer], default: Value.none, keywordOnly: true,
+                                   doc: "JPEG quality, 1 to 100 (default 95); only for .jpg and .jpeg.")],
             category: "Files", summary: "Saves a value to a file in the format its extension names.",
-            details: "A tensor saved as `.npy` is written as little-endian float32 that numpy.load reads. Files are written atomically: a temporary file in the same folder, then a rename.",
+            details: "A tensor saved as `.npy` is written as little-endian float32 that numpy.load reads. Pictures go to `.png` (lossless) or `.jpg`/`.jpeg` (quality= sets the JPEG quality). Files are written atomically: a temporary file in the same folder, then a rename.",
             example: "save t \"t.npy\"")) { args, context in
             let value = args["value"]
             let path = try args.string("path")
+            var options = SaveOptions()
+            if !args.isNone("quality") {
+                let quality = try args.integer("quality")
+                guard (1...100).contains(quality) else {
+                    throw RuntimeError("save: quality must be between 1 and 100, got \(quality)")
+                }
+                options.quality = quality
+            }
             let ext = (path as NSString).pathExtension.lowercased()
             let savers = context.registry.savers
             guard let saver = savers.first(where: { $0.extensions.contains(ext) && $0.accepts(value) }) else {
@@ -64,7 +74,10 @@ extension BuiltinRegistry {
                 }
                 throw RuntimeError("cannot save \(value.typeName == "image" ? "an" : "a") \(value.typeName) as \(ext.isEmpty ? "a file without extension" : ".\(ext)") (expected \(forValue.joined(separator: " or ")))")
             }
-            try saver.save(value, context.resolvePath(path), context)
+            if options.quality != nil && !saver.acceptsQuality {
+                throw RuntimeError("save: quality= is for JPEG files; \(quote(path)) is saved as \(saver.description)")
+            }
+            try saver.save(value, context.resolvePath(path), options, context)
             return .none
         })
 

@@ -20,10 +20,13 @@ extension BuiltinRegistry {
                        accepts: { value in
             if case .object(let o) = value { return o is ImageObject || o is CAMObject }
             return false
-        }) { value, path, _ in
+        }, acceptsQuality: true) { value, path, options, _ in
             let picture = try picture(of: value, for: "save")
             let ext = (path as NSString).pathExtension.lowercased()
-            let data = ext == "png" ? try picture.pngData() : try picture.jpegData(quality: 95)
+            if ext == "png", options.quality != nil {
+                throw RuntimeError("save: quality= is for JPEG files; PNG is lossless")
+            }
+            let data = ext == "png" ? try picture.pngData() : try picture.jpegData(quality: options.quality ?? 95)
             try AtomicFile.write(data, to: path)
         })
 

@@ -24,6 +24,17 @@ public struct Loader: Sendable {
     }
 }
 
+/// What `save` was told beyond the value and the path.
+public struct SaveOptions: Sendable, Equatable {
+    /// The JPEG quality, 1…100, when the script gave `quality=`.
+    public var quality: Int?
+
+    /// Creates options.
+    public init(quality: Int? = nil) {
+        self.quality = quality
+    }
+}
+
 /// A way to `save` values of some types to files with given extensions.
 public struct Saver: Sendable {
     /// What it writes, for messages ("NumPy array").
@@ -32,16 +43,28 @@ public struct Saver: Sendable {
     public var extensions: [String]
     /// Whether it can write this value.
     public var accepts: @Sendable (Value) -> Bool
+    /// Whether it honours `quality=` (lossy formats).
+    public var acceptsQuality: Bool
     /// Writes `value` to the resolved `path`; it must write atomically (see `AtomicFile`).
-    public var save: @Sendable (_ value: Value, _ path: String, _ context: CallContext) throws -> Void
+    public var save: @Sendable (_ value: Value, _ path: String, _ options: SaveOptions, _ context: CallContext) throws -> Void
 
-    /// Creates a saver.
+    /// Creates a saver that takes options (`quality=`).
     public init(description: String, extensions: [String], accepts: @escaping @Sendable (Value) -> Bool,
-                save: @escaping @Sendable (Value, String, CallContext) throws -> Void) {
+                acceptsQuality: Bool,
+                save: @escaping @Sendable (Value, String, SaveOptions, CallContext) throws -> Void) {
         self.description = description
         self.extensions = extensions
         self.accepts = accepts
+        self.acceptsQuality = acceptsQuality
         self.save = save
+    }
+
+    /// Creates a saver of a format without options.
+    public init(description: String, extensions: [String], accepts: @escaping @Sendable (Value) -> Bool,
+                save: @escaping @Sendable (Value, String, CallContext) throws -> Void) {
+        self.init(description: description, extensions: extensions, accepts: accepts, acceptsQuality: false) {
+            value, path, _, context in try save(value, path, context)
+        }
     }
 }
 
