@@ -26,6 +26,17 @@ final class ForwardContext {
         !retain && paths.allSatisfy { !recording.contains($0) }
     }
 
+    /// Whether an inference-only shortcut may skip the outputs of every module inside `module`
+    /// (its own output is still recorded by the caller).
+    func canFuseInside(_ module: Module) -> Bool {
+        !retain && (recording.isEmpty || module.subtree.dropFirst().allSatisfy { !recording.contains($0.path) })
+    }
+
+    /// The oneDNN engine when this pass may run layers on oneDNN (inference only), else nil.
+    var oneDNN: OneDNNEngine? {
+        retain ? nil : workspace.oneDNN
+    }
+
     /// Runs a module and records its output when asked.
     func run(_ module: Module, _ input: Tensor) throws -> Tensor {
         try cancellation?.check()
@@ -37,6 +48,24 @@ final class ForwardContext {
     /// Records `output` as the output of `path` when asked (first one wins).
     func record(_ path: String, _ output: Tensor) {
         if recording.contains(path), activations[path] == nil { activations[path] = output }
+    }
+
+    /// Records `output` as the output of `path` when asked, converting oneDNN memory to a tensor.
+    func record(_ path: String, _ output: PassValue) throws {
+        if recording.contains(path), activations[path] == nil { activations[path] = try output.tensor() }
+    }
+
+    /// Runs a module on a pass value: on oneDNN when the module and the pass allow it, else on
+    /// a plain tensor; records the output when asked.
+    func run(_ module: Module, _ input: PassValue) throws -> PassValue {
+        try cancellation?.check()
+        if let engine = oneDNN, let output = try module.forwardOneDNN(input, self, engine) {
+            try record(module.path, output)
+            return output
+        }
+        let output = try module.forward(try input.tensor(), self)
+        record(module.path, output)
+        return .plain(output)
     }
 }
 
@@ -92,8 +121,21 @@ final class BackwardContext {
 final class Workspace {
     private var first: [Float] = []
     private var second: [Float] = []
+    /// Whether inference passes may use oneDNN (`CAMSCRIPT_ONEDNN=0` turns it off, for comparisons).
+    var allowsOneDNN: Bool
+    /// The engine, created on first use; nil after a failed creation (OpenBLAS is used then).
+    private var engine: (tried: Bool, value: OneDNNEngine?) = (false, nil)
 
-    init() {}
+    init(allowsOneDNN: Bool = ProcessInfo.processInfo.environment["CAMSCRIPT_ONEDNN"] != "0") {
+        self.allowsOneDNN = allowsOneDNN
+    }
+
+    /// The oneDNN engine, or nil when oneDNN is off or unavailable.
+    var oneDNN: OneDNNEngine? {
+        guard allowsOneDNN else { return nil }
+        if !engine.tried { engine = (true, try? OneDNNEngine()) }
+        return engine.value
+    }
 
     /// Calls `body` with two scratch buffers of at least the given sizes; their contents are undefined.
     func withBuffers<R>(_ firstCount: Int, _ secondCount: Int,
@@ -149,6 +191,14 @@ class Module {
         input
     }
 
+    /// Inference only: computes the output on oneDNN, or returns nil when this module has no
+    /// oneDNN path for this pass (the caller then runs `forward` on a plain tensor).
+    ///
+    /// Takes ownership of oneDNN memory in `input`: it may be overwritten.
+    func forwardOneDNN(_ input: PassValue, _ context: ForwardContext, _ engine: OneDNNEngine) throws -> PassValue? {
+        nil
+    }
+
     /// Computes the gradient with respect to the input from the gradient at the output, or
     /// nil when the pass can stop.
     func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {
@@ -177,8 +227,18 @@ final class Sequential: Module {
         try forward(input, from: 0, context)
     }
 
+    override func forwardOneDNN(_ input: PassValue, _ context: ForwardContext, _ engine: OneDNNEngine) throws -> PassValue? {
+        try run(input, from: 0, context)
+    }
+
     /// Runs children `start...` only.
     func forward(_ input: Tensor, from start: Int, _ context: ForwardContext) throws -> Tensor {
+        try run(.plain(input), from: start, context).tensor()
+    }
+
+    /// Runs children `start...` on a pass value; inference passes keep oneDNN memory between
+    /// the children that run on oneDNN.
+    func run(_ input: PassValue, from start: Int, _ context: ForwardContext) throws -> PassValue {
         var x = input
         var i = start
         while i < modules.count {
@@ -193,7 +253,12 @@ final class Sequential: Module {
                     used = 3
                 }
                 try context.cancellation?.check()
-                x = try conv.forwardFused(x, bn: bn, activation: activation, workspace: context.workspace)
+                if let engine = context.oneDNN {
+                    x = .oneDNN(try conv.forwardFusedOneDNN(try x.oneDNN(engine), bn: bn, activation: activation))
+                } else {
+                    x = .plain(try conv.forwardFused(try x.tensor(), bn: bn, activation: activation,
+                                                     workspace: context.workspace))
+                }
                 i += used
                 continue
             }

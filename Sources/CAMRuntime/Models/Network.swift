@@ -20,7 +20,7 @@ public final class Network {
 
     let root: Sequential
     /// Scratch memory reused by every pass.
-    private let workspace = Workspace()
+    let workspace = Workspace()
     private let modulesByPath: [String: Module]
     /// Input and logits shapes of the last forward that retained for backward.
     private var retained: (input: [Int], logits: [Int])?
@@ -301,8 +301,8 @@ public final class Network {
         }
         for (i, module) in top.enumerated() {
             if let sequence = module as? Sequential, let j = sequence.modules.firstIndex(where: { $0.path == path }) {
-                let x = try sequence.forward(activation, from: j + 1, context)
-                return try root.forward(x, from: i + 1, context)
+                let x = try sequence.run(.plain(activation), from: j + 1, context)
+                return try root.run(x, from: i + 1, context).tensor()
             }
         }
         throw RuntimeError("cannot run \(architecture) from after \"\(path)\": the layer must be a top-level module "

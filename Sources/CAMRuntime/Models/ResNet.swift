@@ -58,6 +58,14 @@ final class BasicBlock: Module {
         return reluOut.addThenApply(out, identity, retain: context.retain)
     }
 
+    override func forwardOneDNN(_ input: PassValue, _ context: ForwardContext, _ engine: OneDNNEngine) throws -> PassValue? {
+        guard context.canFuseInside(self) else { return nil }
+        let x = try input.oneDNN(engine)
+        let out = try conv1.forwardFusedOneDNN(x, bn: bn1, activation: relu.kind)
+        let identity = try shortcutOneDNN(x, downsample, context, engine)
+        return .oneDNN(try conv2.forwardFusedOneDNN(out, bn: bn2, activation: reluOut.kind, residual: identity))
+    }
+
     override func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {
         let g = reluOut.backward(gradient, mode: context.reluMode)
         var branch: Tensor? = g
@@ -106,6 +114,15 @@ final class Bottleneck: Module {
         return reluOut.addThenApply(out, identity, retain: context.retain)
     }
 
+    override func forwardOneDNN(_ input: PassValue, _ context: ForwardContext, _ engine: OneDNNEngine) throws -> PassValue? {
+        guard context.canFuseInside(self) else { return nil }
+        let x = try input.oneDNN(engine)
+        var out = try conv1.forwardFusedOneDNN(x, bn: bn1, activation: relu.kind)
+        out = try conv2.forwardFusedOneDNN(out, bn: bn2, activation: relu2.kind)
+        let identity = try shortcutOneDNN(x, downsample, context, engine)
+        return .oneDNN(try conv3.forwardFusedOneDNN(out, bn: bn3, activation: reluOut.kind, residual: identity))
+    }
+
     override func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {
         let g = reluOut.backward(gradient, mode: context.reluMode)
         var branch: Tensor? = g
@@ -116,6 +133,14 @@ final class Bottleneck: Module {
         guard let main = branch else { return nil }
         return combineShortcut(main, g, downsample, context)
     }
+}
+
+/// The shortcut of a residual block on oneDNN: the block input itself (which the block's last
+/// convolution then overwrites with its output) or the downsample projection of it.
+func shortcutOneDNN(_ x: OneDNNTensor, _ downsample: Sequential?, _ context: ForwardContext,
+                    _ engine: OneDNNEngine) throws -> OneDNNTensor {
+    guard let downsample else { return x }
+    return try downsample.run(.oneDNN(x), from: 0, context).oneDNN(engine)
 }
 
 /// The input gradient of a residual block: the main branch's plus the shortcut's.
