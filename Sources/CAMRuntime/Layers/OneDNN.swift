@@ -358,3 +358,61 @@ final class OneDNNMaxPool {
         return output
     }
 }
+
+/// What oneDNN's threads need from the process environment.
+public enum OneDNNRuntime {
+    /// The environment variables to set (by re-executing the process: libgomp reads them only
+    /// when it loads) before running networks, or an empty dictionary when nothing is needed.
+    ///
+    /// Debian's libdnnl runs on OpenMP (libgomp), whose idle threads spin-wait by default while
+    /// the Swift code and OpenBLAS run between primitives. On this 2-core machine that made the
+    /// ResNet-50 forward 3–10× slower (406 ms spinning vs 76 ms with `OMP_WAIT_POLICY=passive`,
+    /// docs/performance.md), so a passive wait policy is asked for unless the user chose one.
+    public static func preferredEnvironment(_ environment: [String: String]) -> [String: String] {
+        guard environment["OMP_WAIT_POLICY"] == nil, environment["GOMP_SPINCOUNT"] == nil else { return [:] }
+        return ["OMP_WAIT_POLICY": "passive"]
+    }
+}
+
+/// A oneDNN inner product (a fully connected layer, forward inference) for one batch size.
+final class OneDNNInnerProduct {
+    let primitive: OneDNNPrimitive
+    let batch: Int
+    private let sourceLayout: dnnl_memory_desc_t
+    private let weights: OneDNNTensor
+    private let bias: OneDNNTensor
+    private let outFeatures: Int
+
+    /// `weights` are [out, in] row-major.
+    init(batch: Int, weights: Tensor, bias: Tensor, engine: OneDNNEngine) throws {
+        let (outFeatures, inFeatures) = (weights.shape[0], weights.shape[1])
+        var src = try oneDNNDescriptor([batch, inFeatures], dnnl_ab)
+        var weightsAny = try oneDNNDescriptor([outFeatures, inFeatures], dnnl_format_tag_any)
+        var biasDesc = try oneDNNDescriptor([outFeatures], dnnl_a)
+        var dst = try oneDNNDescriptor([batch, outFeatures], dnnl_ab)
+        var desc = dnnl_inner_product_desc_t()
+        try oneDNNCheck(dnnl_inner_product_forward_desc_init(&desc, dnnl_forward_inference, &src, &weightsAny, &biasDesc, &dst),
+                        "inner_product_forward_desc_init")
+        var pd: dnnl_primitive_desc_t?
+        try oneDNNCheck(dnnl_primitive_desc_create(&pd, &desc, nil, engine.engine, nil), "primitive_desc_create(inner product)")
+        primitive = try OneDNNPrimitive(descriptor: pd, name: "inner product")
+        sourceLayout = try primitive.layout(dnnl_query_src_md)
+        self.weights = try OneDNNTensor(weights, engine: engine).converted(to: try primitive.layout(dnnl_query_weights_md))
+        self.bias = try OneDNNTensor(bias, engine: engine)
+        self.batch = batch
+        self.outFeatures = outFeatures
+    }
+
+    /// The layer's output [batch, out] for a plain [batch, in] input.
+    func run(_ input: OneDNNTensor) throws -> Tensor {
+        let engine = input.engine
+        let source = try input.converted(to: sourceLayout)
+        let output = try OneDNNTensor(shape: [batch, outFeatures], desc: try oneDNNDescriptor([batch, outFeatures], dnnl_ab),
+                                      engine: engine)
+        try engine.execute(primitive, [
+            (OneDNNArgument.source, source.memory), (OneDNNArgument.weights, weights.memory),
+            (OneDNNArgument.bias, bias.memory), (OneDNNArgument.destination, output.memory),
+        ])
+        return try output.tensor()
+    }
+}
