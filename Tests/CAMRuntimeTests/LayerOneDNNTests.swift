@@ -104,3 +104,66 @@ final class LayerOneDNNTests: XCTestCase {
         XCTAssertNotNil(try network.backward(gradient, gradientsAt: ["layer3"], inputGradient: true).input)
     }
 }
+
+/// Single fused convolutions on oneDNN (plain NCHW and blocked) against the OpenBLAS kernels.
+final class LayerOneDNNConvolutionTests: XCTestCase {
+    typealias S = LayerTestSupport
+
+    private func check(kernel: Int, stride: Int, padding: ConvPadding, groups: Int, channels: Int, out: Int,
+                       size: (Int, Int), activation: Activation?) throws {
+        let conv = Conv2d(path: "c", inChannels: channels, outChannels: out, kernelSize: (kernel, kernel),
+                          stride: (stride, stride), padding: padding, groups: groups)
+        let bn = BatchNorm2d(path: "b", channels: out, eps: 1e-3)
+        S.randomize(conv, seed: 1)
+        S.randomize(bn, seed: 2)
+        let input = S.random([2, channels, size.0, size.1], seed: 3, low: -3, high: 3)
+        let reference = Workspace(allowsOneDNN: false)
+        let expected = try conv.forwardFused(input, bn: bn, activation: activation, workspace: reference)
+        let workspace = Workspace()
+        guard let engine = workspace.oneDNN else { return XCTFail("oneDNN engine unavailable") }
+        let name = "k\(kernel) s\(stride) \(padding) g\(groups) \(size)"
+        S.assertClose(try conv.forwardFusedRetaining(input, bn: bn, activation: activation, workspace: workspace),
+                      expected, "\(name) plain")
+        S.assertClose(try conv.forwardFusedOneDNN(try OneDNNTensor(input, engine: engine), bn: bn,
+                                                  activation: activation).tensor(), expected, "\(name) blocked")
+    }
+
+    /// Channel counts that are not a multiple of the 16-channel blocks (padded inside oneDNN).
+    func testOddChannelCounts() throws {
+        try check(kernel: 3, stride: 1, padding: .explicit(1, 1), groups: 1, channels: 2, out: 3, size: (4, 4), activation: nil)
+        try check(kernel: 3, stride: 2, padding: .same, groups: 1, channels: 3, out: 5, size: (9, 8), activation: .relu6)
+        try check(kernel: 3, stride: 1, padding: .same, groups: 5, channels: 5, out: 5, size: (6, 7), activation: .relu)
+    }
+
+    /// Primitives cached for one engine are not run with another's memory.
+    func testAModuleRunsWithSeveralWorkspaces() throws {
+        let seq = Sequential(path: "s", modules: [
+            Conv2d(path: "s.0", inChannels: 2, outChannels: 3, kernelSize: (3, 3), padding: .explicit(1, 1)),
+            BatchNorm2d(path: "s.1", channels: 3, eps: 1e-5),
+            MaxPool2d(path: "s.2", kernelSize: 3, stride: 2, padding: 1),
+        ])
+        S.randomize(seq, seed: 4)
+        let x = S.random([2, 2, 5, 5], seed: 5)
+        let first = try seq.forward(x, S.forwardContext(retain: false))
+        let second = try seq.forward(x, S.forwardContext(retain: false))
+        S.assertClose(second, first, "second workspace")
+        S.assertClose(first, try seq.forward(x, S.forwardContext(retain: true)), "against the retaining pass")
+    }
+
+    func testConvolutionsMatchOpenBLAS() throws {
+        for (h, w) in [(15, 15), (14, 11), (7, 9)] {
+            for stride in [1, 2] {
+                for padding in [ConvPadding.same, .explicit(1, 1)] {
+                    try check(kernel: 3, stride: stride, padding: padding, groups: 24, channels: 24, out: 24,
+                              size: (h, w), activation: .relu6)
+                    try check(kernel: 5, stride: stride, padding: padding, groups: 16, channels: 16, out: 16,
+                              size: (h, w), activation: .relu6)
+                    try check(kernel: 3, stride: stride, padding: padding, groups: 1, channels: 8, out: 16,
+                              size: (h, w), activation: .relu)
+                    try check(kernel: 1, stride: stride, padding: padding, groups: 1, channels: 16, out: 32,
+                              size: (h, w), activation: nil)
+                }
+            }
+        }
+    }
+}

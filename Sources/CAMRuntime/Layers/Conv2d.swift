@@ -68,6 +68,7 @@ final class Conv2d: Module {
         let inputShape: [Int]
         let activation: Activation?
         let accumulates: Bool
+        var plain = false
     }
 
     init(path: String, inChannels: Int, outChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
@@ -144,6 +145,31 @@ final class Conv2d: Module {
         }
     }
 
+    /// A forward that retains for backward, fused: this convolution, `bn` and `activation` in
+    /// one pass (oneDNN on NCHW tensors when available). Backward through the three needs only
+    /// the geometry kept here, the weights, BN's scale and the output (which the caller keeps
+    /// in the activation module).
+    func forwardFusedRetaining(_ input: Tensor, bn: BatchNorm2d, activation: Activation?,
+                               workspace: Workspace) throws -> Tensor {
+        let g = try geometry(for: input)
+        retainedGeometry = g
+        guard let engine = workspace.oneDNN else {
+            return try forwardFused(input, bn: bn, activation: activation, workspace: workspace)
+        }
+        let f = foldedParameters(bn)
+        let key = OneDNNKey(inputShape: input.shape, activation: activation, accumulates: false, plain: true)
+        let convolution: OneDNNConvolution
+        if let cached = oneDNNPrimitives[key], cached.engine === engine {
+            convolution = cached
+        } else {
+            convolution = try OneDNNConvolution(g, outChannels: outChannels, groups: groups, weights: f.weight,
+                                                bias: f.bias, activation: activation, accumulates: false, plain: true,
+                                                engine: engine)
+            oneDNNPrimitives[key] = convolution
+        }
+        return try convolution.run(plain: input, engine: engine)
+    }
+
     /// The weights and bias with `bn` folded in (cached until a parameter of either changes).
     private func foldedParameters(_ bn: BatchNorm2d) -> (weight: [Float], bias: [Float]) {
         let id = ObjectIdentifier(bn)
@@ -171,7 +197,7 @@ final class Conv2d: Module {
         let f = foldedParameters(bn)
         let key = OneDNNKey(inputShape: input.shape, activation: activation, accumulates: residual != nil)
         let convolution: OneDNNConvolution
-        if let cached = oneDNNPrimitives[key] {
+        if let cached = oneDNNPrimitives[key], cached.engine === input.engine {
             convolution = cached
         } else {
             convolution = try OneDNNConvolution(g, outChannels: outChannels, groups: groups, weights: f.weight,

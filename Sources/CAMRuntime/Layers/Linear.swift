@@ -34,7 +34,7 @@ final class Linear: Module {
             throw RuntimeError("\(path): expected input [N, \(inFeatures)], found \(x.shape)")
         }
         let product: OneDNNInnerProduct
-        if let cached = oneDNNProduct, cached.batch == x.shape[0] {
+        if let cached = oneDNNProduct, cached.engine === engine, cached.batch == x.shape[0] {
             product = cached
         } else {
             product = try OneDNNInnerProduct(batch: x.shape[0], weights: weight, bias: bias, engine: engine)

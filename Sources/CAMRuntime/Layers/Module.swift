@@ -26,6 +26,18 @@ final class ForwardContext {
         !retain && paths.allSatisfy { !recording.contains($0) }
     }
 
+    /// Whether conv → BN → `activation` may be fused in a pass that retains for backward: none
+    /// of the outputs is recorded (the activation module keeps the fused output) and the
+    /// activation is ReLU.
+    ///
+    /// Not ReLU6: folding BN changes the rounding of the pre-activation, and EfficientNet's
+    /// ReLU6 outputs sit at the clip level 6 often enough that a flipped gradient mask there
+    /// broke the 1e-4 gradient parity with PyTorch (ModelParityTests); no flip was seen at 0.
+    func canFuseRetaining(_ activation: ActivationModule, _ paths: String...) -> Bool {
+        retain && activation.kind == .relu && !recording.contains(activation.path)
+            && paths.allSatisfy { !recording.contains($0) }
+    }
+
     /// Whether an inference-only shortcut may skip the outputs of every module inside `module`
     /// (its own output is still recorded by the caller).
     func canFuseInside(_ module: Module) -> Bool {
@@ -260,6 +272,17 @@ final class Sequential: Module {
                                                      workspace: context.workspace))
                 }
                 i += used
+                continue
+            }
+            // The same fusion in a pass that retains for backward (conv → BN → ReLU only).
+            if let conv = modules[i] as? Conv2d, i + 2 < modules.count, let bn = modules[i + 1] as? BatchNorm2d,
+               let act = modules[i + 2] as? ActivationModule, context.canFuseRetaining(act, conv.path, bn.path) {
+                try context.cancellation?.check()
+                let output = try conv.forwardFusedRetaining(try x.tensor(), bn: bn, activation: act.kind,
+                                                            workspace: context.workspace)
+                act.keep(output)
+                x = .plain(output)
+                i += 3
                 continue
             }
             x = try context.run(modules[i], x)

@@ -244,6 +244,8 @@ enum PassValue {
 
 /// A oneDNN convolution for one input shape with its weights in the layout it wants.
 final class OneDNNConvolution {
+    /// The engine the primitive was created on (primitives only run with memory of their engine).
+    let engine: OneDNNEngine
     let primitive: OneDNNPrimitive
     let sourceLayout: dnnl_memory_desc_t
     let destinationLayout: dnnl_memory_desc_t
@@ -254,11 +256,14 @@ final class OneDNNConvolution {
     /// Builds the primitive for geometry `g`; `weights` are [out, in/groups, kh, kw] row-major
     /// (BN folded), `bias` per output channel; `accumulates` adds the destination's prior
     /// contents (a residual) before `activation`.
+    /// With `plain`, input and output are NCHW (for passes that keep tensors for backward);
+    /// otherwise oneDNN chooses their layouts.
     init(_ g: ConvGeometry, outChannels: Int, groups: Int, weights: [Float], bias: [Float],
-         activation: Activation?, accumulates: Bool, engine: OneDNNEngine) throws {
+         activation: Activation?, accumulates: Bool, plain: Bool = false, engine: OneDNNEngine) throws {
         let outputShape = [g.batch, outChannels, g.outHeight, g.outWidth]
-        var src = try oneDNNDescriptor([g.batch, g.channels, g.height, g.width], dnnl_format_tag_any)
-        var dst = try oneDNNDescriptor(outputShape, dnnl_format_tag_any)
+        let tag = plain ? dnnl_nchw : dnnl_format_tag_any
+        var src = try oneDNNDescriptor([g.batch, g.channels, g.height, g.width], tag)
+        var dst = try oneDNNDescriptor(outputShape, tag)
         var biasDesc = try oneDNNDescriptor([outChannels], dnnl_a)
         let kernel = [g.kernelHeight, g.kernelWidth]
         let userWeightsShape = groups == 1
@@ -299,6 +304,7 @@ final class OneDNNConvolution {
         var pd: dnnl_primitive_desc_t?
         try oneDNNCheck(dnnl_primitive_desc_create(&pd, &desc, attributes, engine.engine, nil),
                         "primitive_desc_create(convolution \(g))")
+        self.engine = engine
         primitive = try OneDNNPrimitive(descriptor: pd, name: "convolution")
         sourceLayout = try primitive.layout(dnnl_query_src_md)
         destinationLayout = try primitive.layout(dnnl_query_dst_md)
@@ -322,10 +328,36 @@ final class OneDNNConvolution {
         ])
         return output
     }
+
+    /// Runs a plain-layout convolution (built with `plain`) on NCHW tensors, without copies.
+    func run(plain input: Tensor, engine: OneDNNEngine) throws -> Tensor {
+        var output = Tensor(shape: outputShape)
+        try input.withUnsafeBufferPointer { x in
+            try output.withUnsafeMutableBufferPointer { y in
+                guard let xp = x.baseAddress, let yp = y.baseAddress else { return }
+                var srcDesc = sourceLayout, dstDesc = destinationLayout
+                var src: dnnl_memory_t?, dst: dnnl_memory_t?
+                // oneDNN only reads the source; its API takes a mutable handle.
+                try oneDNNCheck(dnnl_memory_create(&src, &srcDesc, engine.engine, UnsafeMutableRawPointer(mutating: xp)),
+                                "memory_create(source)")
+                defer { if let src { dnnl_memory_destroy(src) } }
+                try oneDNNCheck(dnnl_memory_create(&dst, &dstDesc, engine.engine, yp), "memory_create(destination)")
+                defer { if let dst { dnnl_memory_destroy(dst) } }
+                guard let src, let dst else { throw RuntimeError("oneDNN: memory_create returned no memory") }
+                try engine.execute(primitive, [
+                    (OneDNNArgument.source, src), (OneDNNArgument.weights, weights.memory),
+                    (OneDNNArgument.bias, bias.memory), (OneDNNArgument.destination, dst),
+                ])
+            }
+        }
+        return output
+    }
 }
 
 /// oneDNN max pooling (forward inference) for one input shape and layout.
 final class OneDNNMaxPool {
+    /// The engine the primitive was created on.
+    let engine: OneDNNEngine
     let primitive: OneDNNPrimitive
     let sourceLayout: dnnl_memory_desc_t
     let destinationLayout: dnnl_memory_desc_t
@@ -344,6 +376,7 @@ final class OneDNNMaxPool {
                         "pooling_v2_forward_desc_init")
         var pd: dnnl_primitive_desc_t?
         try oneDNNCheck(dnnl_primitive_desc_create(&pd, &desc, nil, input.engine.engine, nil), "primitive_desc_create(pooling)")
+        engine = input.engine
         primitive = try OneDNNPrimitive(descriptor: pd, name: "max pooling")
         sourceLayout = try primitive.layout(dnnl_query_src_md)
         destinationLayout = try primitive.layout(dnnl_query_dst_md)
@@ -376,6 +409,8 @@ public enum OneDNNRuntime {
 
 /// A oneDNN inner product (a fully connected layer, forward inference) for one batch size.
 final class OneDNNInnerProduct {
+    /// The engine the primitive was created on.
+    let engine: OneDNNEngine
     let primitive: OneDNNPrimitive
     let batch: Int
     private let sourceLayout: dnnl_memory_desc_t
@@ -395,6 +430,7 @@ final class OneDNNInnerProduct {
                         "inner_product_forward_desc_init")
         var pd: dnnl_primitive_desc_t?
         try oneDNNCheck(dnnl_primitive_desc_create(&pd, &desc, nil, engine.engine, nil), "primitive_desc_create(inner product)")
+        self.engine = engine
         primitive = try OneDNNPrimitive(descriptor: pd, name: "inner product")
         sourceLayout = try primitive.layout(dnnl_query_src_md)
         self.weights = try OneDNNTensor(weights, engine: engine).converted(to: try primitive.layout(dnnl_query_weights_md))

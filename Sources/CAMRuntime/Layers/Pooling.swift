@@ -71,7 +71,8 @@ final class MaxPool2d: Module {
         let outputShape = [x.shape[0], x.shape[1], (h + 2 * padding - kernelSize) / stride + 1,
                            (w + 2 * padding - kernelSize) / stride + 1]
         let pool: OneDNNMaxPool
-        if let cached = oneDNNPool, cached.outputShape == outputShape, x.hasLayout(cached.sourceLayout) {
+        if let cached = oneDNNPool, cached.engine === engine, cached.outputShape == outputShape,
+           x.hasLayout(cached.sourceLayout) {
             pool = cached
         } else {
             pool = try OneDNNMaxPool(input: x, outputShape: outputShape, kernel: kernelSize, stride: stride, padding: padding)

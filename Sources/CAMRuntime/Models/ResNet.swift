@@ -13,13 +13,19 @@ func residualAdd(_ a: Tensor, _ b: Tensor) -> Tensor {
     return result
 }
 
-/// Runs conv → BN (→ activation), fused into one pass for inference when none of the
-/// intermediate outputs is recorded or retained.
+/// Runs conv → BN (→ activation), fused into one pass when none of the intermediate outputs
+/// is recorded (in a pass that retains, only with a ReLU, which keeps the output).
 func convBN(_ conv: Conv2d, _ bn: BatchNorm2d, _ activation: ActivationModule?, _ x: Tensor,
             _ context: ForwardContext) throws -> Tensor {
     if context.canFuse(conv.path, bn.path) && (activation.map { context.canFuse($0.path) } ?? true) {
         try context.cancellation?.check()
         return try conv.forwardFused(x, bn: bn, activation: activation?.kind, workspace: context.workspace)
+    }
+    if let activation, context.canFuseRetaining(activation, conv.path, bn.path) {
+        try context.cancellation?.check()
+        let output = try conv.forwardFusedRetaining(x, bn: bn, activation: activation.kind, workspace: context.workspace)
+        activation.keep(output)
+        return output
     }
     var y = try context.run(bn, try context.run(conv, x))
     if let activation { y = try context.run(activation, y) }
