@@ -165,6 +165,8 @@ final class Conv2d: Module {
             convolution = try OneDNNConvolution(g, outChannels: outChannels, groups: groups, weights: f.weight,
                                                 bias: f.bias, activation: activation, accumulates: false, plain: true,
                                                 engine: engine)
+            // A few input sizes per session; a bound keeps images of many sizes from piling up.
+            if oneDNNPrimitives.count >= 16 { oneDNNPrimitives = [:] }
             oneDNNPrimitives[key] = convolution
         }
         return try convolution.run(plain: input, engine: engine)
@@ -203,6 +205,8 @@ final class Conv2d: Module {
             convolution = try OneDNNConvolution(g, outChannels: outChannels, groups: groups, weights: f.weight,
                                                 bias: f.bias, activation: activation, accumulates: residual != nil,
                                                 engine: input.engine)
+            // A few input sizes per session; a bound keeps images of many sizes from piling up.
+            if oneDNNPrimitives.count >= 16 { oneDNNPrimitives = [:] }
             oneDNNPrimitives[key] = convolution
         }
         guard let residual else { return try convolution.run(input) }
