@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """PyTorch's figures for bench/run.sh: ResNet-50 (torchvision) and EfficientNet-Lite0 (the
 definition of tools/fixtures/gen_runtime.py), random weights, 2 threads, the inference forward
-(no_grad) and forward + backward to the input, batch 1 and 16. One line per case:
+(no_grad) and forward + backward to the input, batch 1 and 16, and pytorch-grad-cam's GradCAM
+at the last block (layer4[-1], _blocks[-1]; class 281; batch 1) when grad-cam is installed.
+One line per case:
 "<model> <op> <batch> <best ms>" (the best of the repeats)."""
 import os, sys, time, types
 import torch
@@ -12,7 +14,14 @@ import torchvision  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools', 'fixtures'))
 from gen_runtime import EfficientNetLite0  # noqa: E402
 
+try:
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+except ImportError:
+    GradCAM = None
+
 torch.set_num_threads(2)
+operations = set(os.environ.get('CAMBENCH_OPS', 'forward,forward+backward,gradcam').split(','))
 repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 print(f'# PyTorch {torch.__version__}, {torch.get_num_threads()} threads, best of {repeats}')
 
@@ -27,9 +36,12 @@ def timed(fn):
     return (time.perf_counter() - start) * 1000
 
 
-for name, model in [('resnet50', torchvision.models.resnet50(weights=None)), ('efficientnet_lite0', EfficientNetLite0())]:
+models = os.environ.get('CAMBENCH_MODELS', 'resnet50,efficientnet_lite0').split(',')
+batches = [int(b) for b in os.environ.get('CAMBENCH_BATCHES', '1,16').split(',')]
+for name in models:
+    model = torchvision.models.resnet50(weights=None) if name == 'resnet50' else EfficientNetLite0()
     model.eval()
-    for batch in (1, 16):
+    for batch in batches:
         x = torch.randn(batch, 3, 224, 224)
         n = repeats if batch == 1 else max(2, repeats // 2)
 
@@ -41,7 +53,19 @@ for name, model in [('resnet50', torchvision.models.resnet50(weights=None)), ('e
             xi = x.clone().requires_grad_(True)
             model(xi)[:, 281].sum().backward()
 
-        forward()
-        print(f'{name} forward {batch} {best([timed(forward) for _ in range(n)]):.1f}')
-        forward_backward()
-        print(f'{name} forward+backward {batch} {best([timed(forward_backward) for _ in range(n)]):.1f}')
+        if 'forward' in operations:
+            forward()
+            print(f'{name} forward {batch} {best([timed(forward) for _ in range(n)]):.1f}')
+        if 'forward+backward' in operations:
+            forward_backward()
+            print(f'{name} forward+backward {batch} {best([timed(forward_backward) for _ in range(n)]):.1f}')
+        if 'gradcam' in operations and batch == 1 and GradCAM is not None:
+            layer = model.layer4[-1] if name == 'resnet50' else model._blocks[-1]
+            cam = GradCAM(model=model, target_layers=[layer])
+            targets = [ClassifierOutputTarget(281)]
+
+            def gradcam():
+                cam(input_tensor=x, targets=targets)
+
+            gradcam()
+            print(f'{name} gradcam {batch} {best([timed(gradcam) for _ in range(n)]):.1f}')

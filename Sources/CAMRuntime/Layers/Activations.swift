@@ -34,6 +34,11 @@ final class ActivationModule: Module {
         run(input, retain: context.retain)
     }
 
+    /// Keeps `output` (computed elsewhere, e.g. fused into a convolution) for backward.
+    func keep(_ output: Tensor) {
+        retainedOutput = output
+    }
+
     /// The activation of `input`, kept for backward when `retain` is set.
     func run(_ input: Tensor, retain: Bool) -> Tensor {
         let output = apply(input)

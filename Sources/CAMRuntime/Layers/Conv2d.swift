@@ -60,6 +60,16 @@ final class Conv2d: Module {
     private var retainedGeometry: ConvGeometry?
     /// BN-folded weights for inference (invalidated by any parameter change).
     private var folded: (bn: ObjectIdentifier, version: Int, weight: [Float], bias: [Float])?
+    /// oneDNN primitives of the folded convolution by input shape and post-ops (cleared with `folded`).
+    private var oneDNNPrimitives: [OneDNNKey: OneDNNConvolution] = [:]
+
+    /// What a cached oneDNN convolution was built for.
+    private struct OneDNNKey: Hashable {
+        let inputShape: [Int]
+        let activation: Activation?
+        let accumulates: Bool
+        var plain = false
+    }
 
     init(path: String, inChannels: Int, outChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
          padding: ConvPadding = .explicit(0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1, bias: Bool = false) {
@@ -87,21 +97,27 @@ final class Conv2d: Module {
     override func setParameter(_ name: String, _ value: Tensor) {
         if name == "weight" { weight = value } else if name == "bias" { bias = value }
         folded = nil
+        oneDNNPrimitives = [:]
     }
 
     /// The geometry for an input, or a user-facing error when it does not fit.
     func geometry(for input: Tensor) throws -> ConvGeometry {
-        guard input.rank == 4, input.shape[1] == inChannels else {
-            throw RuntimeError("\(path): expected input [N, \(inChannels), H, W], found \(input.shape)")
+        try geometry(forShape: input.shape)
+    }
+
+    /// The geometry for an input shape, or a user-facing error when it does not fit.
+    func geometry(forShape shape: [Int]) throws -> ConvGeometry {
+        guard shape.count == 4, shape[1] == inChannels else {
+            throw RuntimeError("\(path): expected input [N, \(inChannels), H, W], found \(shape)")
         }
-        guard let y = ConvGeometry.dimension(input: input.shape[2], kernel: kernelSize.0, stride: stride.0,
+        guard let y = ConvGeometry.dimension(input: shape[2], kernel: kernelSize.0, stride: stride.0,
                                              dilation: dilation.0, padding: padding, vertical: true),
-              let x = ConvGeometry.dimension(input: input.shape[3], kernel: kernelSize.1, stride: stride.1,
+              let x = ConvGeometry.dimension(input: shape[3], kernel: kernelSize.1, stride: stride.1,
                                              dilation: dilation.1, padding: padding, vertical: false) else {
-            throw RuntimeError("\(path): input \(input.shape[2])×\(input.shape[3]) is smaller than the "
+            throw RuntimeError("\(path): input \(shape[2])×\(shape[3]) is smaller than the "
                                + "\(kernelSize.0)×\(kernelSize.1) kernel")
         }
-        return ConvGeometry(batch: input.shape[0], channels: inChannels, height: input.shape[2], width: input.shape[3],
+        return ConvGeometry(batch: shape[0], channels: inChannels, height: shape[2], width: shape[3],
                             outHeight: y.out, outWidth: x.out, padTop: y.lead, padLeft: x.lead,
                             kernelHeight: kernelSize.0, kernelWidth: kernelSize.1, strideY: stride.0, strideX: stride.1,
                             dilationY: dilation.0, dilationX: dilation.1)
@@ -123,22 +139,81 @@ final class Conv2d: Module {
     /// Inference only: this convolution followed by `bn` (and `activation`) in one pass.
     func forwardFused(_ input: Tensor, bn: BatchNorm2d, activation: Activation?, workspace: Workspace) throws -> Tensor {
         let g = try geometry(for: input)
-        let id = ObjectIdentifier(bn)
-        if folded == nil || folded?.bn != id || folded?.version != bn.version {
-            let (scale, shift) = bn.scaleAndShift()
-            let perOut = weight.count / outChannels
-            var w = weight.storage
-            var b = [Float](repeating: 0, count: outChannels)
-            for o in 0..<outChannels {
-                for i in 0..<perOut { w[o * perOut + i] *= scale[o] }
-                b[o] = (bias?.storage[o] ?? 0) * scale[o] + shift[o]
-            }
-            folded = (id, bn.version, w, b)
-        }
-        guard let f = folded else { preconditionFailure("folded weights missing") }
+        let f = foldedParameters(bn)
         return f.weight.withUnsafeBufferPointer { w in
             f.bias.withUnsafeBufferPointer { b in convolve(input, g, w.baseAddress, b.baseAddress, activation, workspace) }
         }
+    }
+
+    /// A forward that retains for backward, fused: this convolution, `bn` and `activation` in
+    /// one pass (oneDNN on NCHW tensors when available). Backward through the three needs only
+    /// the geometry kept here, the weights, BN's scale and the output (which the caller keeps
+    /// in the activation module).
+    func forwardFusedRetaining(_ input: Tensor, bn: BatchNorm2d, activation: Activation?,
+                               workspace: Workspace) throws -> Tensor {
+        let g = try geometry(for: input)
+        retainedGeometry = g
+        guard let engine = workspace.oneDNN else {
+            return try forwardFused(input, bn: bn, activation: activation, workspace: workspace)
+        }
+        let f = foldedParameters(bn)
+        let key = OneDNNKey(inputShape: input.shape, activation: activation, accumulates: false, plain: true)
+        let convolution: OneDNNConvolution
+        if let cached = oneDNNPrimitives[key], cached.engine === engine {
+            convolution = cached
+        } else {
+            convolution = try OneDNNConvolution(g, outChannels: outChannels, groups: groups, weights: f.weight,
+                                                bias: f.bias, activation: activation, accumulates: false, plain: true,
+                                                engine: engine)
+            // A few input sizes per session; a bound keeps images of many sizes from piling up.
+            if oneDNNPrimitives.count >= 16 { oneDNNPrimitives = [:] }
+            oneDNNPrimitives[key] = convolution
+        }
+        return try convolution.run(plain: input, engine: engine)
+    }
+
+    /// The weights and bias with `bn` folded in (cached until a parameter of either changes).
+    private func foldedParameters(_ bn: BatchNorm2d) -> (weight: [Float], bias: [Float]) {
+        let id = ObjectIdentifier(bn)
+        if let f = folded, f.bn == id, f.version == bn.version { return (f.weight, f.bias) }
+        let (scale, shift) = bn.scaleAndShift()
+        let perOut = weight.count / outChannels
+        var w = weight.storage
+        var b = [Float](repeating: 0, count: outChannels)
+        for o in 0..<outChannels {
+            for i in 0..<perOut { w[o * perOut + i] *= scale[o] }
+            b[o] = (bias?.storage[o] ?? 0) * scale[o] + shift[o]
+        }
+        folded = (id, bn.version, w, b)
+        oneDNNPrimitives = [:]
+        return (w, b)
+    }
+
+    /// Inference only, on oneDNN: this convolution followed by `bn` (and `activation`), with
+    /// `residual` added before the activation when given.
+    ///
+    /// `residual` is consumed: the output is written into its memory when the layouts agree.
+    func forwardFusedOneDNN(_ input: OneDNNTensor, bn: BatchNorm2d, activation: Activation?,
+                            residual: OneDNNTensor? = nil) throws -> OneDNNTensor {
+        let g = try geometry(forShape: input.shape)
+        let f = foldedParameters(bn)
+        let key = OneDNNKey(inputShape: input.shape, activation: activation, accumulates: residual != nil)
+        let convolution: OneDNNConvolution
+        if let cached = oneDNNPrimitives[key], cached.engine === input.engine {
+            convolution = cached
+        } else {
+            convolution = try OneDNNConvolution(g, outChannels: outChannels, groups: groups, weights: f.weight,
+                                                bias: f.bias, activation: activation, accumulates: residual != nil,
+                                                engine: input.engine)
+            // A few input sizes per session; a bound keeps images of many sizes from piling up.
+            if oneDNNPrimitives.count >= 16 { oneDNNPrimitives = [:] }
+            oneDNNPrimitives[key] = convolution
+        }
+        guard let residual else { return try convolution.run(input) }
+        guard residual.shape == convolution.outputShape else {
+            throw RuntimeError("\(path): residual \(residual.shape) does not match the output \(convolution.outputShape)")
+        }
+        return try convolution.run(input, accumulating: try residual.converted(to: convolution.destinationLayout))
     }
 
     /// The convolution with the given weights, optional bias and optional fused activation.

@@ -8,6 +8,8 @@ final class Linear: Module {
     private(set) var weight: Tensor
     private(set) var bias: Tensor
     private var retainedBatch: Int?
+    /// The oneDNN primitive of the last inference batch size (cleared when a parameter changes).
+    private var oneDNNProduct: OneDNNInnerProduct?
 
     init(path: String, inFeatures: Int, outFeatures: Int) {
         self.inFeatures = inFeatures
@@ -21,6 +23,24 @@ final class Linear: Module {
 
     override func setParameter(_ name: String, _ value: Tensor) {
         if name == "weight" { weight = value } else if name == "bias" { bias = value }
+        oneDNNProduct = nil
+    }
+
+    /// Inference passes run on oneDNN too, so that OpenBLAS's threads stay asleep (its idle
+    /// threads yield in a loop for a while after each call, taking CPU from oneDNN's).
+    override func forwardOneDNN(_ input: PassValue, _ context: ForwardContext, _ engine: OneDNNEngine) throws -> PassValue? {
+        let x = try input.tensor()
+        guard x.rank == 2, x.shape[1] == inFeatures else {
+            throw RuntimeError("\(path): expected input [N, \(inFeatures)], found \(x.shape)")
+        }
+        let product: OneDNNInnerProduct
+        if let cached = oneDNNProduct, cached.engine === engine, cached.batch == x.shape[0] {
+            product = cached
+        } else {
+            product = try OneDNNInnerProduct(batch: x.shape[0], weights: weight, bias: bias, engine: engine)
+            oneDNNProduct = product
+        }
+        return .plain(try product.run(try OneDNNTensor(x, engine: engine)))
     }
 
     override func forward(_ input: Tensor, _ context: ForwardContext) throws -> Tensor {

@@ -26,6 +26,29 @@ final class ForwardContext {
         !retain && paths.allSatisfy { !recording.contains($0) }
     }
 
+    /// Whether conv → BN → `activation` may be fused in a pass that retains for backward: none
+    /// of the outputs is recorded (the activation module keeps the fused output) and the
+    /// activation is ReLU.
+    ///
+    /// Not ReLU6: folding BN changes the rounding of the pre-activation, and EfficientNet's
+    /// ReLU6 outputs sit at the clip level 6 often enough that a flipped gradient mask there
+    /// broke the 1e-4 gradient parity with PyTorch (ModelParityTests); no flip was seen at 0.
+    func canFuseRetaining(_ activation: ActivationModule, _ paths: String...) -> Bool {
+        retain && activation.kind == .relu && !recording.contains(activation.path)
+            && paths.allSatisfy { !recording.contains($0) }
+    }
+
+    /// Whether an inference-only shortcut may skip the outputs of every module inside `module`
+    /// (its own output is still recorded by the caller).
+    func canFuseInside(_ module: Module) -> Bool {
+        !retain && (recording.isEmpty || module.subtree.dropFirst().allSatisfy { !recording.contains($0.path) })
+    }
+
+    /// The oneDNN engine when this pass may run layers on oneDNN (inference only), else nil.
+    var oneDNN: OneDNNEngine? {
+        retain ? nil : workspace.oneDNN
+    }
+
     /// Runs a module and records its output when asked.
     func run(_ module: Module, _ input: Tensor) throws -> Tensor {
         try cancellation?.check()
@@ -37,6 +60,24 @@ final class ForwardContext {
     /// Records `output` as the output of `path` when asked (first one wins).
     func record(_ path: String, _ output: Tensor) {
         if recording.contains(path), activations[path] == nil { activations[path] = output }
+    }
+
+    /// Records `output` as the output of `path` when asked, converting oneDNN memory to a tensor.
+    func record(_ path: String, _ output: PassValue) throws {
+        if recording.contains(path), activations[path] == nil { activations[path] = try output.tensor() }
+    }
+
+    /// Runs a module on a pass value: on oneDNN when the module and the pass allow it, else on
+    /// a plain tensor; records the output when asked.
+    func run(_ module: Module, _ input: PassValue) throws -> PassValue {
+        try cancellation?.check()
+        if let engine = oneDNN, let output = try module.forwardOneDNN(input, self, engine) {
+            try record(module.path, output)
+            return output
+        }
+        let output = try module.forward(try input.tensor(), self)
+        record(module.path, output)
+        return .plain(output)
     }
 }
 
@@ -92,8 +133,21 @@ final class BackwardContext {
 final class Workspace {
     private var first: [Float] = []
     private var second: [Float] = []
+    /// Whether inference passes may use oneDNN (`CAMSCRIPT_ONEDNN=0` turns it off, for comparisons).
+    var allowsOneDNN: Bool
+    /// The engine, created on first use; nil after a failed creation (OpenBLAS is used then).
+    private var engine: (tried: Bool, value: OneDNNEngine?) = (false, nil)
 
-    init() {}
+    init(allowsOneDNN: Bool = ProcessInfo.processInfo.environment["CAMSCRIPT_ONEDNN"] != "0") {
+        self.allowsOneDNN = allowsOneDNN
+    }
+
+    /// The oneDNN engine, or nil when oneDNN is off or unavailable.
+    var oneDNN: OneDNNEngine? {
+        guard allowsOneDNN else { return nil }
+        if !engine.tried { engine = (true, try? OneDNNEngine()) }
+        return engine.value
+    }
 
     /// Calls `body` with two scratch buffers of at least the given sizes; their contents are undefined.
     func withBuffers<R>(_ firstCount: Int, _ secondCount: Int,
@@ -149,6 +203,14 @@ class Module {
         input
     }
 
+    /// Inference only: computes the output on oneDNN, or returns nil when this module has no
+    /// oneDNN path for this pass (the caller then runs `forward` on a plain tensor).
+    ///
+    /// Takes ownership of oneDNN memory in `input`: it may be overwritten.
+    func forwardOneDNN(_ input: PassValue, _ context: ForwardContext, _ engine: OneDNNEngine) throws -> PassValue? {
+        nil
+    }
+
     /// Computes the gradient with respect to the input from the gradient at the output, or
     /// nil when the pass can stop.
     func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {
@@ -177,8 +239,18 @@ final class Sequential: Module {
         try forward(input, from: 0, context)
     }
 
+    override func forwardOneDNN(_ input: PassValue, _ context: ForwardContext, _ engine: OneDNNEngine) throws -> PassValue? {
+        try run(input, from: 0, context)
+    }
+
     /// Runs children `start...` only.
     func forward(_ input: Tensor, from start: Int, _ context: ForwardContext) throws -> Tensor {
+        try run(.plain(input), from: start, context).tensor()
+    }
+
+    /// Runs children `start...` on a pass value; inference passes keep oneDNN memory between
+    /// the children that run on oneDNN.
+    func run(_ input: PassValue, from start: Int, _ context: ForwardContext) throws -> PassValue {
         var x = input
         var i = start
         while i < modules.count {
@@ -193,8 +265,24 @@ final class Sequential: Module {
                     used = 3
                 }
                 try context.cancellation?.check()
-                x = try conv.forwardFused(x, bn: bn, activation: activation, workspace: context.workspace)
+                if let engine = context.oneDNN {
+                    x = .oneDNN(try conv.forwardFusedOneDNN(try x.oneDNN(engine), bn: bn, activation: activation))
+                } else {
+                    x = .plain(try conv.forwardFused(try x.tensor(), bn: bn, activation: activation,
+                                                     workspace: context.workspace))
+                }
                 i += used
+                continue
+            }
+            // The same fusion in a pass that retains for backward (conv → BN → ReLU only).
+            if let conv = modules[i] as? Conv2d, i + 2 < modules.count, let bn = modules[i + 1] as? BatchNorm2d,
+               let act = modules[i + 2] as? ActivationModule, context.canFuseRetaining(act, conv.path, bn.path) {
+                try context.cancellation?.check()
+                let output = try conv.forwardFusedRetaining(try x.tensor(), bn: bn, activation: act.kind,
+                                                            workspace: context.workspace)
+                act.keep(output)
+                x = .plain(output)
+                i += 3
                 continue
             }
             x = try context.run(modules[i], x)

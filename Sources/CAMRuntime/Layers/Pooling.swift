@@ -7,6 +7,8 @@ final class MaxPool2d: Module {
     let stride: Int
     let padding: Int
     private var retained: (inputShape: [Int], argmax: [Int32])?
+    /// The oneDNN primitive of the last inference input shape and layout.
+    private var oneDNNPool: OneDNNMaxPool?
 
     init(path: String, kernelSize: Int, stride: Int, padding: Int) {
         self.kernelSize = kernelSize
@@ -57,6 +59,26 @@ final class MaxPool2d: Module {
         }
         if retain { retained = (input.shape, argmax) }
         return output
+    }
+
+    override func forwardOneDNN(_ input: PassValue, _ context: ForwardContext, _ engine: OneDNNEngine) throws -> PassValue? {
+        let x = try input.oneDNN(engine)
+        guard x.shape.count == 4 else { throw RuntimeError("\(path): expected input [N, C, H, W], found \(x.shape)") }
+        let (h, w) = (x.shape[2], x.shape[3])
+        guard h + 2 * padding >= kernelSize, w + 2 * padding >= kernelSize else {
+            throw RuntimeError("\(path): input \(h)×\(w) is smaller than the \(kernelSize)×\(kernelSize) pooling window")
+        }
+        let outputShape = [x.shape[0], x.shape[1], (h + 2 * padding - kernelSize) / stride + 1,
+                           (w + 2 * padding - kernelSize) / stride + 1]
+        let pool: OneDNNMaxPool
+        if let cached = oneDNNPool, cached.engine === engine, cached.outputShape == outputShape,
+           x.hasLayout(cached.sourceLayout) {
+            pool = cached
+        } else {
+            pool = try OneDNNMaxPool(input: x, outputShape: outputShape, kernel: kernelSize, stride: stride, padding: padding)
+            oneDNNPool = pool
+        }
+        return .oneDNN(try pool.run(x))
     }
 
     override func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {

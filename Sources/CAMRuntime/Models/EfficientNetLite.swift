@@ -45,6 +45,16 @@ final class MBConvBlock: Module {
         return hasSkip ? residualAdd(x, input) : x
     }
 
+    override func forwardOneDNN(_ input: PassValue, _ context: ForwardContext, _ engine: OneDNNEngine) throws -> PassValue? {
+        guard context.canFuseInside(self) else { return nil }
+        let start = try input.oneDNN(engine)
+        var x = start
+        if let expandConv, let bn0 { x = try expandConv.forwardFusedOneDNN(x, bn: bn0, activation: act0.kind) }
+        x = try depthwiseConv.forwardFusedOneDNN(x, bn: bn1, activation: act1.kind)
+        // The skip connection is added into the block input's memory (consumed here).
+        return .oneDNN(try projectConv.forwardFusedOneDNN(x, bn: bn2, activation: nil, residual: hasSkip ? start : nil))
+    }
+
     override func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {
         var modules: [Module] = [bn2, projectConv, act1, bn1, depthwiseConv]
         if let expandConv, let bn0 { modules += [act0, bn0, expandConv] }

@@ -13,13 +13,19 @@ func residualAdd(_ a: Tensor, _ b: Tensor) -> Tensor {
     return result
 }
 
-/// Runs conv → BN (→ activation), fused into one pass for inference when none of the
-/// intermediate outputs is recorded or retained.
+/// Runs conv → BN (→ activation), fused into one pass when none of the intermediate outputs
+/// is recorded (in a pass that retains, only with a ReLU, which keeps the output).
 func convBN(_ conv: Conv2d, _ bn: BatchNorm2d, _ activation: ActivationModule?, _ x: Tensor,
             _ context: ForwardContext) throws -> Tensor {
     if context.canFuse(conv.path, bn.path) && (activation.map { context.canFuse($0.path) } ?? true) {
         try context.cancellation?.check()
         return try conv.forwardFused(x, bn: bn, activation: activation?.kind, workspace: context.workspace)
+    }
+    if let activation, context.canFuseRetaining(activation, conv.path, bn.path) {
+        try context.cancellation?.check()
+        let output = try conv.forwardFusedRetaining(x, bn: bn, activation: activation.kind, workspace: context.workspace)
+        activation.keep(output)
+        return output
     }
     var y = try context.run(bn, try context.run(conv, x))
     if let activation { y = try context.run(activation, y) }
@@ -56,6 +62,14 @@ final class BasicBlock: Module {
         out = try convBN(conv2, bn2, nil, out, context)
         let identity = try downsample.map { try context.run($0, input) } ?? input
         return reluOut.addThenApply(out, identity, retain: context.retain)
+    }
+
+    override func forwardOneDNN(_ input: PassValue, _ context: ForwardContext, _ engine: OneDNNEngine) throws -> PassValue? {
+        guard context.canFuseInside(self) else { return nil }
+        let x = try input.oneDNN(engine)
+        let out = try conv1.forwardFusedOneDNN(x, bn: bn1, activation: relu.kind)
+        let identity = try shortcutOneDNN(x, downsample, context, engine)
+        return .oneDNN(try conv2.forwardFusedOneDNN(out, bn: bn2, activation: reluOut.kind, residual: identity))
     }
 
     override func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {
@@ -106,6 +120,15 @@ final class Bottleneck: Module {
         return reluOut.addThenApply(out, identity, retain: context.retain)
     }
 
+    override func forwardOneDNN(_ input: PassValue, _ context: ForwardContext, _ engine: OneDNNEngine) throws -> PassValue? {
+        guard context.canFuseInside(self) else { return nil }
+        let x = try input.oneDNN(engine)
+        var out = try conv1.forwardFusedOneDNN(x, bn: bn1, activation: relu.kind)
+        out = try conv2.forwardFusedOneDNN(out, bn: bn2, activation: relu2.kind)
+        let identity = try shortcutOneDNN(x, downsample, context, engine)
+        return .oneDNN(try conv3.forwardFusedOneDNN(out, bn: bn3, activation: reluOut.kind, residual: identity))
+    }
+
     override func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {
         let g = reluOut.backward(gradient, mode: context.reluMode)
         var branch: Tensor? = g
@@ -116,6 +139,14 @@ final class Bottleneck: Module {
         guard let main = branch else { return nil }
         return combineShortcut(main, g, downsample, context)
     }
+}
+
+/// The shortcut of a residual block on oneDNN: the block input itself (which the block's last
+/// convolution then overwrites with its output) or the downsample projection of it.
+func shortcutOneDNN(_ x: OneDNNTensor, _ downsample: Sequential?, _ context: ForwardContext,
+                    _ engine: OneDNNEngine) throws -> OneDNNTensor {
+    guard let downsample else { return x }
+    return try downsample.run(.oneDNN(x), from: 0, context).oneDNN(engine)
 }
 
 /// The input gradient of a residual block: the main branch's plus the shortcut's.

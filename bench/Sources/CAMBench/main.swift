@@ -2,22 +2,32 @@ import CAMRuntime
 import Foundation
 
 // Times the runtime on ResNet-50 and EfficientNet-Lite0 (random weights): the inference forward
-// and forward + backward to the input, batch 1 and 16. Prints one line per case,
+// (oneDNN; with CAMSCRIPT_ONEDNN=0 the OpenBLAS path) and forward + backward to the input, batch 1
+// and 16 (batch 16 inference is ScoreCAM's pattern), and GradCAM at the last block (batch 1:
+// forward retaining + backward to that block + the map). Prints one line per case,
 // "<model> <op> <batch> <best ms>" (the best of the repeats: the machine is
 // shared, and the minimum is the figure least disturbed by other processes), which bench/run.sh sets beside PyTorch's figures.
-// Usage: CAMBench [repeats]; CAMBENCH_MODELS=resnet50 and CAMBENCH_BATCHES=1,16 select cases   (release build: swift run -c release --scratch-path .build-runtime CAMBench)
+// Usage: CAMBench [repeats]; CAMBENCH_MODELS=resnet50, CAMBENCH_BATCHES=1,16 and
+// CAMBENCH_OPS=forward,forward+backward,gradcam select cases   (release build: swift run -c release --scratch-path .build-runtime CAMBench)
 
-// Debian's OpenBLAS may fall back to its generic "Prescott" kernels on CPUs it does not know;
-// the core type can only be chosen before the library loads, so re-execute with it set (as the CLI does).
-if let core = BLAS.preferredCoreType(environment: ProcessInfo.processInfo.environment) {
-    setenv("OPENBLAS_CORETYPE", core, 1)
+// Debian's OpenBLAS may fall back to its generic "Prescott" kernels on CPUs it does not know, and
+// oneDNN's OpenMP threads should wait passively; both are read only when the libraries load, so
+// re-execute with them set (as the CLI does).
+var wanted = OneDNNRuntime.preferredEnvironment(ProcessInfo.processInfo.environment)
+if let core = BLAS.preferredCoreType(environment: ProcessInfo.processInfo.environment) { wanted["OPENBLAS_CORETYPE"] = core }
+if !wanted.isEmpty {
+    for (name, value) in wanted { setenv(name, value, 1) }
     let arguments = CommandLine.arguments.map { strdup($0) } + [nil]
     execv("/proc/self/exe", arguments)
-    print("# CAMBench: could not re-execute with OPENBLAS_CORETYPE=\(core); figures use \(BLAS.coreName)")
+    print("# CAMBench: could not re-execute with \(wanted); figures use the libraries' defaults")
 }
 
 let repeats = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 5
-print("# CAMBench: BLAS core \(BLAS.coreName), \(BLAS.threadCount) threads, best of \(repeats)")
+let environment = ProcessInfo.processInfo.environment
+let oneDNN = environment["CAMSCRIPT_ONEDNN"] != "0"
+let operations = Set((environment["CAMBENCH_OPS"] ?? "forward,forward+backward,gradcam").split(separator: ",").map(String.init))
+print("# CAMBench: BLAS core \(BLAS.coreName), \(BLAS.threadCount) threads, inference convolutions on "
+      + (oneDNN ? "oneDNN" : "OpenBLAS") + ", OMP_WAIT_POLICY=\(environment["OMP_WAIT_POLICY"] ?? "default"), best of \(repeats)")
 
 func best(_ values: [Double]) -> Double {
     values.min() ?? .nan
@@ -40,23 +50,36 @@ func input(batch: Int) -> Tensor {
 }
 
 do {
-    for architecture in (ProcessInfo.processInfo.environment["CAMBENCH_MODELS"] ?? "resnet50,efficientnet_lite0").split(separator: ",").map(String.init) {
+    for architecture in (environment["CAMBENCH_MODELS"] ?? "resnet50,efficientnet_lite0").split(separator: ",").map(String.init) {
         let network = try Network.make(architecture: architecture)
-        for batch in (ProcessInfo.processInfo.environment["CAMBENCH_BATCHES"] ?? "1,16").split(separator: ",").compactMap({ Int($0) }) {
+        for batch in (environment["CAMBENCH_BATCHES"] ?? "1,16").split(separator: ",").compactMap({ Int($0) }) {
             let x = input(batch: batch)
             let n = batch == 1 ? repeats : max(2, repeats / 2)
-            _ = try network.forward(x)
-            let forward = best(try (0..<n).map { _ in try time { _ = try network.forward(x) } })
-            print("\(architecture) forward \(batch) \(String(format: "%.1f", forward))")
-            var gradient = Tensor(shape: [batch, 1000])
-            for b in 0..<batch { gradient[b, 281] = 1 }
-            let backward = best(try (0..<n).map { _ in
-                try time {
-                    _ = try network.forward(x, retainForBackward: true)
-                    _ = try network.backward(gradient, gradientsAt: [], inputGradient: true)
-                }
-            })
-            print("\(architecture) forward+backward \(batch) \(String(format: "%.1f", backward))")
+            if operations.contains("forward") {
+                _ = try network.forward(x)
+                let forward = best(try (0..<n).map { _ in try time { _ = try network.forward(x) } })
+                print("\(architecture) forward \(batch) \(String(format: "%.1f", forward))")
+            }
+            if operations.contains("forward+backward") {
+                var gradient = Tensor(shape: [batch, 1000])
+                for b in 0..<batch { gradient[b, 281] = 1 }
+                let backward = best(try (0..<n).map { _ in
+                    try time {
+                        _ = try network.forward(x, retainForBackward: true)
+                        _ = try network.backward(gradient, gradientsAt: [], inputGradient: true)
+                    }
+                })
+                print("\(architecture) forward+backward \(batch) \(String(format: "%.1f", backward))")
+            }
+            if operations.contains("gradcam"), batch == 1 {
+                // pytorch-grad-cam's usual target: the last block (layer4[-1], _blocks[-1]), class 281.
+                let layer = architecture.hasPrefix("resnet") ? "layer4[-1]" : "_blocks[-1]"
+                let engine = CAMEngine(network: network)
+                let run = { _ = try engine.compute(GradCAM(), input: x, layers: [layer], targets: [.index(281)]) }
+                try run()
+                let gradcam = best(try (0..<n).map { _ in try time(run) })
+                print("\(architecture) gradcam \(batch) \(String(format: "%.1f", gradcam))")
+            }
         }
     }
 } catch {
