@@ -1,13 +1,16 @@
 import CAMRuntime
 import Foundation
 
-// OpenBLAS picks its kernels when it loads; on CPUs it does not know it falls back to slow
-// generic ones, and only OPENBLAS_CORETYPE set before loading changes that. So, before anything
-// else, re-execute this same program with the variable set (once: the child sees it set).
-if let coreType = BLAS.preferredCoreType(environment: ProcessInfo.processInfo.environment) {
-    setenv("OPENBLAS_CORETYPE", coreType, 1)
+// OpenBLAS picks its kernels and OpenMP (oneDNN's threads) its wait policy when they load; on
+// CPUs OpenBLAS does not know it falls back to slow generic kernels, and a spinning OpenMP
+// thread slows everything else down on two cores. Only variables set before loading change
+// that, so, before anything else, re-execute this same program with them set (once: the child
+// sees them set).
+let wanted = LibraryEnvironment.preferred(ProcessInfo.processInfo.environment)
+if !wanted.isEmpty {
+    for (name, value) in wanted { setenv(name, value, 1) }
     execv("/proc/self/exe", CommandLine.unsafeArgv)
-    // execv only returns on failure; then carry on with the generic kernels.
+    // execv only returns on failure; then carry on with the libraries' defaults.
 }
 
 CAMScriptCommand.main()

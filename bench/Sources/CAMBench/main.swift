@@ -13,8 +13,7 @@ import Foundation
 // Debian's OpenBLAS may fall back to its generic "Prescott" kernels on CPUs it does not know, and
 // oneDNN's OpenMP threads should wait passively; both are read only when the libraries load, so
 // re-execute with them set (as the CLI does).
-var wanted = OneDNNRuntime.preferredEnvironment(ProcessInfo.processInfo.environment)
-if let core = BLAS.preferredCoreType(environment: ProcessInfo.processInfo.environment) { wanted["OPENBLAS_CORETYPE"] = core }
+let wanted = LibraryEnvironment.preferred(ProcessInfo.processInfo.environment)
 if !wanted.isEmpty {
     for (name, value) in wanted { setenv(name, value, 1) }
     let arguments = CommandLine.arguments.map { strdup($0) } + [nil]
