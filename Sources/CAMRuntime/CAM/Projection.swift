@@ -18,7 +18,8 @@ import COpenBLAS
 /// rule is the only reproducible choice. Every map equals pytorch-grad-cam's whenever numpy's
 /// sign satisfies the rule, and the fixtures hold the rule-normalised reference too.
 public enum Projection {
-    /// The projection of each image of a `[B, C, h, w]` tensor, computed in float32 with `sgesdd`.
+    /// The projection of each image of a `[B, C, h, w]` tensor (centred in float32 as numpy does,
+    /// the eigenproblem in float64), with the sign rule above.
     public static func firstComponent(_ x: Tensor) throws -> Tensor {
         precondition(x.rank == 4, "projection needs [B, C, h, w], got \(x.shape)")
         let (b, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
