@@ -2,8 +2,12 @@
 """PyTorch's figures for bench/run.sh: ResNet-50 (torchvision) and EfficientNet-Lite0 (the
 definition of tools/fixtures/gen_runtime.py), random weights, 2 threads, the inference forward
 (no_grad) and forward + backward to the input, batch 1 and 16, and pytorch-grad-cam's GradCAM
-at the last block (layer4[-1], _blocks[-1]; class 281; batch 1) when grad-cam is installed.
-One line per case:
+at the last block (layer4[-1], _blocks[-1]; class 281; batch 1) when grad-cam is installed, and
+on ResNet-50 EigenCAM and, with CAMBENCH_SLOW=1, AblationCAM and ScoreCAM (each timed once: about
+two minutes per call). "decode" times PIL.Image.open(path).convert("RGB") alone and with the
+torchvision weights transforms (ResNet50_Weights.IMAGENET1K_V2: 232 bilinear; EfficientNet-Lite0:
+ImageClassification(256 bicubic, crop 224, mean = std = 0.5)) for CAMBENCH_JPEG and
+CAMBENCH_IMAGES (default examples/images/chelsea.png). One line per case:
 "<model> <op> <batch> <best ms>" (the best of the repeats)."""
 import os, sys, time, types
 import torch
@@ -14,14 +18,20 @@ import torchvision  # noqa: E402
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tools', 'fixtures'))
 from gen_runtime import EfficientNetLite0  # noqa: E402
 
+from PIL import Image  # noqa: E402
+from torchvision.transforms import InterpolationMode  # noqa: E402
+from torchvision.transforms._presets import ImageClassification  # noqa: E402
+
 try:
-    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam import GradCAM, EigenCAM, AblationCAM, ScoreCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 except ImportError:
     GradCAM = None
 
 torch.set_num_threads(2)
-operations = set(os.environ.get('CAMBENCH_OPS', 'forward,forward+backward,gradcam').split(','))
+operations = set(os.environ.get('CAMBENCH_OPS', 'forward,forward+backward,gradcam,eigencam,decode').split(','))
+if os.environ.get('CAMBENCH_SLOW') == '1':
+    operations |= {'ablationcam', 'scorecam'}
 repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 print(f'# PyTorch {torch.__version__}, {torch.get_num_threads()} threads, best of {repeats}')
 
@@ -35,6 +45,30 @@ def timed(fn):
     fn()
     return (time.perf_counter() - start) * 1000
 
+
+def benchmark_decoding(path):
+    def decode():
+        with Image.open(path) as image:
+            return image.convert('RGB')
+
+    image = decode()
+    label = f'{os.path.basename(path)}-{image.width}x{image.height}'
+    print(f'{label} decode 1 {best([timed(decode) for _ in range(repeats)]):.1f}')
+    presets = [('resnet_v2', torchvision.models.ResNet50_Weights.IMAGENET1K_V2.transforms()),
+               ('efficientnet_lite0', ImageClassification(crop_size=224, resize_size=256, mean=(0.5, 0.5, 0.5),
+                                                          std=(0.5, 0.5, 0.5),
+                                                          interpolation=InterpolationMode.BICUBIC))]
+    for name, transform in presets:
+        def total():
+            transform(decode())
+
+        print(f'{label} decode+{name} 1 {best([timed(total) for _ in range(repeats)]):.1f}')
+
+
+if 'decode' in operations:
+    jpeg = os.environ.get('CAMBENCH_JPEG')
+    for path in ([jpeg] if jpeg else []) + os.environ.get('CAMBENCH_IMAGES', 'examples/images/chelsea.png').split(','):
+        benchmark_decoding(path)
 
 models = os.environ.get('CAMBENCH_MODELS', 'resnet50,efficientnet_lite0').split(',')
 batches = [int(b) for b in os.environ.get('CAMBENCH_BATCHES', '1,16').split(',')]
@@ -69,3 +103,17 @@ for name in models:
 
             gradcam()
             print(f'{name} gradcam {batch} {best([timed(gradcam) for _ in range(n)]):.1f}')
+        if name == 'resnet50' and batch == 1 and GradCAM is not None:
+            methods = [('eigencam', EigenCAM, n), ('ablationcam', AblationCAM, 1), ('scorecam', ScoreCAM, 1)]
+            for op, method, runs in methods:
+                if op not in operations:
+                    continue
+                cam = method(model=model, target_layers=[model.layer4[-1]])
+                targets = [ClassifierOutputTarget(281)]
+
+                def run():
+                    cam(input_tensor=x, targets=targets)
+
+                if runs > 1:
+                    run()
+                print(f'{name} {op} {batch} {best([timed(run) for _ in range(runs)]):.1f}')

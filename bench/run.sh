@@ -4,24 +4,38 @@
 # default) and on OpenBLAS (CAMSCRIPT_ONEDNN=0), PyTorch's, and the ratio oneDNN / PyTorch.
 # PyTorch runs twice, with OpenMP's default (spinning) wait policy and with OMP_WAIT_POLICY=passive
 # (what CAMBench uses); its column is the better of the two per case.
+# It first writes a 12-megapixel JPEG (examples/images/rocket.jpg upscaled to 4000×3000 with Pillow,
+# quality 90) into a temporary folder, which both sides decode and preprocess.
+# CAMBENCH_SLOW=1 adds AblationCAM and ScoreCAM on ResNet-50; each is timed once, and on the
+# PyTorch side only in its first (default wait policy) run: pytorch-grad-cam's take minutes.
 # Usage: bash bench/run.sh [repeats]; CAMBENCH_MODELS, CAMBENCH_BATCHES, CAMBENCH_OPS select cases
 # (see bench/Sources/CAMBench/main.swift); CAMBENCH_NO_OPENBLAS=1 skips the OpenBLAS column.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repeats="${1:-5}"
-swift build -c release --scratch-path .build-perf --product CAMBench >/dev/null
-echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-swift_out=$(.build-perf/release/CAMBench "$repeats")
+scratch="${CAMBENCH_SCRATCH:-.build-bench}"
+swift build -c release --scratch-path "$scratch" --product CAMBench >/dev/null
+bench="$scratch/release/CAMBench"
+workdir=$(mktemp -d)
+trap 'rm -rf "$workdir"' EXIT
+export CAMBENCH_JPEG="$workdir/rocket-4000x3000.jpg"
+python3 -c 'import sys; from PIL import Image
+Image.open("examples/images/rocket.jpg").convert("RGB").resize((4000, 3000), Image.BICUBIC).save(sys.argv[1], quality=90)' \
+    "$CAMBENCH_JPEG"
+slow="${CAMBENCH_SLOW:-0}"
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg); CAMBENCH_SLOW=$slow"
+swift_out=$(CAMBENCH_SLOW="$slow" "$bench" "$repeats")
 echo "$swift_out" | grep '^#'
 if [ "${CAMBENCH_NO_OPENBLAS:-0}" != 1 ]; then
-    blas_out=$(CAMSCRIPT_ONEDNN=0 CAMBENCH_OPS="${CAMBENCH_OPS:-forward}" .build-perf/release/CAMBench "$repeats")
+    blas_out=$(CAMSCRIPT_ONEDNN=0 CAMBENCH_SLOW=0 CAMBENCH_OPS="${CAMBENCH_OPS:-forward}" "$bench" "$repeats")
     echo "$blas_out" | grep '^#'
 else
     blas_out=""
 fi
 if python3 -c 'import torch' 2>/dev/null; then
-    torch_default=$(OMP_NUM_THREADS=2 python3 bench/pytorch_bench.py "$repeats")
-    torch_passive=$(OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive python3 bench/pytorch_bench.py "$repeats")
+    echo "# PyTorch starts $(date -u '+%H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    torch_default=$(CAMBENCH_SLOW="$slow" OMP_NUM_THREADS=2 python3 bench/pytorch_bench.py "$repeats")
+    torch_passive=$(CAMBENCH_SLOW=0 OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive python3 bench/pytorch_bench.py "$repeats")
     echo "$torch_default" | grep '^#'
     echo "# PyTorch, default wait policy:"; echo "$torch_default" | grep -v '^#' | sed 's/^/#   /'
     echo "# PyTorch, OMP_WAIT_POLICY=passive:"; echo "$torch_passive" | grep -v '^#' | sed 's/^/#   /'
@@ -30,13 +44,13 @@ else
     torch_out=""
     echo "# PyTorch not installed: Swift figures only"
 fi
-echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $(date -u '+%H:%M UTC'), load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 # The smallest figure of a case (PyTorch's two runs), empty when absent.
 lookup() {
     echo "$1" | awk -v m="$2" -v o="$3" -v b="$4" '$1==m && $2==o && $3==b && (best == "" || $4 < best) {best = $4}
         END {if (best != "") print best}'
 }
-printf '%-20s %-17s %5s %12s %12s %12s %8s\n' model op batch "swift ms" "openblas ms" "pytorch ms" ratio
+printf '%-32s %-26s %5s %12s %12s %12s %8s\n' model op batch "swift ms" "openblas ms" "pytorch ms" ratio
 echo "$swift_out" | grep -v '^#' | while read -r model op batch ms; do
     blas=$(lookup "$blas_out" "$model" "$op" "$batch"); blas=${blas:--}
     ref=$(lookup "$torch_out" "$model" "$op" "$batch")
@@ -45,5 +59,5 @@ echo "$swift_out" | grep -v '^#' | while read -r model op batch ms; do
     else
         ref="-"; ratio="-"
     fi
-    printf '%-20s %-17s %5s %12s %12s %12s %8s\n' "$model" "$op" "$batch" "$ms" "$blas" "$ref" "$ratio"
+    printf '%-32s %-26s %5s %12s %12s %12s %8s\n' "$model" "$op" "$batch" "$ms" "$blas" "$ref" "$ratio"
 done

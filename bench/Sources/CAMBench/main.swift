@@ -8,7 +8,15 @@ import Foundation
 // "<model> <op> <batch> <best ms>" (the best of the repeats: the machine is
 // shared, and the minimum is the figure least disturbed by other processes), which bench/run.sh sets beside PyTorch's figures.
 // Usage: CAMBench [repeats]; CAMBENCH_MODELS=resnet50, CAMBENCH_BATCHES=1,16 and
-// CAMBENCH_OPS=forward,forward+backward,gradcam select cases   (release build: swift run -c release --scratch-path .build-runtime CAMBench)
+// CAMBENCH_OPS=forward,forward+backward,gradcam,eigencam,decode select cases; CAMBENCH_SLOW=1 adds
+// ablationcam and scorecam (ScoreCAM: 128 batch-16 forwards, timed once); CAMBENCH_JPEG names the
+// large JPEG for "decode" (bench/run.sh makes a 4000×3000 one), CAMBENCH_IMAGES the other images.
+// (release build: swift build -c release --scratch-path .build-bench --product CAMBench)
+//
+// CAM methods run on ResNet-50 only (EfficientNet-Lite0: GradCAM), batch 1, class 281, through
+// CAMEngine.compute. "decode" times, per image, RGBImage(contentsOf:) alone and decode +
+// preprocess(_:preset:) for the ResNet V2 preset (232 bilinear) and EfficientNet-Lite0's (256
+// bicubic); those lines use the image's name and size as the model column.
 
 // Debian's OpenBLAS may fall back to its generic "Prescott" kernels on CPUs it does not know, and
 // oneDNN's OpenMP threads should wait passively; both are read only when the libraries load, so
@@ -24,7 +32,9 @@ if !wanted.isEmpty {
 let repeats = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 5
 let environment = ProcessInfo.processInfo.environment
 let oneDNN = environment["CAMSCRIPT_ONEDNN"] != "0"
-let operations = Set((environment["CAMBENCH_OPS"] ?? "forward,forward+backward,gradcam").split(separator: ",").map(String.init))
+let slow = environment["CAMBENCH_SLOW"] == "1"
+let operations = Set((environment["CAMBENCH_OPS"] ?? "forward,forward+backward,gradcam,eigencam,decode")
+    .split(separator: ",").map(String.init) + (slow ? ["ablationcam", "scorecam"] : []))
 print("# CAMBench: BLAS core \(BLAS.coreName), \(BLAS.threadCount) threads, inference convolutions on "
       + (oneDNN ? "oneDNN" : "OpenBLAS") + ", OMP_WAIT_POLICY=\(environment["OMP_WAIT_POLICY"] ?? "default"), best of \(repeats)")
 
@@ -48,7 +58,27 @@ func input(batch: Int) -> Tensor {
     }
 }
 
+/// Times decoding `path` and decoding + preprocessing it for the two presets (best of `repeats`).
+func benchmarkDecoding(_ path: String, repeats: Int) throws {
+    let url = URL(fileURLWithPath: path)
+    let image = try RGBImage(contentsOf: url)
+    let label = "\(url.lastPathComponent)-\(image.width)x\(image.height)"
+    let decode = best(try (0..<repeats).map { _ in try time { _ = try RGBImage(contentsOf: url) } })
+    print("\(label) decode 1 \(String(format: "%.1f", decode))")
+    for (name, preset) in [("resnet_v2", InputPreset.resnetV2), ("efficientnet_lite0", InputPreset.efficientNetLite0)] {
+        let total = best(try (0..<repeats).map { _ in
+            try time { _ = preprocess(try RGBImage(contentsOf: url), preset: preset) }
+        })
+        print("\(label) decode+\(name) 1 \(String(format: "%.1f", total))")
+    }
+}
+
 do {
+    if operations.contains("decode") {
+        let images = (environment["CAMBENCH_JPEG"].map { [$0] } ?? [])
+            + (environment["CAMBENCH_IMAGES"] ?? "examples/images/chelsea.png").split(separator: ",").map(String.init)
+        for path in images { try benchmarkDecoding(path, repeats: repeats) }
+    }
     for architecture in (environment["CAMBENCH_MODELS"] ?? "resnet50,efficientnet_lite0").split(separator: ",").map(String.init) {
         let network = try Network.make(architecture: architecture)
         for batch in (environment["CAMBENCH_BATCHES"] ?? "1,16").split(separator: ",").compactMap({ Int($0) }) {
@@ -78,6 +108,18 @@ do {
                 try run()
                 let gradcam = best(try (0..<n).map { _ in try time(run) })
                 print("\(architecture) gradcam \(batch) \(String(format: "%.1f", gradcam))")
+            }
+            if architecture.hasPrefix("resnet"), batch == 1 {
+                let engine = CAMEngine(network: network)
+                // ScoreCAM is timed once (about a minute per call); the others warm up, then best of n.
+                let methods: [(String, CAMMethod, Int)] = [("eigencam", EigenCAM(), n), ("ablationcam", AblationCAM(), n),
+                                                           ("scorecam", ScoreCAM(), 1)]
+                for (name, method, runs) in methods where operations.contains(name) {
+                    let run = { _ = try engine.compute(method, input: x, layers: ["layer4[-1]"], targets: [.index(281)]) }
+                    if runs > 1 { try run() }
+                    let ms = best(try (0..<runs).map { _ in try time(run) })
+                    print("\(architecture) \(name) \(batch) \(String(format: "%.1f", ms))")
+                }
             }
         }
     }
