@@ -99,7 +99,9 @@ final class BadInputTests: XCTestCase {
     }
 
     func testAScriptThatNestsTooDeeplyIsASyntaxErrorNotAStackOverflow() throws {
-        let depth = 100_000
+        // 3000 levels: far past the parser's limit of 100, while the error (which quotes the
+        // line) still fits the pipe that CLI.run reads after stdout.
+        let depth = 3000
         let path = try script("deep.cam", "x = " + String(repeating: "(", count: depth) + "1" + String(repeating: ")", count: depth) + "\n")
         let r = try CLI.run(["run", path])
         assertNoCrash(r, "deep nesting")
@@ -108,6 +110,16 @@ final class BadInputTests: XCTestCase {
         let check = try CLI.run(["check", path])
         assertNoCrash(check, "deep nesting, check")
         XCTAssertEqual(check.status, 65, check.stderr)
+        // Blocks nested 500 deep.
+        var blocks = ""
+        for level in 0..<500 { blocks += String(repeating: " ", count: level) + "if true:
+" }
+        blocks += String(repeating: " ", count: 500) + "print 1
+"
+        let indented = try script("blocks.cam", blocks)
+        let b = try CLI.run(["check", indented])
+        assertNoCrash(b, "deep blocks")
+        XCTAssertTrue(b.status == 0 || b.status == 65, "status \(b.status): \(b.stderr)")
     }
 
     func testTheREPLSurvivesEveryBadInputAndKeepsItsVariables() throws {
