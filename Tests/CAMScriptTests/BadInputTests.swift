@@ -112,10 +112,8 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(check.status, 65, check.stderr)
         // Blocks nested 500 deep.
         var blocks = ""
-        for level in 0..<500 { blocks += String(repeating: " ", count: level) + "if true:
-" }
-        blocks += String(repeating: " ", count: 500) + "print 1
-"
+        for level in 0..<500 { blocks += String(repeating: " ", count: level) + "if true:\n" }
+        blocks += String(repeating: " ", count: 500) + "print 1\n"
         let indented = try script("blocks.cam", blocks)
         let b = try CLI.run(["check", indented])
         assertNoCrash(b, "deep blocks")
