@@ -34,6 +34,25 @@ if [[ ! -f "$OUT/libCAMRuntime.a" || ! -f "$STAMP" ]] \
     echo "$LIB_SOURCES" > "$STAMP"
 fi
 
+# The Interpreter module (language, NPY) as a second instrumented library, built only when a
+# target asks for it (header line `// fuzz-needs: Interpreter`) and rebuilt when its sources,
+# the runtime library or this script changed.
+build_interpreter() {
+    local sources stamp="$OUT/Interpreter.sources"
+    sources=$(find Sources/Interpreter -name '*.swift' | sort)
+    if [[ ! -f "$OUT/libInterpreter.a" || ! -f "$stamp" ]] \
+       || [[ -n "$(find Sources/Interpreter fuzz/build.sh "$OUT/libCAMRuntime.a" -newer "$OUT/libInterpreter.a" -print -quit)" ]] \
+       || [[ "$(cat "$stamp")" != "$sources" ]]; then
+        echo "fuzz: building instrumented Interpreter"
+        # shellcheck disable=SC2086
+        "$SWIFTC" "${FLAGS[@]}" -parse-as-library -module-name Interpreter -I "$OUT" \
+            -emit-library -static -o "$OUT/libInterpreter.a" \
+            -emit-module -emit-module-path "$OUT/Interpreter.swiftmodule" \
+            $sources
+        echo "$sources" > "$stamp"
+    fi
+}
+
 if [[ $# -eq 0 ]]; then
     set -- $(cd fuzz/targets && ls *.swift | sed 's/\.swift$//')
 fi
@@ -41,10 +60,17 @@ for name in "$@"; do
     src="fuzz/targets/$name.swift"
     exe="$OUT/fuzz-$name"
     [[ -f "$src" ]] || { echo "fuzz: no target $src" >&2; exit 1; }
-    if [[ ! -x "$exe" || -n "$(find "$src" fuzz/FuzzSupport.swift "$OUT/libCAMRuntime.a" -newer "$exe" -print -quit)" ]]; then
+    libs=(-lCAMRuntime)
+    deps=("$OUT/libCAMRuntime.a")
+    if grep -q '^// fuzz-needs: *Interpreter' "$src"; then
+        build_interpreter
+        libs=(-lInterpreter -lCAMRuntime)
+        deps+=("$OUT/libInterpreter.a")
+    fi
+    if [[ ! -x "$exe" || -n "$(find "$src" fuzz/FuzzSupport.swift "${deps[@]}" -newer "$exe" -print -quit)" ]]; then
         echo "fuzz: building $exe"
         "$SWIFTC" "${FLAGS[@]}" -parse-as-library -module-name "Fuzz_$name" \
-            -use-ld=lld -I "$OUT" -L "$OUT" -lCAMRuntime -lpng16 -lturbojpeg -lopenblas \
+            -use-ld=lld -I "$OUT" -L "$OUT" "${libs[@]}" -lpng16 -lturbojpeg -lopenblas \
             fuzz/FuzzSupport.swift "$src" -o "$exe"
     fi
 done

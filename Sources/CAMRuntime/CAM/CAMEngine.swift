@@ -44,6 +44,43 @@ public struct CAMResult: CustomStringConvertible {
     }
 }
 
+/// The work a long CAM method (ScoreCAM, AblationCAM, FullGrad) is about to do, known after
+/// the first forward pass and before the long part starts, so that it can be announced or refused.
+public struct CAMWork: Sendable, Equatable {
+    /// The method's name, e.g. `"ScoreCAM"`.
+    public var method: String
+    /// Forward passes of one image each: ScoreCAM and AblationCAM run one per channel per image
+    /// (AblationCAM only on the part of the network after the layer); FullGrad one forward and
+    /// backward per image. Augmentation smoothing multiplies everything by 6.
+    public var forwardPasses: Int
+    /// Batches the passes are grouped in (`batch_size` masked inputs each); FullGrad: 1 per
+    /// augmentation pass.
+    public var batches: Int
+    /// Inputs per batch (ScoreCAM 16, AblationCAM 32 by default; FullGrad: the images).
+    public var batchSize: Int
+    /// Images in the input batch.
+    public var images: Int
+    /// The channels of each target layer (ScoreCAM, AblationCAM); empty for FullGrad.
+    public var channels: [Int]
+    /// Layers with a bias whose gradient FullGrad adds up (0 for the other methods).
+    public var biasLayers: Int
+    /// 6 with augmentation smoothing, else 1.
+    public var repetitions: Int
+
+    /// Creates a description of the work.
+    public init(method: String, forwardPasses: Int, batches: Int, batchSize: Int, images: Int,
+                channels: [Int], biasLayers: Int, repetitions: Int) {
+        self.method = method
+        self.forwardPasses = forwardPasses
+        self.batches = batches
+        self.batchSize = batchSize
+        self.images = images
+        self.channels = channels
+        self.biasLayers = biasLayers
+        self.repetitions = repetitions
+    }
+}
+
 /// Computes class activation maps with pytorch-grad-cam's common pipeline (`base_cam.py`): forward
 /// with the target layers recorded, target scores, backward to the target layers only, per-layer
 /// map → ReLU → per-image min-max → OpenCV bilinear resize to the input → mean over layers →
@@ -65,11 +102,14 @@ public struct CAMEngine {
     ///   - eigenSmooth: replace the channel sum by the first principal component.
     ///   - progress: called with (done, total) steps by ScoreCAM, AblationCAM and FullGrad.
     ///   - cancellation: polled between batches; throws `CancellationError` when set.
+    ///   - work: called once, before the long part of ScoreCAM, AblationCAM or FullGrad starts
+    ///     (after the first forward pass), with the work it will do; throw from it to refuse.
     public func compute(_ method: CAMMethod, input: Tensor, layers: [String]? = nil,
                         targets: [ClassTarget]? = nil, score: CAMScore = .logit,
                         augSmooth: Bool = false, eigenSmooth: Bool = false,
                         progress: ((Int, Int) -> Void)? = nil,
-                        cancellation: CancellationFlag? = nil) throws -> CAMResult {
+                        cancellation: CancellationFlag? = nil,
+                        work: ((CAMWork) throws -> Void)? = nil) throws -> CAMResult {
         guard input.rank == 4, input.shape[0] > 0, input.shape[2] > 0, input.shape[3] > 0 else {
             throw RuntimeError("a CAM needs an input batch [N, 3, H, W], got a tensor of shape \(input.shape)")
         }
@@ -86,7 +126,8 @@ public struct CAMEngine {
             resolved = [network.defaultTargetLayer]
         }
         let request = Request(method: method, layers: resolved, targets: targets, score: score,
-                              eigenSmooth: eigenSmooth, progress: progress, cancellation: cancellation)
+                              eigenSmooth: eigenSmooth, progress: progress, cancellation: cancellation,
+                              work: work, repetitions: augSmooth ? 6 : 1)
         let map: Tensor
         let used: [CAMTarget]
         if augSmooth {
@@ -108,6 +149,26 @@ public struct CAMEngine {
         var eigenSmooth: Bool
         var progress: ((Int, Int) -> Void)?
         var cancellation: CancellationFlag?
+        /// Told the work before it starts; only the first pass of augmentation smoothing has it.
+        var work: ((CAMWork) throws -> Void)?
+        var repetitions: Int
+    }
+
+    /// ScoreCAM's and AblationCAM's work, from the recorded activations of every target layer.
+    static func channelWork(_ method: CAMMethod, activations: [Tensor], images: Int, repetitions: Int) -> CAMWork? {
+        let batchSize: Int
+        if let score = method as? ScoreCAM {
+            batchSize = score.batchSize
+        } else if let ablation = method as? AblationCAM {
+            batchSize = ablation.batchSize
+        } else {
+            return nil
+        }
+        let channels = activations.map { $0.rank == 4 ? $0.shape[1] : 0 }
+        let passes = channels.reduce(0) { $0 + $1 } * images * repetitions
+        let batches = channels.reduce(0) { $0 + ($1 + batchSize - 1) / batchSize } * images * repetitions
+        return CAMWork(method: method.name, forwardPasses: passes, batches: batches, batchSize: batchSize,
+                       images: images, channels: channels, biasLayers: 0, repetitions: repetitions)
     }
 
     /// The per-image targets of one pass (the top class recomputed from these logits).
@@ -137,6 +198,11 @@ public struct CAMEngine {
         let forward = try network.forward(input, recording: request.layers, retainForBackward: method.usesGradients,
                                           cancellation: request.cancellation)
         let targets = try resolveTargets(request, logits: forward.logits)
+        if let announce = request.work,
+           let work = Self.channelWork(method, activations: request.layers.compactMap { forward.activations[$0] },
+                                       images: input.shape[0], repetitions: request.repetitions) {
+            try announce(work)
+        }
         var gradients: [String: Tensor] = [:]
         if method.usesGradients {
             gradients = try network.backward(Self.logitsGradient(targets, logits: forward.logits),
@@ -163,10 +229,12 @@ public struct CAMEngine {
         var sum: [Float] = []
         var plainTargets: [CAMTarget] = []
         var shape: [Int] = []
+        var request = request
         for flip in [false, true] {
             for factor: Float in [0.9, 1, 1.1] {
                 let augmented = (flip ? Self.horizontalFlip(input) : input).map { $0 * factor }
                 let (map, targets) = try pass(augmented, request)
+                request.work = nil  // announced (and accepted) once, for all 6 passes
                 let restored = flip ? Self.horizontalFlip(map) : map
                 if sum.isEmpty { sum = restored.storage; shape = restored.shape } else {
                     for i in 0..<sum.count { sum[i] += restored.storage[i] }
@@ -190,6 +258,12 @@ public struct CAMEngine {
     /// scaled and resized, summed per layer, then summed (or eigen-projected at 1/8 size).
     func fullGradPass(_ input: Tensor, _ request: Request) throws -> (Tensor, [CAMTarget]) {
         let biasLayers = network.biasLayers
+        if let announce = request.work {
+            let images = input.shape[0]
+            try announce(CAMWork(method: request.method.name, forwardPasses: images * request.repetitions,
+                                 batches: request.repetitions, batchSize: images, images: images, channels: [],
+                                 biasLayers: biasLayers.count, repetitions: request.repetitions))
+        }
         let forward = try network.forward(input, recording: [], retainForBackward: true, cancellation: request.cancellation)
         let targets = try resolveTargets(request, logits: forward.logits)
         let backward = try network.backward(Self.logitsGradient(targets, logits: forward.logits),

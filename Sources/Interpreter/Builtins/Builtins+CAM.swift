@@ -154,6 +154,8 @@ private func camParameters(method: Parameter?) -> [Parameter] {
         Parameter("eigen_smooth", [.bool], default: .bool(false), keywordOnly: true, doc: "Use the first principal component of the weighted activations."),
         Parameter("seed", [.integer], default: .number(0), keywordOnly: true, doc: "The random seed of randomcam."),
         Parameter("batch_size", [.integer], default: Value.none, keywordOnly: true, doc: "Masked inputs per batch for scorecam (16) and ablationcam (32)."),
+        Parameter("max_passes", [.integer], default: Value.none, keywordOnly: true,
+                  doc: "Refuse scorecam, ablationcam and fullgrad above this many forward passes (default $CAMSCRIPT_MAX_PASSES or \(CAMWorkCeiling.defaultMaxPasses))."),
     ]
     if let method { parameters.insert(method, at: 2) }
     return parameters
@@ -182,6 +184,8 @@ private func computeCAM(method name: String, _ args: BoundArguments, _ context: 
     }
     let layers = try layerList(args["layer"], callee)
     let targets = try targetList(args["target"], callee)
+    let ceiling = try CAMWorkCeiling(argument: args.isNone("max_passes") ? nil : try args.integer("max_passes"),
+                                     environment: ProcessInfo.processInfo.environment, callee: callee)
     let isLong = method is ScoreCAM || method is AblationCAM || method is FullGrad
     let reporter = isLong && isatty(STDERR_FILENO) == 1 ? ProgressReporter(name: callee) : nil
     defer { reporter?.finish() }
@@ -191,7 +195,11 @@ private func computeCAM(method name: String, _ args: BoundArguments, _ context: 
         method, input: x, layers: layers, targets: targets, score: try args.bool("softmax") ? .softmax : .logit,
         augSmooth: try args.bool("aug_smooth"), eigenSmooth: try args.bool("eigen_smooth"),
         progress: progress,
-        cancellation: context.cancellation)
+        cancellation: context.cancellation,
+        work: { work in
+            try ceiling.check(work)
+            context.emit(.text(CAMWorkCeiling.announcement(work)))
+        })
     announceDefaultLayer(result, callee, context)
     return .object(CAMObject(result, mean: model.network.preset.mean, std: model.network.preset.std))
 }
@@ -264,5 +272,60 @@ private final class ProgressReporter {
 
     func finish() {
         if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+    }
+}
+
+/// The ceiling on the forward passes of ScoreCAM, AblationCAM and FullGrad: `max_passes=`, else
+/// `$CAMSCRIPT_MAX_PASSES`, else `defaultMaxPasses`.
+struct CAMWorkCeiling {
+    /// ResNet-50's layer4 (2048 channels) with ScoreCAM for a batch of 4 images.
+    static let defaultMaxPasses = 8192
+    /// The environment variable that sets the ceiling for a whole run.
+    static let environmentVariable = "CAMSCRIPT_MAX_PASSES"
+
+    let maxPasses: Int
+    let source: String
+    let callee: String
+
+    /// Reads the ceiling from the keyword (if given) or the environment.
+    init(argument: Int?, environment: [String: String], callee: String) throws {
+        self.callee = callee
+        if let argument {
+            guard argument >= 1 else { throw RuntimeError("\(callee): max_passes must be at least 1, got \(argument)") }
+            maxPasses = argument
+            source = "max_passes=\(argument)"
+        } else if let text = environment[Self.environmentVariable] {
+            let trimmed = text.trimmingCharacters(in: .whitespaces)
+            guard let value = Int(trimmed), value >= 1 else {
+                throw RuntimeError("\(callee): \(Self.environmentVariable) must be a whole number of at least 1, got \"\(text)\"")
+            }
+            maxPasses = value
+            source = "\(Self.environmentVariable)=\(value)"
+        } else {
+            maxPasses = Self.defaultMaxPasses
+            source = "the default"
+        }
+    }
+
+    /// Throws when `work` needs more forward passes than the ceiling allows.
+    func check(_ work: CAMWork) throws {
+        guard work.forwardPasses > maxPasses else { return }
+        var why = ""
+        if !work.channels.isEmpty {
+            let channels = work.channels.map(String.init).joined(separator: " + ")
+            why = " (\(work.channels.count > 1 ? "(\(channels))" : channels) channels × \(work.images) image\(work.images == 1 ? "" : "s")\(work.repetitions > 1 ? " × \(work.repetitions) aug_smooth passes" : ""))"
+        }
+        throw RuntimeError("\(work.method) would run \(work.forwardPasses) forward passes\(why), more than the limit of \(maxPasses) (\(source)); "
+            + "raise it with max_passes= or \(Self.environmentVariable), or use fewer images, a layer with fewer channels or a cheaper method")
+    }
+
+    /// The line printed before a long run, e.g. `scorecam: 2048 forward passes in 128 batches of 16`.
+    static func announcement(_ work: CAMWork) -> String {
+        let name = work.method.lowercased()
+        if work.channels.isEmpty {
+            let passes = work.repetitions == 1 ? "1 forward and backward pass" : "\(work.repetitions) forward and backward passes"
+            return "\(name): \(passes) over \(work.images) image\(work.images == 1 ? "" : "s"), then \(work.biasLayers) bias layers"
+        }
+        return "\(name): \(work.forwardPasses) forward passes in \(work.batches) batch\(work.batches == 1 ? "" : "es") of \(work.batchSize)"
     }
 }

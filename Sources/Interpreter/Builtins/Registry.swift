@@ -162,8 +162,20 @@ public struct ScriptIOError: UserFacingError, Equatable {
 
 /// Writes files atomically: a temporary file in the same folder, then a rename.
 public enum AtomicFile {
+    /// Writes up to `count` bytes from `bytes` to the descriptor; returns how many were written,
+    /// or -1 with `errno` set (the signature of POSIX `write`).
+    public typealias Writer = (_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int
+
     /// Writes `data` to `path`, replacing any existing file only once the data is complete.
     public static func write(_ data: Data, to path: String) throws {
+        try write(data, to: path, writer: { descriptor, bytes, count in Foundation.write(descriptor, bytes, count) })
+    }
+
+    /// Writes `data` to `path` through `writer` (tests inject a failing one to simulate a full
+    /// disk): the bytes go to a temporary file in the same folder, which is flushed to disk and
+    /// renamed over `path` only when complete; on any failure it is removed and `path` is
+    /// left as it was.
+    public static func write(_ data: Data, to path: String, writer: Writer) throws {
         let url = URL(fileURLWithPath: path)
         let folder = url.deletingLastPathComponent()
         var isDirectory: ObjCBool = false
@@ -171,13 +183,41 @@ public enum AtomicFile {
               isDirectory.boolValue else {
             throw ScriptIOError("cannot write \(path): folder \(folder.path) does not exist")
         }
-        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
-        guard FileManager.default.createFile(atPath: temporary.path, contents: data) else {
-            throw ScriptIOError("cannot write \(path): permission denied or disk full")
+        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp").path
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw ScriptIOError("cannot write \(path): cannot create a file in \(folder.path): \(String(cString: strerror(errno)))")
         }
-        if rename(temporary.path, url.path) != 0 {
+        func fail(_ what: String) -> ScriptIOError {
             let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temporary)
+            close(descriptor)
+            unlink(temporary)
+            return ScriptIOError("cannot write \(path): \(what): \(reason); the previous file, if any, is unchanged")
+        }
+        var written = 0
+        let failure: ScriptIOError? = data.withUnsafeBytes { buffer -> ScriptIOError? in
+            guard let base = buffer.baseAddress else { return nil }
+            while written < buffer.count {
+                let n = writer(descriptor, base + written, buffer.count - written)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else {
+                    if n == 0 { errno = EIO }
+                    return fail("writing failed after \(written) of \(buffer.count) bytes")
+                }
+                written += n
+            }
+            return nil
+        }
+        if let failure { throw failure }
+        guard fsync(descriptor) == 0 else { throw fail("flushing to disk failed") }
+        guard close(descriptor) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw ScriptIOError("cannot write \(path): closing failed: \(reason); the previous file, if any, is unchanged")
+        }
+        if rename(temporary, url.path) != 0 {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
             throw ScriptIOError("cannot write \(path): \(reason)")
         }
     }
