@@ -21,7 +21,7 @@ extension BuiltinRegistry {
                 // Loaders receive `weights` resolved like every other path, and existing.
                 let resolved = context.resolvePath(weights)
                 guard FileManager.default.fileExists(atPath: resolved) else {
-                    throw ScriptIOError("weights file not found: \(resolved)", missing: true)
+                    throw ScriptIOError("weights file not found: \(resolved)" + nearbyFileHint(resolved), missing: true)
                 }
                 var values = args.values
                 values["weights"] = .string(resolved)
@@ -31,7 +31,7 @@ extension BuiltinRegistry {
                 let resolved = context.resolvePath(path)
                 var isDirectory: ObjCBool = false
                 guard FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory) else {
-                    throw ScriptIOError("file not found: \(resolved)", missing: true)
+                    throw ScriptIOError("file not found: \(resolved)" + nearbyFileHint(resolved), missing: true)
                 }
                 guard !isDirectory.boolValue else { throw ScriptIOError("\(resolved) is a folder, not a file") }
                 return try loader.load(resolved, args, context)
@@ -132,4 +132,14 @@ func grayPicture(_ t: Tensor) -> DisplayImage? {
         rgb[3 * i + 2] = v
     }
     return DisplayImage(width: dims[1], height: dims[0], rgb: rgb)
+}
+
+/// `"; did you mean \"NAME\"?"` when the folder of a missing file holds a file with a close name
+/// (a typo in a photo's name is the usual cause), else nothing.
+func nearbyFileHint(_ missing: String) -> String {
+    let folder = (missing as NSString).deletingLastPathComponent
+    let name = (missing as NSString).lastPathComponent
+    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder.isEmpty ? "." : folder),
+          let match = closestMatch(to: name, in: entries) else { return "" }
+    return "; did you mean \(quote(match))?"
 }
