@@ -17,7 +17,7 @@ mkdir -p "$OUT"
 # lld (shipped with the toolchain) links the targets: ld.gold prints ~200 harmless warnings
 # about ASan's local symbols. -enable-testing lets a target reach internal entry points (the unpickler) with @testable.
 FLAGS=(-O -g -sanitize=fuzzer,address -enable-testing -swift-version 5
-       -I Sources/CPNG -I Sources/CJPEG -I Sources/COpenBLAS)
+       -I Sources/CPNG -I Sources/CJPEG -I Sources/COpenBLAS -I Sources/CDNNL)
 
 LIB_SOURCES=$(find Sources/CAMRuntime -name '*.swift' | sort)
 STAMP="$OUT/CAMRuntime.sources"
@@ -70,7 +70,7 @@ for name in "$@"; do
     if [[ ! -x "$exe" || -n "$(find "$src" fuzz/FuzzSupport.swift "${deps[@]}" -newer "$exe" -print -quit)" ]]; then
         echo "fuzz: building $exe"
         "$SWIFTC" "${FLAGS[@]}" -parse-as-library -module-name "Fuzz_$name" \
-            -use-ld=lld -I "$OUT" -L "$OUT" "${libs[@]}" -lpng16 -lturbojpeg -lopenblas \
+            -use-ld=lld -I "$OUT" -L "$OUT" "${libs[@]}" -lpng16 -lturbojpeg -lopenblas -ldnnl \
             fuzz/FuzzSupport.swift "$src" -o "$exe"
     fi
 done
