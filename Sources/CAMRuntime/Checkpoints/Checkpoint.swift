@@ -339,27 +339,12 @@ struct TorchCheckpointReader {
     /// `out` in row-major order.
     private static func gather(from source: UnsafePointer<Float>, shape: [Int], strides: [Int], count: Int,
                                into out: UnsafeMutablePointer<Float>) {
-        let rank = shape.count
-        let inner = shape[rank - 1]
-        let innerStride = strides[rank - 1]
-        var index = [Int](repeating: 0, count: rank)
-        var offset = 0
-        var written = 0
-        while written < count {
+        let inner = shape[shape.count - 1], innerStride = strides[strides.count - 1]
+        forEachRow(shape: shape, strides: strides, count: count) { offset, written in
             var p = offset
             for i in 0..<inner {
                 out[written + i] = source[p]
                 p += innerStride
-            }
-            written += inner
-            var k = rank - 2
-            while k >= 0 {
-                index[k] += 1
-                offset += strides[k]
-                if index[k] < shape[k] { break }
-                offset -= strides[k] * shape[k]
-                index[k] = 0
-                k -= 1
             }
         }
     }
@@ -367,14 +352,23 @@ struct TorchCheckpointReader {
     /// Decodes a sparse strided view row by row, straight from the raw storage bytes.
     private static func decodeRows(_ bytes: UnsafeRawBufferPointer, type: StorageElementType, shape: [Int],
                                    strides: [Int], count: Int, into out: UnsafeMutablePointer<Float>) {
+        let inner = shape[shape.count - 1], innerStride = strides[strides.count - 1]
+        forEachRow(shape: shape, strides: strides, count: count) { offset, written in
+            type.decode(bytes, start: offset, stride: innerStride, count: inner, into: out + written)
+        }
+    }
+
+    /// Calls `body(offset, written)` for each innermost row of a strided view in row-major order:
+    /// `offset` is the row's first element in the storage, `written` the number of elements
+    /// before it in the output. The outer indices advance like an odometer.
+    private static func forEachRow(shape: [Int], strides: [Int], count: Int, _ body: (Int, Int) -> Void) {
         let rank = shape.count
         let inner = shape[rank - 1]
-        let innerStride = strides[rank - 1]
         var index = [Int](repeating: 0, count: rank)
         var offset = 0
         var written = 0
         while written < count {
-            type.decode(bytes, start: offset, stride: innerStride, count: inner, into: out + written)
+            body(offset, written)
             written += inner
             var k = rank - 2
             while k >= 0 {
