@@ -8,7 +8,8 @@ measured around spawn..wait, and its peak resident set size is the child's own r
 os.wait4 (Linux reports KiB; the kernel keeps the maximum across execve, so a program that
 re-executes itself is counted whole). A child's stdout and stderr go to LABEL.log in
 $SEED_WORKDIR (default: the current folder); a failing run aborts with its log. Prints one line
-per run, then per case a summary line "= LABEL median_s min_s max_s median_MiB min_MiB max_MiB".
+per run to stderr, then per case a summary line to stdout:
+"= LABEL median_s min_s max_s median_MiB min_MiB max_MiB".
 """
 import os
 import statistics
@@ -55,14 +56,14 @@ def main():
     cases = parse(sys.argv[2:])
     for label, command in cases:
         wall, rss = run_once(label, command)
-        print(f"#   warm-up {label}: {wall:.2f} s, {rss:.0f} MiB", flush=True)
+        print(f"#   warm-up {label}: {wall:.2f} s, {rss:.0f} MiB", file=sys.stderr, flush=True)
     results = {label: ([], []) for label, _ in cases}
     for i in range(runs):
         for label, command in cases:
             wall, rss = run_once(label, command)
             results[label][0].append(wall)
             results[label][1].append(rss)
-            print(f"#   run {i + 1} {label}: {wall:.2f} s, {rss:.0f} MiB", flush=True)
+            print(f"#   run {i + 1} {label}: {wall:.2f} s, {rss:.0f} MiB", file=sys.stderr, flush=True)
     for label, (walls, rsss) in results.items():
         print(f"= {label} {statistics.median(walls):.3f} {min(walls):.3f} {max(walls):.3f} "
               f"{statistics.median(rsss):.1f} {min(rsss):.1f} {max(rsss):.1f}", flush=True)
