@@ -45,7 +45,7 @@ else
     echo "# PyTorch not installed: Swift figures only"
 fi
 echo "# $(date -u '+%H:%M UTC'), load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-# The smallest figure of a case (PyTorch's two runs), empty when absent.
+# The smaller median of a case over PyTorch's two runs (its better wait policy), empty when absent.
 lookup() {
     echo "$1" | awk -v m="$2" -v o="$3" -v b="$4" '$1==m && $2==o && $3==b && (best == "" || $4 < best) {best = $4}
         END {if (best != "") print best}'
