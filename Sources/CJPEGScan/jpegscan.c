@@ -84,6 +84,17 @@ int jpegscan_read_header(jpegscan_decoder *decoder, const unsigned char *data, u
     return JPEGSCAN_OK;
 }
 
+int jpegscan_scaled_size(jpegscan_decoder *decoder, int denominator, int *width, int *height) {
+    decoder->message[0] = 0;
+    if (setjmp(decoder->error.jump)) return jpegscan_failure(decoder);
+    decoder->info.scale_num = 1;
+    decoder->info.scale_denom = (unsigned int)denominator;
+    jpeg_calc_output_dimensions(&decoder->info);
+    *width = (int)decoder->info.output_width;
+    *height = (int)decoder->info.output_height;
+    return JPEGSCAN_OK;
+}
+
 int jpegscan_start(jpegscan_decoder *decoder, int *first_column, int *column_count) {
     decoder->message[0] = 0;
     if (setjmp(decoder->error.jump)) return jpegscan_failure(decoder);

@@ -208,3 +208,40 @@ final class JPEGCropDecodingTests: XCTestCase {
         }
     }
 }
+
+/// The opt-in draft mode (DCT-scaled decoding): off by default, and when on, the preset applied
+/// to libjpeg-turbo's scaled decode.
+final class JPEGDraftTests: XCTestCase {
+    func testDraftIsOffByDefaultAndEqualsThePresetOnTheScaledDecode() throws {
+        let photo = try RGBImage(contentsOf: ImagingFixtures.photos.appendingPathComponent("astronaut.png"))
+        // Upscaled ×4 (nearest) so that the preset's resize allows a 1/2 and 1/4 reduction.
+        let large = photo.resized(width: photo.width * 4, height: photo.height * 3, interpolation: .nearest)
+        let data = try large.jpegData(quality: 90)
+        let full = try RGBImage(data: data)
+        for preset in [InputPreset.resnetV2, .efficientNetLite0,
+                       InputPreset(resizeShorterSide: 100, cropSize: 64, interpolation: .bilinear, mean: [0, 0, 0], std: [1, 1, 1])] {
+            let exact = try RGBImage.preprocessedCrop(data: data, preset: preset)
+            ImagingFixtures.assertIdentical(exact, preprocessedCrop(full, preset: preset), "default is exact")
+            let denominator = try XCTUnwrap(JPEGCropDecoder.draftDenominator(width: large.width, height: large.height, preset: preset))
+            // The reference: TurboJPEG's scaled decode (its own code path), then the preset.
+            let scaledWidth = (large.width + denominator - 1) / denominator, scaledHeight = (large.height + denominator - 1) / denominator
+            let handle = try XCTUnwrap(tjInitDecompress())
+            defer { tjDestroy(handle) }
+            var pixels = [UInt8](repeating: 0, count: scaledWidth * scaledHeight * 3)
+            let status = data.withUnsafeBytes { raw in
+                pixels.withUnsafeMutableBufferPointer { out in
+                    tjDecompress2(handle, raw.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt(raw.count), out.baseAddress,
+                                  Int32(scaledWidth), 0, Int32(scaledHeight), Int32(TJPF_RGB.rawValue), 0)
+                }
+            }
+            XCTAssertEqual(status, 0)
+            let scaled = RGBImage(width: scaledWidth, height: scaledHeight, pixels: pixels)
+            let draft = try RGBImage.preprocessedCrop(data: data, preset: preset, draft: true)
+            ImagingFixtures.assertIdentical(draft, preprocessedCrop(scaled, preset: preset), "draft 1/\(denominator)")
+            XCTAssertNotEqual(draft.pixels, exact.pixels, "the draft changes pixels (1/\(denominator))")
+        }
+        // 1/8 of the 4000×3000 case; nothing for an image already near the preset's size.
+        XCTAssertEqual(JPEGCropDecoder.draftDenominator(width: 4000, height: 3000, preset: .resnetV2), 8)
+        XCTAssertNil(JPEGCropDecoder.draftDenominator(width: 451, height: 300, preset: .resnetV2))
+    }
+}

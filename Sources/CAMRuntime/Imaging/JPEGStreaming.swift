@@ -27,7 +27,7 @@ enum JPEGCropDecoder {
     ///
     /// - Throws: `ImageError` as `RGBImage(data:fileName:limits:)` for JPEG data.
     static func preprocessedCrop(_ data: Data, preset: InputPreset, fileName: String, note: String,
-                                 limits: ImageLimits, margin: Int = bandMargin) throws -> RGBImage? {
+                                 limits: ImageLimits, draft: Bool = false, margin: Int = bandMargin) throws -> RGBImage? {
         guard let decoder = jpegscan_create() else {
             throw ImageError(file: fileName, "libjpeg-turbo could not start a decoder (out of memory)")
         }
@@ -52,6 +52,17 @@ enum JPEGCropDecoder {
             let header = jpegscan_read_header(decoder, base, UInt(raw.count), &width, &height)
             if header != Int32(JPEGSCAN_OK) { throw fail(header, "it is not a readable JPEG") }
             try RGBImage.checkSize(width: Int(width), height: Int(height), fileName: fileName, format: "JPEG", limits: limits)
+            if draft, let denominator = draftDenominator(width: Int(width), height: Int(height), preset: preset) {
+                var scaledWidth: Int32 = 0, scaledHeight: Int32 = 0
+                let scaled = jpegscan_scaled_size(decoder, Int32(denominator), &scaledWidth, &scaledHeight)
+                if scaled != Int32(JPEGSCAN_OK) { throw fail(scaled, "the JPEG data cannot be decoded") }
+                if CropResamplePlan(width: Int(scaledWidth), height: Int(scaledHeight), preset: preset) != nil {
+                    width = scaledWidth
+                    height = scaledHeight
+                } else {
+                    _ = jpegscan_scaled_size(decoder, 1, &scaledWidth, &scaledHeight)
+                }
+            }
             guard let plan = CropResamplePlan(width: Int(width), height: Int(height), preset: preset) else { return nil }
             var bandStart = Int32(max(0, plan.inputColumns.lowerBound - margin))
             var bandWidth = Int32(min(Int(width), plan.inputColumns.upperBound + margin)) - bandStart
@@ -63,6 +74,21 @@ enum JPEGCropDecoder {
             return try decodeAndResample(decoder, plan: plan, imageHeight: Int(height), bandStart: Int(bandStart),
                                          bandWidth: Int(bandWidth), fail: fail)
         }
+    }
+
+    /// The DCT scaling Pillow's `Image.draft("RGB", size)` picks when `size` is the size the
+    /// preset resizes a `width × height` image to: the largest of 8, 4, 2 not above
+    /// `min(width / newWidth, height / newHeight)` (integer divisions), or nil for none.
+    static func draftDenominator(width: Int, height: Int, preset: InputPreset) -> Int? {
+        let short = min(width, height), long = max(width, height)
+        guard short > 0, preset.resizeShorterSide > 0 else { return nil }
+        let (product, overflow) = preset.resizeShorterSide.multipliedReportingOverflow(by: long)
+        guard !overflow else { return nil }
+        let newLong = Int(Double(product) / Double(short))
+        let (newWidth, newHeight) = width <= height ? (preset.resizeShorterSide, newLong) : (newLong, preset.resizeShorterSide)
+        guard newWidth > 0, newHeight > 0 else { return nil }
+        let ratio = min(width / newWidth, height / newHeight)
+        return [8, 4, 2].first { ratio >= $0 }
     }
 
     /// Reads every row (the crop's into a band buffer, the others into a scratch strip), the
@@ -230,17 +256,26 @@ private final class StripWork: @unchecked Sendable {
 
 extension RGBImage {
     /// The uint8 crop of `preset` for the image in `data`, as `preprocessedCrop(RGBImage(data:), preset:)`
-    /// gives it (byte for byte), but for a JPEG decoding only the columns the crop reads,
-    /// resampling on a second core while decoding, and never holding the full-size picture.
+    /// gives it (byte for byte unless `draft`), but for a JPEG decoding only the columns the
+    /// crop reads, resampling on a second core while decoding, and never holding the full-size
+    /// picture.
+    ///
+    /// With `draft`, a large JPEG is decoded at 1/2, 1/4 or 1/8 of its size by libjpeg's
+    /// scaled IDCT, as Pillow's `Image.draft("RGB", size)` does when `size` is the resized size
+    /// (the largest reduction that keeps both sides at least that size), and the preset is
+    /// applied to that smaller picture. **This changes the pixels** against the reference
+    /// (torchvision on the full decode) — several grey levels — and so the model's scores:
+    /// it is an explicit speed option, never the default. PNGs and small JPEGs are unaffected.
     ///
     /// - Throws: `ImageError` as `RGBImage(data:fileName:limits:)`.
     public static func preprocessedCrop(data: Data, preset: InputPreset, fileName: String = "data",
-                                        limits: ImageLimits = .default) throws -> RGBImage {
+                                        limits: ImageLimits = .default, draft: Bool = false) throws -> RGBImage {
         if ImageFileFormat.detect(data) == .jpeg {
             let named = ImageFileFormat.fromExtension(of: URL(fileURLWithPath: fileName))
             let note = (named != nil && named != .jpeg)
                 ? " (the file holds JPEG data despite its .\(URL(fileURLWithPath: fileName).pathExtension) extension)" : ""
-            if let crop = try JPEGCropDecoder.preprocessedCrop(data, preset: preset, fileName: fileName, note: note, limits: limits) {
+            if let crop = try JPEGCropDecoder.preprocessedCrop(data, preset: preset, fileName: fileName, note: note,
+                                                               limits: limits, draft: draft) {
                 return crop
             }
         }
@@ -251,17 +286,19 @@ extension RGBImage {
     ///
     /// - Throws: `ImageError` as `init(contentsOf:limits:)`.
     public static func preprocessedCrop(contentsOf url: URL, preset: InputPreset,
-                                        limits: ImageLimits = .default) throws -> RGBImage {
+                                        limits: ImageLimits = .default, draft: Bool = false) throws -> RGBImage {
         let data = try readImageFile(url)
-        return try preprocessedCrop(data: data, preset: preset, fileName: url.lastPathComponent, limits: limits)
+        return try preprocessedCrop(data: data, preset: preset, fileName: url.lastPathComponent, limits: limits, draft: draft)
     }
 }
 
 /// The model input for the image file at `url`, equal to `preprocess(RGBImage(contentsOf: url), preset:)`
-/// but faster for large JPEGs (see `RGBImage.preprocessedCrop(data:preset:fileName:limits:)`).
+/// but faster for large JPEGs (see `RGBImage.preprocessedCrop(data:preset:fileName:limits:draft:)`;
+/// `draft` trades exactness for speed and is off by default).
 ///
 /// - Throws: `ImageError` as `RGBImage(contentsOf:limits:)`.
-public func preprocess(contentsOf url: URL, preset: InputPreset, limits: ImageLimits = .default) throws -> Tensor {
-    try RGBImage.preprocessedCrop(contentsOf: url, preset: preset, limits: limits)
+public func preprocess(contentsOf url: URL, preset: InputPreset, limits: ImageLimits = .default,
+                       draft: Bool = false) throws -> Tensor {
+    try RGBImage.preprocessedCrop(contentsOf: url, preset: preset, limits: limits, draft: draft)
         .normalizedTensor(mean: preset.mean, std: preset.std)
 }

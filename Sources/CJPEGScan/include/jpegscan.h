@@ -40,6 +40,11 @@ const char *jpegscan_message(const jpegscan_decoder *decoder);
 int jpegscan_read_header(jpegscan_decoder *decoder, const unsigned char *data, unsigned long size,
                          int *width, int *height);
 
+/* Sets the DCT scaling for the decode (1/`denominator` of each side, `denominator` being 1, 2,
+ * 4 or 8: libjpeg's scaled IDCT, which changes the pixels against a full decode) and gives the
+ * size the image will then have. Call after jpegscan_read_header, before jpegscan_start. */
+int jpegscan_scaled_size(jpegscan_decoder *decoder, int denominator, int *width, int *height);
+
 /* Starts decompression and, when `*column_count` is less than the width, limits the output
  * to columns `*first_column ..< *first_column + *column_count`; libjpeg widens the band to
  * whole iMCUs and writes the band it will output back into both. */

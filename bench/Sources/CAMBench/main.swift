@@ -16,8 +16,9 @@ import Foundation
 // CAM methods run on ResNet-50 only (EfficientNet-Lite0: GradCAM), batch 1, class 281, through
 // CAMEngine.compute. "decode" times, per image, RGBImage(contentsOf:) alone; "decode+<preset>"
 // the file to the model input, preprocess(contentsOf:preset:) (for a JPEG: only the crop's column
-// band decoded, resampled while decoding), and "full-decode-then-<preset>" the full decode then
-// preprocess(_:preset:), for the ResNet V2 preset (232 bilinear) and EfficientNet-Lite0's (256
+// band decoded, resampled while decoding), "full-decode-then-<preset>" the full decode then
+// preprocess(_:preset:), and "draft-decode+<preset>" the opt-in draft: true (DCT-scaled decode,
+// pixels differ from the reference), for the ResNet V2 preset (232 bilinear) and EfficientNet-Lite0's (256
 // bicubic); those lines use the image's name and size as the model column.
 
 // Debian's OpenBLAS may fall back to its generic "Prescott" kernels on CPUs it does not know, and
@@ -78,6 +79,11 @@ func benchmarkDecoding(_ path: String, repeats: Int) throws {
             try time { _ = preprocess(try RGBImage(contentsOf: url), preset: preset) }
         })
         print("\(label) full-decode-then-\(name) 1 \(String(format: "%.1f", separate))")
+        // The opt-in draft mode (DCT-scaled decode; not the reference pixels).
+        let draft = best(try (0..<repeats).map { _ in
+            try time { _ = try preprocess(contentsOf: url, preset: preset, draft: true) }
+        })
+        print("\(label) draft-decode+\(name) 1 \(String(format: "%.1f", draft))")
     }
 }
 
