@@ -14,8 +14,11 @@ import Foundation
 // (release build: swift build -c release --scratch-path .build-bench --product CAMBench)
 //
 // CAM methods run on ResNet-50 only (EfficientNet-Lite0: GradCAM), batch 1, class 281, through
-// CAMEngine.compute. "decode" times, per image, RGBImage(contentsOf:) alone and decode +
-// preprocess(_:preset:) for the ResNet V2 preset (232 bilinear) and EfficientNet-Lite0's (256
+// CAMEngine.compute. "decode" times, per image, RGBImage(contentsOf:) alone; "decode+<preset>"
+// the file to the model input, preprocess(contentsOf:preset:) (for a JPEG: only the crop's column
+// band decoded, resampled while decoding), "full-decode-then-<preset>" the full decode then
+// preprocess(_:preset:), and "draft-decode+<preset>" the opt-in draft: true (DCT-scaled decode,
+// pixels differ from the reference), for the ResNet V2 preset (232 bilinear) and EfficientNet-Lite0's (256
 // bicubic); those lines use the image's name and size as the model column.
 
 // Debian's OpenBLAS may fall back to its generic "Prescott" kernels on CPUs it does not know, and
@@ -71,10 +74,21 @@ func benchmarkDecoding(_ path: String, repeats: Int) throws {
     let decode = best(try (0..<repeats).map { _ in try time { _ = try RGBImage(contentsOf: url) } })
     print("\(label) decode 1 \(String(format: "%.1f", decode))")
     for (name, preset) in [("resnet_v2", InputPreset.resnetV2), ("efficientnet_lite0", InputPreset.efficientNetLite0)] {
+        // The file straight to the model input (a JPEG: only the crop's band decoded, resampled while decoding).
         let total = best(try (0..<repeats).map { _ in
-            try time { _ = preprocess(try RGBImage(contentsOf: url), preset: preset) }
+            try time { _ = try preprocess(contentsOf: url, preset: preset) }
         })
         print("\(label) decode+\(name) 1 \(String(format: "%.1f", total))")
+        // The full decode, then the preset on the picture in memory.
+        let separate = best(try (0..<repeats).map { _ in
+            try time { _ = preprocess(try RGBImage(contentsOf: url), preset: preset) }
+        })
+        print("\(label) full-decode-then-\(name) 1 \(String(format: "%.1f", separate))")
+        // The opt-in draft mode (DCT-scaled decode; not the reference pixels).
+        let draft = best(try (0..<repeats).map { _ in
+            try time { _ = try preprocess(contentsOf: url, preset: preset, draft: true) }
+        })
+        print("\(label) draft-decode+\(name) 1 \(String(format: "%.1f", draft))")
     }
 }
 
