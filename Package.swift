@@ -42,8 +42,13 @@ let package = Package(
             providers: [.apt(["libdnnl-dev"])]
         ),
         .target(
+            name: "CJPEGScan",
+            path: "Sources/CJPEGScan",
+            linkerSettings: [.linkedLibrary("jpeg")]
+        ),
+        .target(
             name: "CAMRuntime",
-            dependencies: ["CPNG", "CJPEG", "COpenBLAS", "CDNNL"]
+            dependencies: ["CPNG", "CJPEG", "CJPEGScan", "COpenBLAS", "CDNNL"]
         ),
         .target(
             name: "Interpreter",

@@ -17,13 +17,16 @@ mkdir -p "$OUT"
 # lld (shipped with the toolchain) links the targets: ld.gold prints ~200 harmless warnings
 # about ASan's local symbols. -enable-testing lets a target reach internal entry points (the unpickler) with @testable.
 FLAGS=(-O -g -sanitize=fuzzer,address -enable-testing -swift-version 5
-       -I Sources/CPNG -I Sources/CJPEG -I Sources/COpenBLAS -I Sources/CDNNL)
+       -I Sources/CPNG -I Sources/CJPEG -I Sources/CJPEGScan/include -I Sources/COpenBLAS -I Sources/CDNNL)
+# The C target CJPEGScan (libjpeg behind setjmp) is compiled with clang, instrumented the same
+# way, and archived into libCAMRuntime.a.
+CLANG=${CLANG:-clang}
 
 LIB_SOURCES=$(find Sources/CAMRuntime -name '*.swift' | sort)
 STAMP="$OUT/CAMRuntime.sources"
 # Rebuild the library only when a runtime source or this script changed.
 if [[ ! -f "$OUT/libCAMRuntime.a" || ! -f "$STAMP" ]] \
-   || [[ -n "$(find Sources/CAMRuntime fuzz/build.sh -newer "$OUT/libCAMRuntime.a" -print -quit)" ]] \
+   || [[ -n "$(find Sources/CAMRuntime Sources/CJPEGScan fuzz/build.sh -newer "$OUT/libCAMRuntime.a" -print -quit)" ]] \
    || [[ "$(cat "$STAMP")" != "$LIB_SOURCES" ]]; then
     echo "fuzz: building instrumented CAMRuntime"
     # shellcheck disable=SC2086
@@ -31,6 +34,9 @@ if [[ ! -f "$OUT/libCAMRuntime.a" || ! -f "$STAMP" ]] \
         -emit-library -static -o "$OUT/libCAMRuntime.a" \
         -emit-module -emit-module-path "$OUT/CAMRuntime.swiftmodule" \
         $LIB_SOURCES
+    "$CLANG" -O2 -g -fsanitize=fuzzer-no-link,address -I Sources/CJPEGScan/include \
+        -c Sources/CJPEGScan/jpegscan.c -o "$OUT/jpegscan.o"
+    ar r "$OUT/libCAMRuntime.a" "$OUT/jpegscan.o"
     echo "$LIB_SOURCES" > "$STAMP"
 fi
 
@@ -70,7 +76,7 @@ for name in "$@"; do
     if [[ ! -x "$exe" || -n "$(find "$src" fuzz/FuzzSupport.swift "${deps[@]}" -newer "$exe" -print -quit)" ]]; then
         echo "fuzz: building $exe"
         "$SWIFTC" "${FLAGS[@]}" -parse-as-library -module-name "Fuzz_$name" \
-            -use-ld=lld -I "$OUT" -L "$OUT" "${libs[@]}" -lpng16 -lturbojpeg -lopenblas -ldnnl \
+            -use-ld=lld -I "$OUT" -L "$OUT" "${libs[@]}" -lpng16 -lturbojpeg -ljpeg -lopenblas -ldnnl \
             fuzz/FuzzSupport.swift "$src" -o "$exe"
     fi
 done

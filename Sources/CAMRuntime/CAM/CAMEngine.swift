@@ -195,8 +195,12 @@ public struct CAMEngine {
     func pass(_ input: Tensor, _ request: Request) throws -> (Tensor, [CAMTarget]) {
         if request.method is FullGrad { return try fullGradPass(input, request) }
         let method = request.method
-        let forward = try network.forward(input, recording: request.layers, retainForBackward: method.usesGradients,
-                                          cancellation: request.cancellation)
+        // Gradients are needed at the target layers only: the layers before them keep nothing.
+        let forward = method.usesGradients
+            ? try network.forward(input, recording: request.layers, retainingFor: request.layers,
+                                  cancellation: request.cancellation)
+            : try network.forward(input, recording: request.layers, retainForBackward: false,
+                                  cancellation: request.cancellation)
         let targets = try resolveTargets(request, logits: forward.logits)
         if let announce = request.work,
            let work = Self.channelWork(method, activations: request.layers.compactMap { forward.activations[$0] },

@@ -8,6 +8,12 @@ public protocol CAMNetwork: AnyObject {
     func forward(_ input: Tensor, recording: [String], retainForBackward: Bool,
                  cancellation: CancellationFlag?) throws -> ForwardResult
 
+    /// Runs the network keeping only what a backward to the outputs of `gradientLayers` needs
+    /// (no gradient at earlier layers or at the input afterwards); returns the logits and the
+    /// outputs of the `recording` modules.
+    func forward(_ input: Tensor, recording: [String], retainingFor gradientLayers: [String],
+                 cancellation: CancellationFlag?) throws -> ForwardResult
+
     /// Back-propagates `logitsGradient` (`[N, classes]`) through the last retained forward and
     /// returns the gradients at the requested module outputs and, if asked, at the input.
     func backward(_ logitsGradient: Tensor, gradientsAt: [String], inputGradient: Bool,
@@ -30,4 +36,12 @@ public protocol CAMNetwork: AnyObject {
     /// Every module with a bias in FullGrad's sense (Conv2d with bias, BatchNorm2d), with its
     /// effective bias vector, in forward order.
     var biasLayers: [(path: String, bias: Tensor)] { get }
+}
+
+extension CAMNetwork {
+    /// Networks without a cheaper partial retention retain everything.
+    public func forward(_ input: Tensor, recording: [String], retainingFor gradientLayers: [String],
+                        cancellation: CancellationFlag?) throws -> ForwardResult {
+        try forward(input, recording: recording, retainForBackward: true, cancellation: cancellation)
+    }
 }

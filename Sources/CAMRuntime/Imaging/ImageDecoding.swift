@@ -2,6 +2,20 @@ import CJPEG
 import CPNG
 import Foundation
 
+/// The bytes of the image file at `url`, or an `ImageError` saying why it cannot be read.
+func readImageFile(_ url: URL) throws -> Data {
+    do {
+        return try Data(contentsOf: url)  // read, not mapped: a file changed while mapped could crash the process
+    } catch {
+        var isFolder: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder)
+        let problem = !exists ? "no such file at \(url.path)"
+            : isFolder.boolValue ? "\(url.path) is a folder, not an image file"
+            : "it cannot be read (\(error.localizedDescription))"
+        throw ImageError(file: url.lastPathComponent, problem)
+    }
+}
+
 extension RGBImage {
     /// Reads a PNG or JPEG file; the format is recognised by the file's signature, not its name.
     ///
@@ -19,18 +33,7 @@ extension RGBImage {
     /// - Throws: `ImageError` when the file cannot be read, is neither PNG nor JPEG, is truncated
     ///   or corrupt, is a CMYK JPEG, has a zero size, or claims more than `limits.maxPixels`.
     public init(contentsOf url: URL, limits: ImageLimits = .default) throws {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url)  // read, not mapped: a file changed while mapped could crash the process
-        } catch {
-            var isFolder: ObjCBool = false
-            let exists = FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder)
-            let problem = !exists ? "no such file at \(url.path)"
-                : isFolder.boolValue ? "\(url.path) is a folder, not an image file"
-                : "it cannot be read (\(error.localizedDescription))"
-            throw ImageError(file: url.lastPathComponent, problem)
-        }
-        try self.init(data: data, fileName: url.lastPathComponent, limits: limits)
+        try self.init(data: try readImageFile(url), fileName: url.lastPathComponent, limits: limits)
     }
 
     /// Decodes PNG or JPEG bytes; `fileName` is only used in messages and to mention an
@@ -55,7 +58,7 @@ extension RGBImage {
     }
 
     /// Refuses sizes that are zero or above the limit, before any allocation.
-    private static func checkSize(width: Int, height: Int, fileName: String, format: String, limits: ImageLimits) throws {
+    static func checkSize(width: Int, height: Int, fileName: String, format: String, limits: ImageLimits) throws {
         if width <= 0 || height <= 0 {
             throw ImageError(file: fileName, "the \(format) header gives a size of \(width)×\(height), expected at least 1×1 pixels (the file is truncated or corrupt)")
         }

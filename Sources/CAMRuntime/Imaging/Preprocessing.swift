@@ -12,8 +12,14 @@ public func preprocess(_ image: RGBImage, preset: InputPreset) -> Tensor {
 
 /// The uint8 picture the model sees: `image` resized and centre-cropped as `preset` says,
 /// before the division by 255 and the normalisation.
+///
+/// Only the pixels the crop keeps are resampled (see `CropResamplePlan`); the bytes are those
+/// of `resized(shorterSide:interpolation:)` followed by `centerCropped(size:)`.
 public func preprocessedCrop(_ image: RGBImage, preset: InputPreset) -> RGBImage {
-    image.resized(shorterSide: preset.resizeShorterSide, interpolation: preset.interpolation)
+    if let plan = CropResamplePlan(width: image.width, height: image.height, preset: preset) {
+        return plan.apply(to: image)
+    }
+    return image.resized(shorterSide: preset.resizeShorterSide, interpolation: preset.interpolation)
         .centerCropped(size: preset.cropSize)
 }
 

@@ -202,10 +202,12 @@ extension RGBImage {
         var out = [UInt8](repeating: 0, count: newWidth * rows * 3)
         source.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
-                let s = UnsafeSendable(value: src), d = UnsafeSendable(value: dst)
+                guard let srcBase = src.baseAddress, let dstBase = dst.baseAddress else { return }
+                let s = UnsafeSendable(value: srcBase + firstRow * width * 3), d = UnsafeSendable(value: dstBase)
                 forEachRowChunk(rows, minimumWork: rows * newWidth * coefficients.taps / 200_000) { range in
-                    horizontalRows(source: s.value, sourceWidth: width, firstRow: firstRow, rows: range,
-                                   coefficients: coefficients, destination: d.value, destinationWidth: newWidth)
+                    resampleHorizontally(source: s.value, sourceRowStride: width * 3, sourceFirstColumn: 0, rows: range,
+                                         coefficients: coefficients, outputs: 0..<newWidth,
+                                         destination: d.value, destinationRowStride: newWidth * 3)
                 }
             }
         }
@@ -219,81 +221,93 @@ extension RGBImage {
         var out = [UInt8](repeating: 0, count: width * newHeight * 3)
         source.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
-                let s = UnsafeSendable(value: src), d = UnsafeSendable(value: dst)
+                guard let srcBase = src.baseAddress, let dstBase = dst.baseAddress else { return }
+                let s = UnsafeSendable(value: srcBase), d = UnsafeSendable(value: dstBase)
                 forEachRowChunk(newHeight, minimumWork: newHeight * width * coefficients.taps / 200_000) { range in
-                    verticalRows(source: s.value, width: width, rowOffset: rowOffset, rows: range,
-                                 coefficients: coefficients, destination: d.value)
+                    resampleVertically(source: s.value, sourceRowStride: width * 3, sourceFirstRow: rowOffset,
+                                       bytesPerRow: width * 3, outputs: range, coefficients: coefficients,
+                                       destination: d.value, destinationRowStride: width * 3, destinationFirstRow: 0)
                 }
             }
         }
         return out
     }
+}
 
-    private static func horizontalRows(source: UnsafeBufferPointer<UInt8>, sourceWidth: Int, firstRow: Int, rows: Range<Int>,
-                                       coefficients c: ResampleCoefficients,
-                                       destination: UnsafeMutableBufferPointer<UInt8>, destinationWidth: Int) {
-        let half = Int32(1 << (precisionBits - 1))
-        guard let src = source.baseAddress, let dst = destination.baseAddress else { return }
-        // Each row is first split into three Int32 planes so that every output sample is a
-        // contiguous integer dot product (which the compiler vectorises); the sums, and so the
-        // results, are the same as Pillow's interleaved loop.
-        let planes = UnsafeMutablePointer<Int32>.allocate(capacity: 3 * sourceWidth)
-        defer { planes.deallocate() }
-        let red = planes, green = planes + sourceWidth, blue = planes + 2 * sourceWidth
-        c.weights.withUnsafeBufferPointer { weightBuffer in
-            c.start.withUnsafeBufferPointer { starts in
-                c.count.withUnsafeBufferPointer { counts in
-                    guard let weights = weightBuffer.baseAddress else { return }
-                    for yy in rows {
-                        let row = src + (yy + firstRow) * sourceWidth * 3
-                        for x in 0..<sourceWidth {
-                            red[x] = Int32(row[3 * x])
-                            green[x] = Int32(row[3 * x + 1])
-                            blue[x] = Int32(row[3 * x + 2])
+/// Pillow's horizontal pass on rows `rows` of `source` (row `i` at `source + i·sourceRowStride`,
+/// its byte 0 being column `sourceFirstColumn` of the image the coefficients were made for):
+/// output columns `outputs` go to the same row index of `destination`, column
+/// `outputs.lowerBound` first. The source must hold every column the outputs read.
+func resampleHorizontally(source: UnsafePointer<UInt8>, sourceRowStride: Int, sourceFirstColumn: Int, rows: Range<Int>,
+                          coefficients c: ResampleCoefficients, outputs: Range<Int>,
+                          destination: UnsafeMutablePointer<UInt8>, destinationRowStride: Int) {
+    guard let first = outputs.first, let last = outputs.last, !rows.isEmpty else { return }
+    let half = Int32(1 << (precisionBits - 1))
+    let low = c.start[first], high = c.start[last] + c.count[last], span = max(high - low, 0)
+    // Each row is first split into three Int32 planes (of the columns the outputs read) so that
+    // every output sample is a contiguous integer dot product (which the compiler vectorises);
+    // the sums, and so the results, are the same as Pillow's interleaved loop.
+    let planes = UnsafeMutablePointer<Int32>.allocate(capacity: 3 * max(span, 1))
+    defer { planes.deallocate() }
+    let red = planes, green = planes + span, blue = planes + 2 * span
+    c.weights.withUnsafeBufferPointer { weightBuffer in
+        c.start.withUnsafeBufferPointer { starts in
+            c.count.withUnsafeBufferPointer { counts in
+                guard let weights = weightBuffer.baseAddress else { return }
+                for yy in rows {
+                    let row = source + yy * sourceRowStride + (low - sourceFirstColumn) * 3
+                    for x in 0..<span {
+                        red[x] = Int32(row[3 * x])
+                        green[x] = Int32(row[3 * x + 1])
+                        blue[x] = Int32(row[3 * x + 2])
+                    }
+                    let out = destination + yy * destinationRowStride
+                    for xx in outputs {
+                        let xmin = starts[xx] - low, n = counts[xx]
+                        let k = weights + xx * c.taps
+                        let pr = red + xmin, pg = green + xmin, pb = blue + xmin
+                        var r = half, g = half, b = half
+                        for x in 0..<n {
+                            let w = k[x]
+                            r &+= pr[x] &* w
+                            g &+= pg[x] &* w
+                            b &+= pb[x] &* w
                         }
-                        let out = dst + yy * destinationWidth * 3
-                        for xx in 0..<destinationWidth {
-                            let xmin = starts[xx], n = counts[xx]
-                            let k = weights + xx * c.taps
-                            let pr = red + xmin, pg = green + xmin, pb = blue + xmin
-                            var r = half, g = half, b = half
-                            for x in 0..<n {
-                                let w = k[x]
-                                r &+= pr[x] &* w
-                                g &+= pg[x] &* w
-                                b &+= pb[x] &* w
-                            }
-                            out[3 * xx] = clip8(r)
-                            out[3 * xx + 1] = clip8(g)
-                            out[3 * xx + 2] = clip8(b)
-                        }
+                        let o = 3 * (xx - first)
+                        out[o] = clip8(r)
+                        out[o + 1] = clip8(g)
+                        out[o + 2] = clip8(b)
                     }
                 }
             }
         }
     }
+}
 
-    private static func verticalRows(source: UnsafeBufferPointer<UInt8>, width: Int, rowOffset: Int, rows: Range<Int>,
-                                     coefficients c: ResampleCoefficients, destination: UnsafeMutableBufferPointer<UInt8>) {
-        let half = Int32(1 << (precisionBits - 1))
-        let stride = width * 3
-        var accumulator = [Int32](repeating: 0, count: stride)
-        c.weights.withUnsafeBufferPointer { weights in
-            accumulator.withUnsafeMutableBufferPointer { acc in
-                for yy in rows {
-                    let ymin = c.start[yy] - rowOffset, n = c.count[yy], k = yy * c.taps
-                    for i in 0..<stride { acc[i] = half }
-                    for y in 0..<n {
-                        let w = weights[k + y]
-                        let row = (ymin + y) * stride
-                        for i in 0..<stride {
-                            acc[i] &+= Int32(source[row + i]) &* w
-                        }
-                    }
-                    let outRow = yy * stride
-                    for i in 0..<stride { destination[outRow + i] = clip8(acc[i]) }
+/// Pillow's vertical pass for output rows `outputs`: `source` row `i` is row
+/// `sourceFirstRow + i` of the image the coefficients were made for, and must exist for every
+/// row an output reads; `bytesPerRow` bytes of each are resampled. Output row `yy` goes to
+/// `destination` row `yy − destinationFirstRow`.
+func resampleVertically(source: UnsafePointer<UInt8>, sourceRowStride: Int, sourceFirstRow: Int, bytesPerRow: Int,
+                        outputs: Range<Int>, coefficients c: ResampleCoefficients,
+                        destination: UnsafeMutablePointer<UInt8>, destinationRowStride: Int, destinationFirstRow: Int) {
+    guard !outputs.isEmpty, bytesPerRow > 0 else { return }
+    let half = Int32(1 << (precisionBits - 1))
+    let acc = UnsafeMutablePointer<Int32>.allocate(capacity: bytesPerRow)
+    defer { acc.deallocate() }
+    c.weights.withUnsafeBufferPointer { weights in
+        for yy in outputs {
+            let ymin = c.start[yy] - sourceFirstRow, n = c.count[yy], k = yy * c.taps
+            for i in 0..<bytesPerRow { acc[i] = half }
+            for y in 0..<n {
+                let w = weights[k + y]
+                let row = source + (ymin + y) * sourceRowStride
+                for i in 0..<bytesPerRow {
+                    acc[i] &+= Int32(row[i]) &* w
                 }
             }
+            let out = destination + (yy - destinationFirstRow) * destinationRowStride
+            for i in 0..<bytesPerRow { out[i] = clip8(acc[i]) }
         }
     }
 }

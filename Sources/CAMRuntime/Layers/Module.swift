@@ -4,8 +4,12 @@ import Foundation
 final class ForwardContext {
     /// Module paths whose outputs are recorded.
     let recording: Set<String>
-    /// Whether layers keep what `backward` needs.
-    let retain: Bool
+    /// Whether layers keep what `backward` needs; in a pass with a `retentionStart` it turns
+    /// true once, at that point.
+    private(set) var retain: Bool
+    /// Where a pass that keeps only what a backward to a later layer needs starts retaining;
+    /// nil when the pass retains from the start, not at all, or has started.
+    private var retentionStart: RetentionStart?
     /// Polled between modules.
     let cancellation: CancellationFlag?
     /// Scratch memory for the layers.
@@ -13,9 +17,20 @@ final class ForwardContext {
     /// The recorded outputs (the first output of a module that runs more than once).
     var activations: [String: Tensor] = [:]
 
-    init(recording: Set<String>, retain: Bool, cancellation: CancellationFlag?, workspace: Workspace = Workspace()) {
+    /// The point in a forward pass from which layers retain for backward.
+    enum RetentionStart: Equatable {
+        /// Just before the module with this path runs (a block whose inner layer is the target:
+        /// the whole block retains).
+        case before(String)
+        /// Just after the module with this path has produced its output.
+        case after(String)
+    }
+
+    init(recording: Set<String>, retain: Bool, cancellation: CancellationFlag?, workspace: Workspace = Workspace(),
+         retentionStart: RetentionStart? = nil) {
         self.recording = recording
-        self.retain = retain
+        self.retain = retain && retentionStart == nil
+        self.retentionStart = retain ? retentionStart : nil
         self.cancellation = cancellation
         self.workspace = workspace
     }
@@ -47,6 +62,22 @@ final class ForwardContext {
     /// The oneDNN engine when this pass may run layers on oneDNN (inference only), else nil.
     var oneDNN: OneDNNEngine? {
         retain ? nil : workspace.oneDNN
+    }
+
+    /// Called by a sequence before it runs `module`: starts retaining if the pass starts here.
+    func willRun(_ module: Module) {
+        if retentionStart == .before(module.path) { startRetaining() }
+    }
+
+    /// Called by a sequence after the module with `path` has run: starts retaining if the pass
+    /// starts after it.
+    func didRun(_ path: String) {
+        if retentionStart == .after(path) { startRetaining() }
+    }
+
+    private func startRetaining() {
+        retain = true
+        retentionStart = nil
     }
 
     /// Runs a module and records its output when asked.
@@ -254,6 +285,7 @@ final class Sequential: Module {
         var x = input
         var i = start
         while i < modules.count {
+            context.willRun(modules[i])
             // Inference-only fusion of conv → BN (→ activation) triples.
             if let conv = modules[i] as? Conv2d, i + 1 < modules.count, let bn = modules[i + 1] as? BatchNorm2d,
                context.canFuse(conv.path, bn.path) {
@@ -271,6 +303,7 @@ final class Sequential: Module {
                     x = .plain(try conv.forwardFused(try x.tensor(), bn: bn, activation: activation,
                                                      workspace: context.workspace))
                 }
+                for module in modules[i..<(i + used)] { context.didRun(module.path) }
                 i += used
                 continue
             }
@@ -282,10 +315,12 @@ final class Sequential: Module {
                                                             workspace: context.workspace)
                 act.keep(output)
                 x = .plain(output)
+                for module in modules[i..<(i + 3)] { context.didRun(module.path) }
                 i += 3
                 continue
             }
             x = try context.run(modules[i], x)
+            context.didRun(modules[i].path)
             i += 1
         }
         return x

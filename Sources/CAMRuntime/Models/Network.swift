@@ -22,8 +22,9 @@ public final class Network {
     /// Scratch memory reused by every pass.
     let workspace = Workspace()
     private let modulesByPath: [String: Module]
-    /// Input and logits shapes of the last forward that retained for backward.
-    private var retained: (input: [Int], logits: [Int])?
+    /// Input and logits shapes of the last forward that retained for backward, and the only
+    /// layers its backward may reach when it retained just for them (nil: everything).
+    private var retained: (input: [Int], logits: [Int], gradientLayers: Set<String>?)?
 
     init(architecture: String, modules: [Module], defaultTargetLayer: String, preset: InputPreset,
          classNames: [String] = ImageNetClasses.names) {
@@ -267,8 +268,56 @@ public final class Network {
                                      workspace: workspace)
         if retainForBackward { retained = nil }
         let logits = try root.forward(input, context)
-        if retainForBackward { retained = (input.shape, logits.shape) }
+        if retainForBackward { retained = (input.shape, logits.shape, nil) }
         return ForwardResult(logits: logits, activations: context.activations)
+    }
+
+    /// Runs the network and keeps only what a backward to the outputs of `gradientLayers`
+    /// needs: the layers before the earliest of them run as inference (on oneDNN, BN folded)
+    /// and keep nothing. Grad-CAM at `layer4` then retains the head alone.
+    ///
+    /// The next `backward` may ask for gradients at these layers only, and not at the input.
+    public func forward(_ input: Tensor, recording: [String], retainingFor gradientLayers: [String],
+                        cancellation: CancellationFlag? = nil) throws -> ForwardResult {
+        guard input.rank == 4, input.shape[1] == 3, input.shape[0] > 0 else {
+            throw RuntimeError("\(architecture) expects an image batch [N, 3, H, W], found \(Network.describe(input.shape))")
+        }
+        let resolved = try recording.map { try resolveLayer($0) }
+        let targets = try gradientLayers.map { try resolveLayer($0) }
+        guard let start = retentionStart(for: targets) else {
+            return try forward(input, recording: recording, retainForBackward: true, cancellation: cancellation)
+        }
+        let context = ForwardContext(recording: Set(resolved + targets), retain: true, cancellation: cancellation,
+                                     workspace: workspace, retentionStart: start)
+        retained = nil
+        let logits = try root.forward(input, context)
+        retained = (input.shape, logits.shape, Set(targets))
+        return ForwardResult(logits: logits, activations: context.activations.filter { resolved.contains($0.key) })
+    }
+
+    /// Where a pass that back-propagates only to `layers` must start retaining: after the layer
+    /// whose output comes first, or before the outermost block around it when the layer sits
+    /// inside a block (a block's backward needs its whole forward). Nil for no layers.
+    func retentionStart(for layers: [String]) -> ForwardContext.RetentionStart? {
+        var order: [String: Int] = [:]
+        func visit(_ module: Module) {
+            for child in module.children { visit(child) }
+            if order[module.path] == nil { order[module.path] = order.count }
+        }
+        visit(root)
+        guard let first = layers.min(by: { (order[$0] ?? Int.max) < (order[$1] ?? Int.max) }) else { return nil }
+        func chain(_ module: Module) -> [Module]? {
+            if module.path == first { return [module] }
+            for child in module.children {
+                if let rest = chain(child) { return [module] + rest }
+            }
+            return nil
+        }
+        guard let path = chain(root) else { return nil }
+        if let block = path.dropFirst().dropLast().first(where: { !($0 is Sequential) }) {
+            return .before(block.path)
+        }
+        return .after(first)
     }
 
     /// An inference forward of a batch on oneDNN, one image at a time: oneDNN's convolutions
@@ -311,6 +360,15 @@ public final class Network {
                                + "found \(Network.describe(logitsGradient.shape))")
         }
         let resolved = try gradientsAt.map { try resolveLayer($0) }
+        if let allowed = retained.gradientLayers {
+            if inputGradient || !resolved.allSatisfy(allowed.contains) {
+                let asked = (resolved.filter { !allowed.contains($0) }.map { "\"\($0)\"" } + (inputGradient ? ["the input"] : []))
+                throw RuntimeError("the last forward kept only what a backward to "
+                                   + allowed.sorted().map { "\"\($0)\"" }.joined(separator: ", ")
+                                   + " needs; a gradient at " + asked.joined(separator: ", ")
+                                   + " needs a forward with retainForBackward")
+            }
+        }
         let context = BackwardContext(requested: Set(resolved), needsInput: inputGradient, reluMode: reluMode,
                                       workspace: workspace)
         if context.isDone { return BackwardResult(gradients: [:], input: nil) }

@@ -1,0 +1,247 @@
+import CJPEG
+import Foundation
+import XCTest
+@testable import CAMRuntime
+
+/// The crop-only resampling plan and the JPEG path that decodes only the crop's column band
+/// while resampling on a second thread: both must give the bytes of the full path
+/// (`resized` + `centerCropped` of a full decode), which ImagePreprocessingTests checks
+/// against Pillow.
+final class JPEGCropDecodingTests: XCTestCase {
+    /// JPEG encodings the band decoder must handle: TurboJPEG subsampling and progressive flag.
+    private static let encodings: [(name: String, subsampling: TJSAMP, flags: Int32)] = [
+        ("4:2:0", TJSAMP_420, 0), ("4:2:2", TJSAMP_422, 0), ("4:4:4", TJSAMP_444, 0),
+        ("4:4:0", TJSAMP_440, 0), ("grey", TJSAMP_GRAY, 0), ("4:2:0 progressive", TJSAMP_420, TJFLAG_PROGRESSIVE),
+    ]
+
+    /// `image` as a JPEG with the given chroma subsampling and flags, quality 90.
+    private func encode(_ image: RGBImage, subsampling: TJSAMP, flags: Int32 = 0) throws -> Data {
+        let handle = try XCTUnwrap(tjInitCompress())
+        defer { tjDestroy(handle) }
+        var buffer: UnsafeMutablePointer<UInt8>?
+        var size: UInt = 0
+        let status = image.pixels.withUnsafeBufferPointer { src in
+            tjCompress2(handle, src.baseAddress, Int32(image.width), 0, Int32(image.height), Int32(TJPF_RGB.rawValue),
+                        &buffer, &size, Int32(subsampling.rawValue), 90, flags)
+        }
+        defer { tjFree(buffer) }
+        XCTAssertEqual(status, 0, String(cString: tjGetErrorStr2(handle)))
+        return Data(bytes: try XCTUnwrap(buffer), count: Int(size))
+    }
+
+    /// A picture with smooth colour gradients, sharp colour edges and noise (so that chroma
+    /// upsampling differences at a band edge would show).
+    private func synthetic(width: Int, height: Int, seed: UInt32) -> RGBImage {
+        var state = seed
+        var pixels = [UInt8](repeating: 0, count: width * height * 3)
+        for y in 0..<height {
+            for x in 0..<width {
+                state = state &* 1_664_525 &+ 1_013_904_223
+                let noise = Int(state >> 28)
+                let stripe = (x / 7 + y / 11) % 2 == 0
+                let i = 3 * (y * width + x)
+                pixels[i] = UInt8(clamping: x * 255 / width + noise)
+                pixels[i + 1] = UInt8(clamping: (stripe ? 200 : 40) + noise)
+                pixels[i + 2] = UInt8(clamping: y * 255 / height - noise + (x % 13 == 0 ? 90 : 0))
+            }
+        }
+        return RGBImage(width: width, height: height, pixels: pixels)
+    }
+
+    /// The image with rows and columns swapped (a portrait version of a landscape photo).
+    private func transposed(_ image: RGBImage) -> RGBImage {
+        var out = [UInt8](repeating: 0, count: image.pixels.count)
+        for y in 0..<image.height {
+            for x in 0..<image.width {
+                for c in 0..<3 { out[3 * (x * image.height + y) + c] = image.pixels[3 * (y * image.width + x) + c] }
+            }
+        }
+        return RGBImage(width: image.height, height: image.width, pixels: out)
+    }
+
+    /// Presets whose crops read a narrow band (small crops) as well as the standard ones.
+    private let presets: [(name: String, preset: InputPreset)] = [
+        ("resnet_v2", .resnetV2), ("efficientnet_lite0", .efficientNetLite0),
+        ("232 bilinear crop 96", InputPreset(resizeShorterSide: 232, cropSize: 96, interpolation: .bilinear, mean: [0, 0, 0], std: [1, 1, 1])),
+        ("150 bicubic crop 61", InputPreset(resizeShorterSide: 150, cropSize: 61, interpolation: .bicubic, mean: [0, 0, 0], std: [1, 1, 1])),
+    ]
+
+    func testCropPlanGivesTheBytesOfResizeThenCropForBothPassOrders() throws {
+        var orders = Set<Bool>()
+        for (width, height) in [(97, 64), (64, 97), (300, 299), (299, 300), (120, 40), (33, 200), (5, 3)] {
+            let image = synthetic(width: width, height: height, seed: UInt32(width * 1000 + height))
+            for interpolation in [Interpolation.bilinear, .bicubic] {
+                for (resize, crop) in [(32, 32), (32, 17), (48, 20), (150, 120), (7, 3), (300, 299)] {
+                    let preset = InputPreset(resizeShorterSide: resize, cropSize: crop, interpolation: interpolation,
+                                             mean: [0, 0, 0], std: [1, 1, 1])
+                    let expected = image.resized(shorterSide: resize, interpolation: interpolation).centerCropped(size: crop)
+                    if let plan = CropResamplePlan(width: width, height: height, preset: preset) {
+                        orders.insert(plan.horizontalFirst)
+                    }
+                    ImagingFixtures.assertIdentical(preprocessedCrop(image, preset: preset), expected,
+                                                    "\(width)×\(height) → \(resize) crop \(crop) \(interpolation)")
+                }
+            }
+        }
+        XCTAssertEqual(orders, [true, false], "both pass orders are exercised")
+    }
+
+    func testDecodedBandsEqualTheFullDecodeAwayFromTheirEdges() throws {
+        let photo = try RGBImage(contentsOf: ImagingFixtures.photos.appendingPathComponent("chelsea.png"))
+        var edgeDifferences = 0
+        for (name, subsampling, flags) in Self.encodings {
+            for image in [photo, synthetic(width: 333, height: 123, seed: 7)] {
+                let data = try encode(image, subsampling: subsampling, flags: flags)
+                let full = try RGBImage(data: data)
+                for columns in [40..<41, 100..<227, 17..<image.width - 5, 0..<image.width, 200..<image.width] {
+                    for margin in [0, JPEGCropDecoder.bandMargin] {
+                        let (first, band) = try JPEGCropDecoder.decodeBand(data, columns: columns, margin: margin)
+                        XCTAssertLessThanOrEqual(first, max(0, columns.lowerBound - margin))
+                        XCTAssertGreaterThanOrEqual(first + band.width, min(image.width, columns.upperBound + margin))
+                        XCTAssertEqual(band.height, image.height)
+                        let reference = full.cropped(x: first, y: 0, width: band.width, height: band.height)
+                        if margin == 0 {
+                            if band.pixels != reference.pixels { edgeDifferences += 1 }
+                            continue
+                        }
+                        let inner = columns.lowerBound - first
+                        ImagingFixtures.assertIdentical(
+                            band.cropped(x: inner, y: 0, width: columns.count, height: band.height),
+                            full.cropped(x: columns.lowerBound, y: 0, width: columns.count, height: band.height),
+                            "\(name) \(image.width)×\(image.height) columns \(columns)")
+                    }
+                }
+            }
+        }
+        // The margin is not decorative: bands cut at iMCU edges differ from the full decode
+        // there (smooth upsampling replicates the edge chroma sample).
+        XCTAssertGreaterThan(edgeDifferences, 0)
+    }
+
+    func testStreamedCropsAreTheBytesOfTheFullPathForEveryEncodingAndPreset() throws {
+        let photos = [try RGBImage(contentsOf: ImagingFixtures.photos.appendingPathComponent("chelsea.png")),
+                      try RGBImage(contentsOf: ImagingFixtures.photos.appendingPathComponent("rocket.jpg"))]
+        var narrowBands = 0
+        for (name, subsampling, flags) in Self.encodings {
+            for source in photos + [synthetic(width: 701, height: 301, seed: 3)] {
+                for image in [source, transposed(source)] {
+                    let data = try encode(image, subsampling: subsampling, flags: flags)
+                    let full = try RGBImage(data: data)
+                    for (presetName, preset) in presets {
+                        let what = "\(name) \(image.width)×\(image.height) \(presetName)"
+                        let expected = full.resized(shorterSide: preset.resizeShorterSide, interpolation: preset.interpolation)
+                            .centerCropped(size: preset.cropSize)
+                        ImagingFixtures.assertIdentical(try RGBImage.preprocessedCrop(data: data, preset: preset), expected, what)
+                        if let plan = CropResamplePlan(width: image.width, height: image.height, preset: preset),
+                           plan.inputColumns.lowerBound > JPEGCropDecoder.bandMargin + 32 {
+                            narrowBands += 1
+                        }
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(narrowBands, 20, "the cases must include bands narrower than the image")
+    }
+
+    func testFileEntryPointsMatchDecodeThenPreprocess() throws {
+        for name in ["rocket.jpg", "chelsea.png"] {
+            let url = ImagingFixtures.photos.appendingPathComponent(name)
+            let image = try RGBImage(contentsOf: url)
+            for (presetName, preset) in presets {
+                ImagingFixtures.assertIdentical(try RGBImage.preprocessedCrop(contentsOf: url, preset: preset),
+                                                preprocessedCrop(image, preset: preset), "\(name) \(presetName)")
+                let tensor = try preprocess(contentsOf: url, preset: preset)
+                XCTAssertEqual(tensor.shape, [3, preset.cropSize, preset.cropSize])
+                XCTAssertEqual(tensor.storage, preprocess(image, preset: preset).storage, "\(name) \(presetName)")
+            }
+        }
+        // A crop larger than the resized picture (padding) and nearest resizing take the full path.
+        let url = ImagingFixtures.photos.appendingPathComponent("rocket.jpg")
+        let image = try RGBImage(contentsOf: url)
+        for preset in [InputPreset(resizeShorterSide: 100, cropSize: 120, interpolation: .bilinear, mean: [0, 0, 0], std: [1, 1, 1]),
+                       InputPreset(resizeShorterSide: 100, cropSize: 90, interpolation: .nearest, mean: [0, 0, 0], std: [1, 1, 1])] {
+            ImagingFixtures.assertIdentical(try RGBImage.preprocessedCrop(contentsOf: url, preset: preset),
+                                            image.resized(shorterSide: 100, interpolation: preset.interpolation).centerCropped(size: preset.cropSize),
+                                            "\(preset)")
+        }
+    }
+
+    func testTruncatedCorruptCMYKAndOversizedJPEGsAreRefusedByTheCropPath() throws {
+        let files = ImagingFixtures.files
+        for name in ["baseline.jpg", "progressive.jpg", "gray.jpg", "subsampling444.jpg"] {
+            let data = try Data(contentsOf: files.appendingPathComponent(name))
+            for fraction in [0.001, 0.05, 0.3, 0.5, 0.9, 0.99] {
+                let cut = max(1, Int(Double(data.count) * fraction))
+                XCTAssertThrowsError(try RGBImage.preprocessedCrop(data: data.prefix(cut), preset: .resnetV2, fileName: name),
+                                     "\(name) cut at \(cut)") { error in
+                    XCTAssertTrue(error is ImageError, "\(error)")
+                    XCTAssertTrue("\(error)".contains(name), "\(error)")
+                }
+            }
+            XCTAssertThrowsError(try RGBImage.preprocessedCrop(data: data.dropLast(2), preset: .resnetV2, fileName: name)) { error in
+                XCTAssertTrue("\(error)".contains("truncated or corrupt"), "\(error)")
+            }
+        }
+        // Corrupt entropy-coded data in the middle of a large photo, which the crop path reads
+        // while the other thread resamples.
+        var photo = [UInt8](try encode(synthetic(width: 900, height: 600, seed: 11), subsampling: TJSAMP_420))
+        for i in stride(from: photo.count / 2, to: photo.count / 2 + 400, by: 3) { photo[i] = 0xFF }
+        XCTAssertThrowsError(try RGBImage.preprocessedCrop(data: Data(photo), preset: .resnetV2, fileName: "broken.jpg")) { error in
+            XCTAssertTrue(error is ImageError, "\(error)")
+            XCTAssertTrue("\(error)".contains("broken.jpg"), "\(error)")
+        }
+        XCTAssertThrowsError(try RGBImage(data: Data(photo)), "the full path refuses it too")
+        XCTAssertThrowsError(try RGBImage.preprocessedCrop(contentsOf: files.appendingPathComponent("cmyk.jpg"), preset: .resnetV2)) { error in
+            XCTAssertTrue("\(error)".contains("CMYK"), "\(error)")
+        }
+        XCTAssertThrowsError(try RGBImage.preprocessedCrop(contentsOf: files.appendingPathComponent("baseline.jpg"), preset: .resnetV2,
+                                                           limits: ImageLimits(maxPixels: 100))) { error in
+            XCTAssertTrue("\(error)".contains("more than the limit of 100"), "\(error)")
+        }
+        XCTAssertThrowsError(try RGBImage.preprocessedCrop(contentsOf: files.appendingPathComponent("missing.jpg"), preset: .resnetV2)) { error in
+            XCTAssertTrue("\(error)".contains("no such file"), "\(error)")
+        }
+        // JPEG data under a .png name is still named in the message.
+        let jpeg = try Data(contentsOf: files.appendingPathComponent("baseline.jpg"))
+        XCTAssertThrowsError(try RGBImage.preprocessedCrop(data: jpeg.prefix(jpeg.count / 2), preset: .resnetV2, fileName: "photo.png")) { error in
+            XCTAssertTrue("\(error)".contains("JPEG data despite its .png extension"), "\(error)")
+        }
+    }
+}
+
+/// The opt-in draft mode (DCT-scaled decoding): off by default, and when on, the preset applied
+/// to libjpeg-turbo's scaled decode.
+final class JPEGDraftTests: XCTestCase {
+    func testDraftIsOffByDefaultAndEqualsThePresetOnTheScaledDecode() throws {
+        let photo = try RGBImage(contentsOf: ImagingFixtures.photos.appendingPathComponent("astronaut.png"))
+        // Upscaled ×4 (nearest) so that the preset's resize allows a 1/2 and 1/4 reduction.
+        let large = photo.resized(width: photo.width * 4, height: photo.height * 3, interpolation: .nearest)
+        let data = try large.jpegData(quality: 90)
+        let full = try RGBImage(data: data)
+        for preset in [InputPreset.resnetV2, .efficientNetLite0,
+                       InputPreset(resizeShorterSide: 100, cropSize: 64, interpolation: .bilinear, mean: [0, 0, 0], std: [1, 1, 1])] {
+            let exact = try RGBImage.preprocessedCrop(data: data, preset: preset)
+            ImagingFixtures.assertIdentical(exact, preprocessedCrop(full, preset: preset), "default is exact")
+            let denominator = try XCTUnwrap(JPEGCropDecoder.draftDenominator(width: large.width, height: large.height, preset: preset))
+            // The reference: TurboJPEG's scaled decode (its own code path), then the preset.
+            let scaledWidth = (large.width + denominator - 1) / denominator, scaledHeight = (large.height + denominator - 1) / denominator
+            let handle = try XCTUnwrap(tjInitDecompress())
+            defer { tjDestroy(handle) }
+            var pixels = [UInt8](repeating: 0, count: scaledWidth * scaledHeight * 3)
+            let status = data.withUnsafeBytes { raw in
+                pixels.withUnsafeMutableBufferPointer { out in
+                    tjDecompress2(handle, raw.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt(raw.count), out.baseAddress,
+                                  Int32(scaledWidth), 0, Int32(scaledHeight), Int32(TJPF_RGB.rawValue), 0)
+                }
+            }
+            XCTAssertEqual(status, 0)
+            let scaled = RGBImage(width: scaledWidth, height: scaledHeight, pixels: pixels)
+            let draft = try RGBImage.preprocessedCrop(data: data, preset: preset, draft: true)
+            ImagingFixtures.assertIdentical(draft, preprocessedCrop(scaled, preset: preset), "draft 1/\(denominator)")
+            XCTAssertNotEqual(draft.pixels, exact.pixels, "the draft changes pixels (1/\(denominator))")
+        }
+        // 1/8 of the 4000×3000 case; nothing for an image already near the preset's size.
+        XCTAssertEqual(JPEGCropDecoder.draftDenominator(width: 4000, height: 3000, preset: .resnetV2), 8)
+        XCTAssertNil(JPEGCropDecoder.draftDenominator(width: 451, height: 300, preset: .resnetV2))
+    }
+}
