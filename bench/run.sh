@@ -11,6 +11,7 @@
 # take minutes.
 # Usage: bash bench/run.sh [repeats]; CAMBENCH_MODELS, CAMBENCH_BATCHES, CAMBENCH_OPS select cases
 # (see bench/Sources/CAMBench/main.swift); CAMBENCH_NO_OPENBLAS=1 skips the OpenBLAS column.
+# CAMBENCH_SEED=1 then also runs the seed workflow as whole processes (bench/seed/run.sh, same repeats).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repeats="${1:-5}"
@@ -66,3 +67,7 @@ echo "$swift_out" | grep -v '^#' | while read -r model op batch ms; do
     fi
     printf '%-32s %-26s %5s %12s %12s %12s %8s\n' "$model" "$op" "$batch" "$ms" "$blas" "$ref" "$ratio"
 done
+if [ "${CAMBENCH_SEED:-0}" = 1 ]; then
+    echo
+    bash bench/seed/run.sh "$repeats"
+fi

@@ -12,6 +12,28 @@ enum OneDNNArgument {
     static let destination: Int32 = 17
     static let weights: Int32 = 33
     static let bias: Int32 = 41
+    static let scratchpad: Int32 = 80
+}
+
+/// New primitive attributes in which the caller provides the scratchpad
+/// (`dnnl_scratchpad_mode_user`); the caller destroys them.
+///
+/// In oneDNN's default (library) mode a primitive's scratchpad is a thread-local global of the
+/// thread that created the primitive, and executing it is only safe on that thread: on another
+/// one oneDNN uses that thread's global, which is absent (null) or too small. The interpreter
+/// runs each REPL input and each cell of a script on a new thread, so a `gradcam` in a second
+/// cell crashed (SIGSEGV in memset inside libdnnl: the NCHW convolutions of retaining passes
+/// need a scratchpad). `OneDNNEngine.execute` passes the engine's own scratchpad instead.
+func makeOneDNNAttributes() throws -> dnnl_primitive_attr_t {
+    var attributes: dnnl_primitive_attr_t?
+    try oneDNNCheck(dnnl_primitive_attr_create(&attributes), "primitive_attr_create")
+    guard let attributes else { throw RuntimeError("oneDNN: primitive_attr_create returned no attributes") }
+    let status = dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user)
+    guard status == dnnl_success else {
+        dnnl_primitive_attr_destroy(attributes)
+        throw RuntimeError("oneDNN: primitive_attr_set_scratchpad_mode failed with status \(status.rawValue)")
+    }
+    return attributes
 }
 
 /// Throws a `RuntimeError` naming the call when a oneDNN function fails.
@@ -36,6 +58,10 @@ final class OneDNNEngine {
     let stream: dnnl_stream_t
     /// Reorder primitives by (source, destination) layout, reused across layers and passes.
     private var reorders: [(source: dnnl_memory_desc_t, destination: dnnl_memory_desc_t, primitive: OneDNNPrimitive)] = []
+    /// The scratchpad every primitive of this engine uses (64-byte aligned; grows to the
+    /// largest size asked for). Primitives run one at a time on the engine's one stream.
+    private var scratchpad: UnsafeMutableRawPointer?
+    private var scratchpadBytes = 0
 
     /// Whether 3×3 convolutions may use Winograd (`CAMSCRIPT_WINOGRAD=0` turns it off, for comparisons).
     let allowsWinograd: Bool
@@ -56,13 +82,37 @@ final class OneDNNEngine {
     }
 
     deinit {
+        free(scratchpad)
         dnnl_stream_destroy(stream)
         dnnl_engine_destroy(engine)
     }
 
-    /// Runs a primitive with (argument index, memory) pairs and waits for it.
+    /// The engine's scratchpad, at least `bytes` long.
+    private func scratchpad(bytes: Int) throws -> UnsafeMutableRawPointer {
+        if let scratchpad, scratchpadBytes >= bytes { return scratchpad }
+        free(scratchpad)
+        scratchpad = nil
+        scratchpadBytes = 0
+        var raw: UnsafeMutableRawPointer?
+        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
+            throw RuntimeError("oneDNN: cannot allocate a scratchpad of \(bytes) bytes")
+        }
+        scratchpad = raw
+        scratchpadBytes = bytes
+        return raw
+    }
+
+    /// Runs a primitive with (argument index, memory) pairs (and the engine's scratchpad when
+    /// it needs one) and waits for it.
     func execute(_ primitive: OneDNNPrimitive, _ arguments: [(Int32, dnnl_memory_t)]) throws {
         var args = arguments.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1) }
+        var scratchpadMemory: dnnl_memory_t?
+        defer { if let scratchpadMemory { dnnl_memory_destroy(scratchpadMemory) } }
+        if var desc = primitive.scratchpad {
+            let buffer = try scratchpad(bytes: dnnl_memory_desc_get_size(&desc))
+            try oneDNNCheck(dnnl_memory_create(&scratchpadMemory, &desc, engine, buffer), "memory_create(scratchpad)")
+            args.append(dnnl_exec_arg_t(arg: OneDNNArgument.scratchpad, memory: scratchpadMemory))
+        }
         try oneDNNCheck(dnnl_primitive_execute(primitive.primitive, stream, Int32(args.count), &args),
                         "primitive_execute(\(primitive.name))")
         try oneDNNCheck(dnnl_stream_wait(stream), "stream_wait")
@@ -80,8 +130,10 @@ final class OneDNNEngine {
         if let cached {
             primitive = cached.primitive
         } else {
+            let attributes = try makeOneDNNAttributes()
+            defer { dnnl_primitive_attr_destroy(attributes) }
             var pd: dnnl_primitive_desc_t?
-            try oneDNNCheck(dnnl_reorder_primitive_desc_create(&pd, &src, engine, &dst, engine, nil),
+            try oneDNNCheck(dnnl_reorder_primitive_desc_create(&pd, &src, engine, &dst, engine, attributes),
                             "reorder_primitive_desc_create")
             primitive = try OneDNNPrimitive(descriptor: pd, name: "reorder")
             // A handful of layouts per network; a bounded list keeps lookups cheap.
@@ -97,6 +149,8 @@ final class OneDNNPrimitive {
     let descriptor: dnnl_primitive_desc_t
     let primitive: dnnl_primitive_t
     let name: String
+    /// The layout of the scratchpad the primitive needs, or nil when it needs none.
+    let scratchpad: dnnl_memory_desc_t?
 
     /// Takes ownership of `descriptor` (destroyed here if the primitive cannot be created).
     init(descriptor: dnnl_primitive_desc_t?, name: String) throws {
@@ -110,6 +164,12 @@ final class OneDNNPrimitive {
         self.descriptor = descriptor
         self.primitive = primitive
         self.name = name
+        if var desc = dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0)?.pointee,
+           dnnl_memory_desc_get_size(&desc) > 0 {
+            scratchpad = desc
+        } else {
+            scratchpad = nil
+        }
     }
 
     deinit {
@@ -302,9 +362,8 @@ final class OneDNNConvolution {
         case nil:
             break
         }
-        var attributes: dnnl_primitive_attr_t?
-        try oneDNNCheck(dnnl_primitive_attr_create(&attributes), "primitive_attr_create")
-        defer { if let attributes { dnnl_primitive_attr_destroy(attributes) } }
+        let attributes = try makeOneDNNAttributes()
+        defer { dnnl_primitive_attr_destroy(attributes) }
         try oneDNNCheck(dnnl_primitive_attr_set_post_ops(attributes, postOps), "primitive_attr_set_post_ops")
 
         var pd: dnnl_primitive_desc_t?
@@ -388,8 +447,11 @@ final class OneDNNMaxPool {
         try oneDNNCheck(dnnl_pooling_v2_forward_desc_init(&desc, dnnl_forward_inference, dnnl_pooling_max, &src, &dst,
                                                           &strides, &window, &dilation, &pad, &pad),
                         "pooling_v2_forward_desc_init")
+        let attributes = try makeOneDNNAttributes()
+        defer { dnnl_primitive_attr_destroy(attributes) }
         var pd: dnnl_primitive_desc_t?
-        try oneDNNCheck(dnnl_primitive_desc_create(&pd, &desc, nil, input.engine.engine, nil), "primitive_desc_create(pooling)")
+        try oneDNNCheck(dnnl_primitive_desc_create(&pd, &desc, attributes, input.engine.engine, nil),
+                        "primitive_desc_create(pooling)")
         engine = input.engine
         primitive = try OneDNNPrimitive(descriptor: pd, name: "max pooling")
         sourceLayout = try primitive.layout(dnnl_query_src_md)
@@ -442,8 +504,11 @@ final class OneDNNInnerProduct {
         var desc = dnnl_inner_product_desc_t()
         try oneDNNCheck(dnnl_inner_product_forward_desc_init(&desc, dnnl_forward_inference, &src, &weightsAny, &biasDesc, &dst),
                         "inner_product_forward_desc_init")
+        let attributes = try makeOneDNNAttributes()
+        defer { dnnl_primitive_attr_destroy(attributes) }
         var pd: dnnl_primitive_desc_t?
-        try oneDNNCheck(dnnl_primitive_desc_create(&pd, &desc, nil, engine.engine, nil), "primitive_desc_create(inner product)")
+        try oneDNNCheck(dnnl_primitive_desc_create(&pd, &desc, attributes, engine.engine, nil),
+                        "primitive_desc_create(inner product)")
         self.engine = engine
         primitive = try OneDNNPrimitive(descriptor: pd, name: "inner product")
         sourceLayout = try primitive.layout(dnnl_query_src_md)

@@ -32,6 +32,20 @@ if !wanted.isEmpty {
     print("# CAMBench: could not re-execute with \(wanted); figures use the libraries' defaults")
 }
 
+// `CAMBench write-random-weights ARCHITECTURE PATH` writes the deterministic random weights of a
+// built-in architecture as a safetensors checkpoint, then exits: bench/seed/run.sh uses it for
+// the seed workflow's ResNet-50 on machines without PyTorch (with PyTorch it writes a .pth).
+if CommandLine.arguments.count == 4, CommandLine.arguments[1] == "write-random-weights" {
+    do {
+        let network = try ModelStore.randomNetwork(architecture: CommandLine.arguments[2])
+        try SafeTensors.write(ModelStore.stateDict(of: network), to: URL(fileURLWithPath: CommandLine.arguments[3]))
+        exit(0)
+    } catch {
+        print("CAMBench write-random-weights: \(error)")
+        exit(1)
+    }
+}
+
 let repeats = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 5
 let environment = ProcessInfo.processInfo.environment
 let oneDNN = environment["CAMSCRIPT_ONEDNN"] != "0"
