@@ -85,6 +85,7 @@ struct REPL {
     func run() -> Int32 {
         let sink = TerminalSink(noImages: noImages, showEchoes: true)
         let session = Session(output: sink, arguments: [])
+        session.recordsProvenance = false  // the REPL writes no report
         let interrupts = InterruptHandler(cancellation: session.cancellation)
         defer { interrupts.stop() }
         let transcript = Transcript()

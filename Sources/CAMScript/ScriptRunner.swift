@@ -76,6 +76,7 @@ struct ScriptRunner {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().standardized.path
         let sink = TerminalSink(noImages: noImages, showEchoes: false)
         let session = Session(output: sink, arguments: arguments, baseDirectory: folder)
+        session.recordsProvenance = reporter != nil
         let interrupts = InterruptHandler(cancellation: session.cancellation)
         defer { interrupts.stop() }
         let silent = DiscardingSink()

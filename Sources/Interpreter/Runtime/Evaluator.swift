@@ -30,6 +30,8 @@ final class SessionState: @unchecked Sendable {
     var currentCell: Int?
     /// The files loaded so far that reports name (see `CallContext.recordLoadedFile`).
     var provenance: [ProvenanceRecord] = []
+    /// Whether loaded files are recorded (and hashed) for a report.
+    var recordsProvenance = true
     private var currentRange: SourceRange?
     let builtinScope: Scope
     let globals: Scope

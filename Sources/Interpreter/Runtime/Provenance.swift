@@ -24,6 +24,7 @@ extension CallContext {
     /// keeps one record.
     /// - Throws: `ScriptIOError` when the file cannot be read.
     public func recordLoadedFile(at path: String, kind: String) throws {
+        guard session.recordsProvenance else { return }
         if session.provenance.contains(where: { $0.path == path && $0.kind == kind }) { return }
         let digest = try SHA256.hexDigest(ofFileAt: path)
         session.provenance.append(ProvenanceRecord(kind: kind, path: path, sha256: digest))
@@ -40,6 +41,14 @@ extension Session {
     /// The files the run loaded so far that reports name (models, with their SHA-256), in
     /// loading order.
     public var provenance: [ProvenanceRecord] { state.provenance }
+
+    /// Whether loading a model records the file with its SHA-256 for a report (true by default).
+    /// A run that writes no report turns it off: hashing a 100 MB checkpoint took a third of the
+    /// seed workflow's time (bench/seed).
+    public var recordsProvenance: Bool {
+        get { state.recordsProvenance }
+        set { state.recordsProvenance = newValue }
+    }
 }
 
 /// SHA-256 (FIPS 180-4), for checksums of loaded files; Foundation on Linux has no hashing.
