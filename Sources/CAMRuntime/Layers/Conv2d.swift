@@ -58,8 +58,12 @@ final class Conv2d: Module {
     private(set) var weight: Tensor
     private(set) var bias: Tensor?
     private var retainedGeometry: ConvGeometry?
-    /// BN-folded weights for inference (invalidated by any parameter change).
-    private var folded: (bn: ObjectIdentifier, version: Int, weight: [Float], bias: [Float])?
+    /// The batch norm (and its parameter version) that the folded weights and the oneDNN
+    /// primitives were made for; nil after any parameter change.
+    private var foldedFor: (bn: ObjectIdentifier, version: Int)?
+    /// BN-folded weights for the OpenBLAS inference path. The oneDNN path folds into its own
+    /// copy when it builds a primitive and keeps none here (a 100 MB copy for ResNet-50).
+    private var folded: (weight: [Float], bias: [Float])?
     /// oneDNN primitives of the folded convolution by input shape and post-ops (cleared with `folded`).
     private var oneDNNPrimitives: [OneDNNKey: OneDNNConvolution] = [:]
 
@@ -96,6 +100,7 @@ final class Conv2d: Module {
 
     override func setParameter(_ name: String, _ value: Tensor) {
         if name == "weight" { weight = value } else if name == "bias" { bias = value }
+        foldedFor = nil
         folded = nil
         oneDNNPrimitives = [:]
     }
@@ -139,7 +144,7 @@ final class Conv2d: Module {
     /// Inference only: this convolution followed by `bn` (and `activation`) in one pass.
     func forwardFused(_ input: Tensor, bn: BatchNorm2d, activation: Activation?, workspace: Workspace) throws -> Tensor {
         let g = try geometry(for: input)
-        let f = foldedParameters(bn)
+        let f = foldedParameters(bn, keep: true)
         return f.weight.withUnsafeBufferPointer { w in
             f.bias.withUnsafeBufferPointer { b in convolve(input, g, w.baseAddress, b.baseAddress, activation, workspace) }
         }
@@ -156,12 +161,13 @@ final class Conv2d: Module {
         guard let engine = workspace.oneDNN else {
             return try forwardFused(input, bn: bn, activation: activation, workspace: workspace)
         }
-        let f = foldedParameters(bn)
+        invalidateFolding(unlessFor: bn)
         let key = OneDNNKey(inputShape: input.shape, activation: activation, accumulates: false, plain: true)
         let convolution: OneDNNConvolution
         if let cached = oneDNNPrimitives[key], cached.engine === engine {
             convolution = cached
         } else {
+            let f = foldedParameters(bn, keep: false)
             convolution = try OneDNNConvolution(g, outChannels: outChannels, groups: groups, weights: f.weight,
                                                 bias: f.bias, activation: activation, accumulates: false, plain: true,
                                                 engine: engine)
@@ -172,10 +178,21 @@ final class Conv2d: Module {
         return try convolution.run(plain: input, engine: engine)
     }
 
-    /// The weights and bias with `bn` folded in (cached until a parameter of either changes).
-    private func foldedParameters(_ bn: BatchNorm2d) -> (weight: [Float], bias: [Float]) {
+    /// Drops the folded weights and the primitives when they were made for another batch norm
+    /// or an older version of its parameters.
+    private func invalidateFolding(unlessFor bn: BatchNorm2d) {
         let id = ObjectIdentifier(bn)
-        if let f = folded, f.bn == id, f.version == bn.version { return (f.weight, f.bias) }
+        if let made = foldedFor, made.bn == id, made.version == bn.version { return }
+        foldedFor = (id, bn.version)
+        folded = nil
+        oneDNNPrimitives = [:]
+    }
+
+    /// The weights and bias with `bn` folded in; with `keep`, cached until a parameter of
+    /// either changes.
+    private func foldedParameters(_ bn: BatchNorm2d, keep: Bool) -> (weight: [Float], bias: [Float]) {
+        invalidateFolding(unlessFor: bn)
+        if let f = folded { return f }
         let (scale, shift) = bn.scaleAndShift()
         let perOut = weight.count / outChannels
         var w = weight.storage
@@ -184,8 +201,7 @@ final class Conv2d: Module {
             for i in 0..<perOut { w[o * perOut + i] *= scale[o] }
             b[o] = (bias?.storage[o] ?? 0) * scale[o] + shift[o]
         }
-        folded = (id, bn.version, w, b)
-        oneDNNPrimitives = [:]
+        if keep { folded = (w, b) }
         return (w, b)
     }
 
@@ -196,12 +212,13 @@ final class Conv2d: Module {
     func forwardFusedOneDNN(_ input: OneDNNTensor, bn: BatchNorm2d, activation: Activation?,
                             residual: OneDNNTensor? = nil) throws -> OneDNNTensor {
         let g = try geometry(forShape: input.shape)
-        let f = foldedParameters(bn)
+        invalidateFolding(unlessFor: bn)
         let key = OneDNNKey(inputShape: input.shape, activation: activation, accumulates: residual != nil)
         let convolution: OneDNNConvolution
         if let cached = oneDNNPrimitives[key], cached.engine === input.engine {
             convolution = cached
         } else {
+            let f = foldedParameters(bn, keep: false)
             convolution = try OneDNNConvolution(g, outChannels: outChannels, groups: groups, weights: f.weight,
                                                 bias: f.bias, activation: activation, accumulates: residual != nil,
                                                 engine: input.engine)
