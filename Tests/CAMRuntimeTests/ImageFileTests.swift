@@ -6,6 +6,24 @@ import XCTest
 final class ImageFileTests: XCTestCase {
     private func file(_ name: String) -> URL { ImagingFixtures.files.appendingPathComponent(name) }
 
+    /// PNG encoding compresses once into a buffer of a safe size; when a buffer is too small,
+    /// libpng's required size is used for a second try, and the bytes still round-trip.
+    func testPNGEncodingRoundTripsWhateverTheFirstBufferSize() throws {
+        var state: UInt32 = 7
+        let noise = (0..<(97 * 61 * 3)).map { _ -> UInt8 in
+            state = state &* 1_664_525 &+ 1_013_904_223
+            return UInt8(state >> 24)
+        }
+        let image = RGBImage(width: 97, height: 61, pixels: noise)
+        let normal = try image.pngData()
+        XCTAssertEqual(try RGBImage(data: normal).pixels, noise)
+        let retried = try image.pngData(initialCapacity: 100)
+        XCTAssertEqual(retried, normal, "the second try writes the same stream")
+        XCTAssertGreaterThan(normal.count, 100, "incompressible pixels: the first buffer really was too small")
+        let flat = RGBImage(width: 300, height: 200, color: RGBColor(red: 10, green: 20, blue: 30))
+        XCTAssertEqual(try RGBImage(data: try flat.pngData(initialCapacity: 64)).pixels, flat.pixels)
+    }
+
     func testEveryPNGAndJPEGVariantDecodesToWhatPillowGives() throws {
         let expected = try ImagingFixtures.load("decode.safetensors")
         // Exact: Pillow's decoding (and the documented white compositing / 16-bit rounding).

@@ -29,6 +29,12 @@ extension RGBImage {
     ///
     /// - Throws: `ImageError` if libpng fails.
     public func pngData() throws -> Data {
+        try pngData(initialCapacity: nil)
+    }
+
+    /// `pngData()` with the first output buffer's size given (tests use a small one to take the
+    /// path where libpng asks for more).
+    func pngData(initialCapacity: Int?) throws -> Data {
         var image = png_image()
         image.version = png_uint_32(PNG_IMAGE_VERSION)
         image.width = png_uint_32(width)
@@ -37,18 +43,24 @@ extension RGBImage {
         defer { png_image_free(&image) }
         let stride = png_int_32(width * 3)
         return try pixels.withUnsafeBytes { src -> Data in
-            var size = 0
-            if png_image_write_to_memory(&image, nil, &size, 0, src.baseAddress, stride, nil) == 0 || size == 0 {
-                throw ImageError("PNG encoding of \(description) failed: \(Self.pngWriteMessage(image))")
+            // One compression, not two: a buffer that a PNG of these pixels practically never
+            // outgrows (the filtered rows plus 1/64 for deflate's stored blocks and the chunk
+            // framing); libpng says when it does, with the size it needs, and it is written again.
+            let filtered = height * (width * 3 + 1)
+            var capacity = initialCapacity ?? (filtered + filtered / 64 + 4096)
+            for _ in 0..<2 {
+                var out = Data(count: capacity)
+                var size = capacity
+                let ok = out.withUnsafeMutableBytes { dst in
+                    png_image_write_to_memory(&image, dst.baseAddress, &size, 0, src.baseAddress, stride, nil)
+                }
+                if ok != 0 { return out.prefix(size) }
+                guard size > capacity else { break }  // unchanged size: an error, not a short buffer
+                capacity = size
+                png_image_free(&image)
+                image.warning_or_error = 0
             }
-            var out = Data(count: size)
-            let ok = out.withUnsafeMutableBytes { dst in
-                png_image_write_to_memory(&image, dst.baseAddress, &size, 0, src.baseAddress, stride, nil)
-            }
-            if ok == 0 {
-                throw ImageError("PNG encoding of \(description) failed: \(Self.pngWriteMessage(image))")
-            }
-            return out.prefix(size)
+            throw ImageError("PNG encoding of \(description) failed: \(Self.pngWriteMessage(image))")
         }
     }
 
