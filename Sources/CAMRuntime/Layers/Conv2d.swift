@@ -55,7 +55,13 @@ final class Conv2d: Module {
     let padding: ConvPadding
     let dilation: (Int, Int)
     let groups: Int
-    private(set) var weight: Tensor
+    /// The weight's shape, `[out, in / groups, kh, kw]`.
+    let weightShape: [Int]
+    /// The weight once set (a checkpoint's, or random); nil until then.
+    private var storedWeight: Tensor?
+    /// The weight, `[out, in / groups, kh, kw]`; zeros until set, without keeping them: a
+    /// network built to receive a checkpoint allocates no second copy of its weights.
+    var weight: Tensor { storedWeight ?? Tensor(shape: weightShape) }
     private(set) var bias: Tensor?
     private var retainedGeometry: ConvGeometry?
     /// The batch norm (and its parameter version) that the folded weights and the oneDNN
@@ -85,7 +91,7 @@ final class Conv2d: Module {
         self.padding = padding
         self.dilation = dilation
         self.groups = groups
-        self.weight = Tensor(shape: [outChannels, inChannels / groups, kernelSize.0, kernelSize.1])
+        self.weightShape = [outChannels, inChannels / groups, kernelSize.0, kernelSize.1]
         self.bias = bias ? Tensor(shape: [outChannels]) : nil
         super.init(path: path)
     }
@@ -98,8 +104,14 @@ final class Conv2d: Module {
         return p
     }
 
+    override var parameterShapes: [String: [Int]] {
+        var p = ["weight": weightShape]
+        if let bias { p["bias"] = bias.shape }
+        return p
+    }
+
     override func setParameter(_ name: String, _ value: Tensor) {
-        if name == "weight" { weight = value } else if name == "bias" { bias = value }
+        if name == "weight" { storedWeight = value } else if name == "bias" { bias = value }
         foldedFor = nil
         folded = nil
         oneDNNPrimitives = [:]
@@ -144,7 +156,8 @@ final class Conv2d: Module {
     /// Inference only: this convolution followed by `bn` (and `activation`) in one pass.
     func forwardFused(_ input: Tensor, bn: BatchNorm2d, activation: Activation?, workspace: Workspace) throws -> Tensor {
         let g = try geometry(for: input)
-        let f = foldedParameters(bn, keep: true)
+        // OpenBLAS keeps the folded copy only where it is the steady path, not while oneDNN warms up.
+        let f = foldedParameters(bn, keep: !workspace.usesOneDNNEventually)
         return f.weight.withUnsafeBufferPointer { w in
             f.bias.withUnsafeBufferPointer { b in convolve(input, g, w.baseAddress, b.baseAddress, activation, workspace) }
         }

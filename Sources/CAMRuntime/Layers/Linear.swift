@@ -5,7 +5,10 @@ import Foundation
 final class Linear: Module {
     let inFeatures: Int
     let outFeatures: Int
-    private(set) var weight: Tensor
+    /// The weight once set (a checkpoint's, or random); nil until then.
+    private var storedWeight: Tensor?
+    /// The weight, `[out, in]`; zeros until set, without keeping them (see `Conv2d.weight`).
+    var weight: Tensor { storedWeight ?? Tensor(shape: [outFeatures, inFeatures]) }
     private(set) var bias: Tensor
     private var retainedBatch: Int?
     /// The oneDNN primitive of the last inference batch size (cleared when a parameter changes).
@@ -14,15 +17,16 @@ final class Linear: Module {
     init(path: String, inFeatures: Int, outFeatures: Int) {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
-        weight = Tensor(shape: [outFeatures, inFeatures])
         bias = Tensor(shape: [outFeatures])
         super.init(path: path)
     }
 
     override var parameters: [String: Tensor] { ["weight": weight, "bias": bias] }
 
+    override var parameterShapes: [String: [Int]] { ["weight": [outFeatures, inFeatures], "bias": bias.shape] }
+
     override func setParameter(_ name: String, _ value: Tensor) {
-        if name == "weight" { weight = value } else if name == "bias" { bias = value }
+        if name == "weight" { storedWeight = value } else if name == "bias" { bias = value }
         oneDNNProduct = nil
     }
 

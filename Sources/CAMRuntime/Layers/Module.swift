@@ -173,8 +173,30 @@ final class Workspace {
         self.allowsOneDNN = allowsOneDNN
     }
 
-    /// The oneDNN engine, or nil when oneDNN is off or unavailable.
+    /// Inference passes that run on OpenBLAS before oneDNN takes over. Making oneDNN's
+    /// primitives (JIT kernels, weights reordered, BN-folded and Winograd-transformed into a
+    /// second copy) costs about a forward pass and ResNet-50's weights again in memory, which a
+    /// process that explains one image or two never earns back (bench/seed); ScoreCAM's
+    /// thousands of passes and a REPL that keeps going do.
+    var oneDNNWarmUpPasses = 2
+    /// Passes begun so far (`beginPass`).
+    private(set) var passes = 0
+
+    /// Counts a forward pass; oneDNN serves the passes after the warm-up ones.
+    func beginPass() {
+        passes += 1
+    }
+
+    /// The oneDNN engine for the current pass, or nil when oneDNN is off or unavailable, or
+    /// the pass is one of the warm-up passes.
     var oneDNN: OneDNNEngine? {
+        oneDNNWarmUpPasses == 0 || passes > oneDNNWarmUpPasses ? oneDNNEngine : nil
+    }
+
+    /// Whether oneDNN will serve inference once warmed up (it is on and its engine works).
+    var usesOneDNNEventually: Bool { oneDNNEngine != nil }
+
+    private var oneDNNEngine: OneDNNEngine? {
         guard allowsOneDNN else { return nil }
         if !engine.tried { engine = (true, try? OneDNNEngine()) }
         return engine.value
@@ -225,6 +247,10 @@ class Module {
 
     /// The parameters and buffers of this module itself (not of children), by local name.
     var parameters: [String: Tensor] { [:] }
+
+    /// The shapes of `parameters`, by local name (without materialising parameters that a
+    /// module keeps unallocated until they are set).
+    var parameterShapes: [String: [Int]] { parameters.mapValues(\.shape) }
 
     /// Replaces a parameter; the shape was checked by the caller.
     func setParameter(_ name: String, _ value: Tensor) {}

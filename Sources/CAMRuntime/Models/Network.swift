@@ -17,6 +17,13 @@ public final class Network {
     public var defaultTargetLayer: String
     /// The transforms the weights expect.
     public var preset: InputPreset
+    /// Forward passes that run on OpenBLAS before inference moves to oneDNN (2 by default:
+    /// oneDNN's primitives cost about a pass to make and a second copy of the weights, which one
+    /// or two passes never earn back). Benchmarks of the steady state set 0.
+    public var oneDNNWarmUpPasses: Int {
+        get { workspace.oneDNNWarmUpPasses }
+        set { workspace.oneDNNWarmUpPasses = Swift.max(0, newValue) }
+    }
 
     let root: Sequential
     /// Scratch memory reused by every pass.
@@ -89,11 +96,11 @@ public final class Network {
         }
         for module in root.subtree {
             if let conv = module as? Conv2d {
-                let fanIn = conv.weight.count / conv.outChannels
-                conv.setParameter("weight", uniform(conv.weight.shape, Float((6.0 / Double(fanIn)).squareRoot())))
+                let fanIn = conv.weightShape.reduce(1, *) / conv.outChannels
+                conv.setParameter("weight", uniform(conv.weightShape, Float((6.0 / Double(fanIn)).squareRoot())))
             } else if let linear = module as? Linear {
                 let bound = Float(1 / Double(linear.inFeatures).squareRoot())
-                linear.setParameter("weight", uniform(linear.weight.shape, bound))
+                linear.setParameter("weight", uniform([linear.outFeatures, linear.inFeatures], bound))
                 linear.setParameter("bias", uniform([linear.outFeatures], bound))
             }
         }
@@ -102,7 +109,7 @@ public final class Network {
     /// The state-dict keys this network expects, with their shapes, in module order.
     public var parameterShapes: [(key: String, shape: [Int])] {
         root.subtree.flatMap { module in
-            module.parameters.sorted { $0.key < $1.key }.map { (module.path + "." + $0.key, $0.value.shape) }
+            module.parameterShapes.sorted { $0.key < $1.key }.map { (module.path + "." + $0.key, $0.value) }
         }
     }
 
@@ -116,14 +123,14 @@ public final class Network {
         var owners: [String: (Module, String)] = [:]
         var expectedOrder: [String] = []
         for module in root.subtree {
-            for (name, _) in module.parameters.sorted(by: { $0.key < $1.key }) {
+            for (name, _) in module.parameterShapes.sorted(by: { $0.key < $1.key }) {
                 owners[module.path + "." + name] = (module, name)
                 expectedOrder.append(module.path + "." + name)
             }
         }
         var missing: [String] = [], mismatched: [String] = []
         for key in expectedOrder {
-            guard let (module, name) = owners[key], let expected = module.parameters[name]?.shape else { continue }
+            guard let (module, name) = owners[key], let expected = module.parameterShapes[name] else { continue }
             guard let tensor = given.tensors[key] else { missing.append(key); continue }
             if tensor.shape != expected {
                 mismatched.append("\(key): expected \(Network.describe(expected)), found \(Network.describe(tensor.shape))")
@@ -261,6 +268,7 @@ public final class Network {
             throw RuntimeError("\(architecture) expects an image batch [N, 3, H, W], found \(Network.describe(input.shape))")
         }
         let resolved = try recording.map { try resolveLayer($0) }
+        workspace.beginPass()
         if !retainForBackward, input.shape[0] > 1, workspace.oneDNN != nil {
             return try forwardImageByImage(input, recording: Set(resolved), cancellation: cancellation)
         }
@@ -287,6 +295,7 @@ public final class Network {
         guard let start = retentionStart(for: targets) else {
             return try forward(input, recording: recording, retainForBackward: true, cancellation: cancellation)
         }
+        workspace.beginPass()
         let context = ForwardContext(recording: Set(resolved + targets), retain: true, cancellation: cancellation,
                                      workspace: workspace, retentionStart: start)
         retained = nil
@@ -380,6 +389,7 @@ public final class Network {
     /// sequence, e.g. "layer3", "layer4.1", "_blocks.15") from that module's output; returns the logits.
     public func forward(after layer: String, activation: Tensor, cancellation: CancellationFlag? = nil) throws -> Tensor {
         let path = try resolveLayer(layer)
+        workspace.beginPass()
         let context = ForwardContext(recording: [], retain: false, cancellation: cancellation, workspace: workspace)
         let top = root.modules
         if let i = top.firstIndex(where: { $0.path == path }) {
