@@ -10,6 +10,7 @@ final class LayerOneDNNTests: XCTestCase {
     /// A network with its He-random convolutions and non-trivial batch norms, so that folding matters.
     private func network(_ architecture: String) throws -> Network {
         let network = try Network.make(architecture: architecture)
+        network.oneDNNWarmUpPasses = 0  // every inference pass on oneDNN
         var seed: UInt64 = 7
         for module in network.root.subtree {
             guard let bn = module as? BatchNorm2d else { continue }
@@ -120,6 +121,7 @@ final class LayerOneDNNConvolutionTests: XCTestCase {
         let reference = Workspace(allowsOneDNN: false)
         let expected = try conv.forwardFused(input, bn: bn, activation: activation, workspace: reference)
         let workspace = Workspace()
+        workspace.oneDNNWarmUpPasses = 0
         guard let engine = workspace.oneDNN else { return XCTFail("oneDNN engine unavailable") }
         let name = "k\(kernel) s\(stride) \(padding) g\(groups) \(size)"
         S.assertClose(try conv.forwardFusedRetaining(input, bn: bn, activation: activation, workspace: workspace),

@@ -27,6 +27,7 @@ final class OneDNNThreadTests: XCTestCase {
 
     func testGradCAMAndInferenceOnSeveralThreadsAgree() throws {
         let network = try Network.make(architecture: "resnet18")
+        network.oneDNNWarmUpPasses = 0
         XCTAssertNotNil(network.workspace.oneDNN, "oneDNN engine unavailable")
         let engine = CAMEngine(network: network)
         let input = S.random([1, 3, 64, 64], seed: 21, low: -2, high: 2)
@@ -49,4 +50,30 @@ final class OneDNNThreadTests: XCTestCase {
 /// Carries a result from a test's thread back to the test.
 private final class ThreadResultBox<R>: @unchecked Sendable {
     var result: Result<R, Error>?
+}
+
+/// Inference moves to oneDNN after the warm-up passes, and gives the same results there.
+final class OneDNNWarmUpTests: XCTestCase {
+    typealias S = LayerTestSupport
+
+    func testTheFirstPassesRunOnOpenBLASThenOneDNN() throws {
+        let network = try Network.make(architecture: "resnet18")
+        XCTAssertEqual(network.oneDNNWarmUpPasses, 2)
+        let input = S.random([1, 3, 40, 40], seed: 41)
+        var engines: [Bool] = []
+        var logits: [Tensor] = []
+        for _ in 0..<4 {
+            logits.append(try network.forward(input).logits)
+            engines.append(network.workspace.oneDNN != nil)
+        }
+        XCTAssertEqual(engines, [false, false, true, true], "passes 1 and 2 on OpenBLAS, then oneDNN")
+        for (i, l) in logits.enumerated().dropFirst() { S.assertClose(l, logits[0], "pass \(i + 1)") }
+        // Passes after a layer and partial retentions count too.
+        let other = try Network.make(architecture: "resnet18")
+        _ = try other.forward(input, recording: [], retainingFor: ["layer4"])
+        let activation = try other.forward(input, recording: ["layer3"]).activations["layer3"]
+        XCTAssertNil(other.workspace.oneDNN)
+        _ = try other.forward(after: "layer3", activation: try XCTUnwrap(activation))
+        XCTAssertNotNil(other.workspace.oneDNN)
+    }
 }

@@ -114,6 +114,7 @@ do {
     }
     for architecture in (environment["CAMBENCH_MODELS"] ?? "resnet50,efficientnet_lite0").split(separator: ",").map(String.init) {
         let network = try Network.make(architecture: architecture)
+        network.oneDNNWarmUpPasses = 0  // the steady state: every pass on oneDNN
         for batch in (environment["CAMBENCH_BATCHES"] ?? "1,16").split(separator: ",").compactMap({ Int($0) }) {
             let x = input(batch: batch)
             let n = batch == 1 ? repeats : max(2, repeats / 2)
