@@ -93,7 +93,7 @@ public struct Checker {
         case .name(let name, let range):
             if !defined.contains(name) {
                 diagnostics.append(Diagnostic(kind: .resolution,
-                                              message: "undefined name `\(name)`" + didYouMean(name, Array(defined)),
+                                              message: "undefined name `\(name)`" + didYouMean(name, defined),
                                               range: range))
             }
         case .list(let items, _): for i in items { check(i, defined) }
