@@ -29,10 +29,13 @@ public struct ScriptFile: Sendable {
     /// The file name used in diagnostics.
     public var fileName: String
     /// The full text.
-    public var source: String
+    public private(set) var source: String
     /// The cells in order. A file without `# %%` markers is one untitled code cell; lines before
     /// the first marker form an untitled code cell when they hold anything but blank lines.
     public var cells: [Cell]
+    /// The lines of `source`, split once: a script with thousands of diagnostics renders one
+    /// source line for each, and splitting the whole text every time was quadratic.
+    private var lines: [String]
 
     /// Splits `source` into cells.
     public init(source: String, fileName: String) {
@@ -79,6 +82,7 @@ public struct ScriptFile: Sendable {
             finish(current, into: &cells)
         }
         self.cells = cells
+        self.lines = lines
     }
 
     /// The title and kind of a `# %%` marker line, or `nil` when the line is not one.
@@ -98,9 +102,8 @@ public struct ScriptFile: Sendable {
 
     /// The source line `line` (1-based), for rendering diagnostics.
     public func line(_ line: Int) -> String? {
-        let lines = source.split(separator: "\n", omittingEmptySubsequences: false)
         guard line >= 1 && line <= lines.count else { return nil }
-        return String(lines[line - 1])
+        return lines[line - 1]
     }
 
     /// The cell a `--cell` argument names: a 1-based number or a title (exact, then

@@ -20,7 +20,7 @@ public struct Checker {
         diagnostics = []
         allTopLevel = predefined
         for program in programs { Checker.collectAssigned(program.statements, into: &allTopLevel) }
-        var defined = predefined.union(registry.names).union(["args"])
+        var defined = predefined.union(registry.builtins.keys).union(["args"])  // keys: no sorting
         for program in programs { check(program.statements, defined: &defined, inFunction: false) }
         return diagnostics
     }
@@ -93,7 +93,7 @@ public struct Checker {
         case .name(let name, let range):
             if !defined.contains(name) {
                 diagnostics.append(Diagnostic(kind: .resolution,
-                                              message: "undefined name `\(name)`" + didYouMean(name, Array(defined)),
+                                              message: "undefined name `\(name)`" + didYouMean(name, defined),
                                               range: range))
             }
         case .list(let items, _): for i in items { check(i, defined) }

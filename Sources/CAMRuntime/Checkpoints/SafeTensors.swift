@@ -4,7 +4,9 @@ import Foundation
 /// header `{name: {dtype, shape, data_offsets: [begin, end]}}`, then the raw little-endian data.
 ///
 /// Every size and offset is validated against the file before anything is allocated, so a
-/// hostile header cannot make the reader allocate or read out of bounds.
+/// hostile header cannot make the reader allocate or read out of bounds: each tensor must fill
+/// its own byte range exactly and no two ranges may overlap, so all tensors together hold at
+/// most the file's bytes (as Float32, at most 4 × the file for one-byte dtypes).
 public enum SafeTensors {
     /// The largest header accepted (the reference implementation's limit is 100 MB).
     public static let maxHeaderBytes = 100_000_000
@@ -62,8 +64,15 @@ public enum SafeTensors {
             }
             parsed.append((key, dtype, shape, offsets[0], offsets[1]))
         }
-        parsed.sort { ($0.begin, $0.key) < ($1.begin, $1.key) }
-        var result = StateDict()
+        // File order; a zero-length tensor sorts before a tensor that starts where it does.
+        parsed.sort { ($0.begin, $0.end, $0.key) < ($1.begin, $1.end, $1.key) }
+        // Validate every entry before allocating anything. Each tensor must fill its byte range
+        // exactly, and the ranges must not overlap (as the reference implementation requires):
+        // so the tensors together hold at most the file's payload, and the Float32 copies at
+        // most 4 × that (for one-byte dtypes). Without the overlap check, a header could point
+        // thousands of entries at the same bytes and claim thousands of times the file.
+        var checked: [(key: String, dtype: String, shape: [Int], begin: Int, count: Int, width: Int)] = []
+        var previous: (key: String, begin: Int, end: Int)?
         for entry in parsed {
             guard let width = elementWidth(entry.dtype) else {
                 throw CheckpointError(file: name, "tensor \"\(entry.key)\" has unsupported dtype \(entry.dtype) (F32, F16, BF16, F64 and integers are read)")
@@ -77,6 +86,17 @@ public enum SafeTensors {
                   !count.multipliedReportingOverflow(by: width).overflow else {
                 throw CheckpointError(file: name, "tensor \"\(entry.key)\" of shape \(entry.shape) and dtype \(entry.dtype) does not fit its data offsets [\(entry.begin), \(entry.end)]")
             }
+            if entry.end > entry.begin {  // an empty tensor has no bytes to share
+                if let previous, entry.begin < previous.end {
+                    throw CheckpointError(file: name, "tensor \"\(entry.key)\" (data offsets [\(entry.begin), \(entry.end)]) overlaps tensor \"\(previous.key)\" ([\(previous.begin), \(previous.end)]): each tensor must have its own bytes")
+                }
+                previous = (entry.key, entry.begin, entry.end)
+            }
+            checked.append((entry.key, entry.dtype, entry.shape, entry.begin, count, width))
+        }
+        var result = StateDict()
+        for entry in checked {
+            let (count, width) = (entry.count, entry.width)
             let start = headerEnd + entry.begin
             #if _endian(little)
             if entry.dtype == "F32" {

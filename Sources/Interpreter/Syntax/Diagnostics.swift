@@ -114,19 +114,55 @@ public struct DiagnosticRenderer: Sendable {
         return out
     }
 
+    /// The widest source excerpt shown under a diagnostic, in columns (`…` marks included).
+    public static let maximumExcerptWidth = 120
+
     private func block(severity: String, message: String, range: SourceRange?) -> String {
         guard let range else { return "\(severity): \(message)\n" }
         var out = "\(range): \(severity): \(message)\n"
         if let text = sourceLine(range.file, range.line) {
-            let line = text.replacingTabs()
-            out += "    \(line)\n"
-            let prefix = String(text.prefix(Swift.max(0, range.column - 1))).replacingTabs()
-            let available = Swift.max(1, line.count - prefix.count)
-            let width = Swift.max(1, Swift.min(range.length, available))
-            out += "    " + String(repeating: " ", count: prefix.count) + "^"
-                + String(repeating: "~", count: width - 1) + "\n"
+            let excerpt = DiagnosticRenderer.excerpt(of: text, column: range.column, length: range.length)
+            out += "    \(excerpt.line)\n"
+            out += "    " + String(repeating: " ", count: excerpt.caretOffset) + "^"
+                + String(repeating: "~", count: excerpt.width - 1) + "\n"
         }
         return out
+    }
+
+    /// The part of a source line shown under a diagnostic, and where the caret goes in it.
+    ///
+    /// A line up to `maximumExcerptWidth` columns is shown whole. A longer one (a minified or
+    /// generated script can have a 100 kB line) is cut to a window that puts the range's start
+    /// about a third of the way in, with `…` where text was cut, so that the caret still sits
+    /// under the character the range starts at; the underline stops at the window's end.
+    /// Tabs count as one column and are shown as spaces.
+    static func excerpt(of text: String, column: Int, length: Int)
+        -> (line: String, caretOffset: Int, width: Int) {
+        let limit = maximumExcerptWidth
+        // Only the window is copied: a script can have thousands of diagnostics on one long line.
+        let count = text.count
+        // 0-based position of the range start; it may be one past the end (an "end of line" error).
+        let start = Swift.min(Swift.max(0, column - 1), count)
+        guard count > limit else {
+            let available = Swift.max(1, count - start)
+            return (text.replacingTabs(), start, Swift.max(1, Swift.min(length, available)))
+        }
+        // Room for the text itself when both ends may be cut.
+        let room = limit - 2
+        var first = Swift.max(0, start - room / 3)
+        var last = Swift.min(count, first + room)  // exclusive
+        if last == count { first = Swift.max(0, last - room) }
+        // A cut at one end only leaves one more column for text.
+        if first == 0 { last = Swift.min(count, last + 1) }
+        if last == count && first > 0 { first -= 1 }
+        let cutStart = first > 0, cutEnd = last < count
+        let lower = text.index(text.startIndex, offsetBy: first)
+        let upper = text.index(lower, offsetBy: last - first)
+        let window = String(text[lower..<upper]).replacingTabs()
+        let line = (cutStart ? "…" : "") + window + (cutEnd ? "…" : "")
+        let caretOffset = (cutStart ? 1 : 0) + (start - first)
+        let available = Swift.max(1, last - start)
+        return (line, caretOffset, Swift.max(1, Swift.min(length, available)))
     }
 }
 

@@ -74,10 +74,7 @@ public struct Lexer {
     }
 
     private mutating func append(_ kind: TokenKind, at range: SourceRange, spaceBefore: Bool) {
-        if var previous = tokens.popLast() {
-            previous.spaceAfter = spaceBefore
-            tokens.append(previous)
-        }
+        if !tokens.isEmpty { tokens[tokens.count - 1].spaceAfter = spaceBefore }
         tokens.append(Token(kind: kind, range: range, spaceBefore: spaceBefore, spaceAfter: true))
     }
 
@@ -281,14 +278,21 @@ public struct Lexer {
         append(.string(text), at: range, spaceBefore: spaceBefore)
     }
 
-    private static let twoCharSymbols: Set<String> = ["==", "!=", "<=", ">=", "//", "**"]
+    /// Whether `c` followed by `next` is one of `==`, `!=`, `<=`, `>=`, `//`, `**` (checked
+    /// without building a string for every symbol character).
+    private static func isTwoCharSymbol(_ c: Character, _ next: Character) -> Bool {
+        switch (c, next) {
+        case ("=", "="), ("!", "="), ("<", "="), (">", "="), ("/", "/"), ("*", "*"): return true
+        default: return false
+        }
+    }
     private static let oneCharSymbols: Set<Character> = ["(", ")", "[", "]", ",", ":", ".", "=", "<", ">",
                                                          "+", "-", "*", "/", "%"]
 
     private mutating func scanSymbol(spaceBefore: Bool) throws {
         guard let c = current else { return }
         let start = here(length: 1)
-        if let next = peek(), Lexer.twoCharSymbols.contains(String([c, next])) {
+        if let next = peek(), Lexer.isTwoCharSymbol(c, next) {
             advance()
             advance()
             append(.symbol(String([c, next])), at: SourceRange(file: file, line: start.line,
