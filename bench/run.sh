@@ -9,19 +9,22 @@
 # CAMBENCH_SLOW=1 adds AblationCAM and ScoreCAM on ResNet-50 (or name one in CAMBENCH_OPS); each is
 # timed once, and on the PyTorch side only in its first (default wait policy) run: pytorch-grad-cam's
 # take minutes.
+# CAMBENCH_PYTHON names the Python with PyTorch, torchvision, pytorch-grad-cam and Pillow (default
+# python3, e.g. CAMBENCH_PYTHON=~/venvs/torch/bin/python); without PyTorch there, our figures only.
 # Usage: bash bench/run.sh [repeats]; CAMBENCH_MODELS, CAMBENCH_BATCHES, CAMBENCH_OPS select cases
 # (see bench/Sources/CAMBench/main.swift); CAMBENCH_NO_OPENBLAS=1 skips the OpenBLAS column.
 # CAMBENCH_SEED=1 then also runs the seed workflow as whole processes (bench/seed/run.sh, same repeats).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repeats="${1:-5}"
+py="${CAMBENCH_PYTHON:-python3}"
 scratch="${CAMBENCH_SCRATCH:-.build-bench}"
 swift build -c release --scratch-path "$scratch" --product CAMBench >/dev/null
 bench="$scratch/release/CAMBench"
 workdir=$(mktemp -d)
 trap 'rm -rf "$workdir"' EXIT
 export CAMBENCH_JPEG="$workdir/rocket-4000x3000.jpg"
-python3 -c 'import sys; from PIL import Image
+"$py" -c 'import sys; from PIL import Image
 Image.open("examples/images/rocket.jpg").convert("RGB").resize((4000, 3000), Image.BICUBIC).save(sys.argv[1], quality=90)' \
     "$CAMBENCH_JPEG"
 slow="${CAMBENCH_SLOW:-0}"
@@ -34,14 +37,14 @@ if [ "${CAMBENCH_NO_OPENBLAS:-0}" != 1 ]; then
 else
     blas_out=""
 fi
-if python3 -c 'import torch' 2>/dev/null; then
+if "$py" -c 'import torch' 2>/dev/null; then
     echo "# PyTorch starts $(date -u '+%H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-    torch_default=$(CAMBENCH_SLOW="$slow" OMP_NUM_THREADS=2 python3 bench/pytorch_bench.py "$repeats")
+    torch_default=$(CAMBENCH_SLOW="$slow" OMP_NUM_THREADS=2 "$py" bench/pytorch_bench.py "$repeats")
     # The slow methods run once, in the first run only, even when CAMBENCH_OPS names them.
     quick_ops=$(echo "${CAMBENCH_OPS:-forward,forward+backward,gradcam,eigencam,decode}" | tr ',' '\n' \
         | { grep -vx -e ablationcam -e scorecam || true; } | paste -sd, -)
     torch_passive=$(CAMBENCH_SLOW=0 CAMBENCH_OPS="$quick_ops" OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive \
-        python3 bench/pytorch_bench.py "$repeats")
+        "$py" bench/pytorch_bench.py "$repeats")
     echo "$torch_default" | grep '^#'
     echo "# PyTorch, default wait policy:"; echo "$torch_default" | grep -v '^#' | sed 's/^/#   /'
     echo "# PyTorch, OMP_WAIT_POLICY=passive:"; echo "$torch_passive" | grep -v '^#' | sed 's/^/#   /'

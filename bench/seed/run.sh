@@ -23,8 +23,10 @@ runs="${1:-5}"
 scratch="${SEEDBENCH_SCRATCH:-.build-seedbench}"
 image=$(realpath "${SEED_IMAGE:-examples/images/chelsea.png}")
 
+# The Python with torch, torchvision, pytorch-grad-cam and Pillow (as bench/run.sh).
+py="${CAMBENCH_PYTHON:-python3}"
 torch=1
-if [ "${SEEDBENCH_NO_TORCH:-0}" = 1 ] || ! python3 -c 'import torch' 2>/dev/null; then torch=0; fi
+if [ "${SEEDBENCH_NO_TORCH:-0}" = 1 ] || ! "$py" -c 'import torch' 2>/dev/null; then torch=0; fi
 
 echo "# building camscript (release, $scratch)"
 swift build -c release --scratch-path "$scratch" --product camscript >/dev/null
@@ -41,7 +43,7 @@ cp examples/seed.cam "$workdir/seed.cam"
 stub='import sys, types; sys.modules["torchvision._meta_registrations"] = types.ModuleType("torchvision._meta_registrations")'
 if [ "$torch" = 1 ]; then
     weights="$workdir/resnet50.pth"
-    OMP_NUM_THREADS=2 python3 -c "$stub
+    OMP_NUM_THREADS=2 "$py" -c "$stub
 import torch, torchvision
 torch.manual_seed(0)
 torch.save(torchvision.models.resnet50(weights=None).state_dict(), sys.argv[1])" "$weights"
@@ -63,7 +65,7 @@ echo "# machine: $(nproc) CPUs ($cpu), $mem RAM; $(. /etc/os-release && echo "$P
 echo "# $(swift --version 2>/dev/null | head -1)"
 echo "# camscript: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- Sources || echo ' (Sources modified)'), release build, $(du -h "$weights" | cut -f1) weights $(basename "$weights")"
 if [ "$torch" = 1 ]; then
-    python3 -c "$stub
+    "$py" -c "$stub
 import platform, torch, torchvision, numpy, PIL, importlib.metadata as m
 print(f'# Python {platform.python_version()}, torch {torch.__version__}, torchvision {torchvision.__version__}, '
       f'grad-cam {m.version(\"grad-cam\")}, numpy {numpy.__version__}, Pillow {PIL.__version__}; torch threads {torch.get_num_threads()}')"
@@ -76,9 +78,9 @@ echo "#   is warm after the warm-up round (weights, photo, binaries and Python p
 cases=(camscript "$camscript" run "$workdir/seed.cam" --no-images
        :: camscript-empty "$camscript" run "$workdir/empty.cam" --no-images)
 if [ "$torch" = 1 ]; then
-    cases+=(:: python python3 bench/seed/seed.py
-            :: python-passive env OMP_WAIT_POLICY=passive python3 bench/seed/seed.py
-            :: python-imports python3 -c "$stub
+    cases+=(:: python "$py" bench/seed/seed.py
+            :: python-passive env OMP_WAIT_POLICY=passive "$py" bench/seed/seed.py
+            :: python-imports "$py" -c "$stub
 import torch, torchvision, pytorch_grad_cam")
 fi
 summary=$(python3 bench/seed/measure.py "$runs" "${cases[@]}")
@@ -94,8 +96,8 @@ times = [(c["metadata"]["title"], 1000 * c["metadata"]["camscript"]["duration_se
 print("# camscript cells: " + ", ".join("%s %.0f ms" % t for t in times) + ", sum %.0f ms" % sum(t[1] for t in times))
 ' "$workdir/seed.ipynb"
 if [ "$torch" = 1 ]; then
-    echo "# seed.py steps: $(SEED_TIMINGS=1 python3 bench/seed/seed.py 2>&1 >/dev/null | sed 's/^# //' | paste -sd, | sed 's/,/, /g')"
-    python3 -c '
+    echo "# seed.py steps: $(SEED_TIMINGS=1 "$py" bench/seed/seed.py 2>&1 >/dev/null | sed 's/^# //' | paste -sd, | sed 's/,/, /g')"
+    "$py" -c '
 import sys
 import numpy as np
 from PIL import Image
