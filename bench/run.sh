@@ -55,8 +55,8 @@ if "$py" -c 'import torch' 2>/dev/null; then
     torch_passive=$(CAMBENCH_SLOW=0 CAMBENCH_OPS="$quick_ops" OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive \
         "$py" bench/pytorch_bench.py "$repeats")
     echo "$torch_default" | grep '^#'
-    echo "# PyTorch, default wait policy:"; echo "$torch_default" | grep -v '^#' | sed 's/^/#   /'
-    echo "# PyTorch, OMP_WAIT_POLICY=passive:"; echo "$torch_passive" | grep -v '^#' | sed 's/^/#   /'
+    echo "# PyTorch, default wait policy:"; echo "$torch_default" | { grep -v '^#' || true; } | sed 's/^/#   /'
+    echo "# PyTorch, OMP_WAIT_POLICY=passive:"; echo "$torch_passive" | { grep -v '^#' || true; } | sed 's/^/#   /'
     torch_out=$(printf '%s\n%s\n' "$torch_default" "$torch_passive")
 else
     torch_out=""
@@ -69,7 +69,7 @@ lookup() {
         END {if (best != "") print best}'
 }
 printf '%-32s %-26s %5s %12s %12s %12s %8s\n' model op batch "swift ms" "openblas ms" "pytorch ms" ratio
-echo "$swift_out" | grep -v '^#' | while read -r model op batch ms; do
+echo "$swift_out" | { grep -v '^#' || true; } | while read -r model op batch ms; do
     blas=$(lookup "$blas_out" "$model" "$op" "$batch"); blas=${blas:--}
     ref=$(lookup "$torch_out" "$model" "$op" "$batch")
     if [ -n "$ref" ]; then
