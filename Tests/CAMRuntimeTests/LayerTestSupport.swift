@@ -26,6 +26,23 @@ enum LayerTestSupport {
         })
     }
 
+    /// A random-weight network whose batch norms are not the identity (so that folding them
+    /// into convolutions matters), with every inference pass on oneDNN.
+    static func networkWithRandomBatchNorms(_ architecture: String, seed: UInt64) throws -> Network {
+        let network = try Network.make(architecture: architecture)
+        network.oneDNNWarmUpPasses = 0
+        var seed = seed
+        for module in network.root.subtree {
+            guard let bn = module as? BatchNorm2d else { continue }
+            for (name, low, high) in [("weight", 0.5, 1.5), ("bias", -0.1, 0.1), ("running_mean", -0.1, 0.1),
+                                      ("running_var", 0.5, 1.5)] as [(String, Float, Float)] {
+                seed &+= 1
+                bn.setParameter(name, random([bn.channels], seed: seed, low: low, high: high))
+            }
+        }
+        return network
+    }
+
     /// Random weights (and BN statistics) for every layer of a module tree.
     static func randomize(_ module: Module, seed: UInt64) {
         var s = seed

@@ -9,18 +9,7 @@ final class PartialRetentionTests: XCTestCase {
 
     /// A network with non-trivial batch norms, so that the inference part's folding matters.
     private func network(_ architecture: String) throws -> Network {
-        let network = try Network.make(architecture: architecture)
-        network.oneDNNWarmUpPasses = 0  // the inference part on oneDNN from the first pass
-        var seed: UInt64 = 21
-        for module in network.root.subtree {
-            guard let bn = module as? BatchNorm2d else { continue }
-            for (name, low, high) in [("weight", 0.5, 1.5), ("bias", -0.1, 0.1), ("running_mean", -0.1, 0.1),
-                                      ("running_var", 0.5, 1.5)] as [(String, Float, Float)] {
-                seed &+= 1
-                bn.setParameter(name, S.random([bn.channels], seed: seed, low: low, high: high))
-            }
-        }
-        return network
+        try S.networkWithRandomBatchNorms(architecture, seed: 21)
     }
 
     private func logitsGradient(_ logits: Tensor) -> Tensor {
