@@ -41,6 +41,18 @@ extension RGBImage {
     ///
     /// - Throws: `ImageError` as `init(contentsOf:limits:)`.
     public init(data: Data, fileName: String = "data", limits: ImageLimits = .default) throws {
+        let (format, note) = try Self.detectFormat(data, fileName: fileName)
+        switch format {
+        case .png: self = try Self.decodePNG(data, fileName: fileName, note: note, limits: limits)
+        case .jpeg: self = try Self.decodeJPEG(data, fileName: fileName, note: note, limits: limits)
+        }
+    }
+
+    /// The format of `data` by its signature, and a note for messages when `fileName`'s
+    /// extension names another format (empty otherwise).
+    ///
+    /// - Throws: `ImageError` when `data` is empty or neither PNG nor JPEG.
+    static func detectFormat(_ data: Data, fileName: String) throws -> (format: ImageFileFormat, note: String) {
         if data.isEmpty {
             throw ImageError(file: fileName, "the file is empty (expected a PNG or JPEG image)")
         }
@@ -51,10 +63,54 @@ extension RGBImage {
         let named = ImageFileFormat.fromExtension(of: URL(fileURLWithPath: fileName))
         let note = (named != nil && named != format)
             ? " (the file holds \(format.displayName) data despite its .\(URL(fileURLWithPath: fileName).pathExtension) extension)" : ""
+        return (format, note)
+    }
+
+    /// The size in the header of the PNG or JPEG `data` (of `format`), checked against `limits`,
+    /// without decoding any pixel.
+    ///
+    /// - Throws: `ImageError` when the header cannot be read, gives a zero size or more pixels
+    ///   than `limits.maxPixels`, or (JPEG) announces CMYK.
+    static func headerSize(_ data: Data, format: ImageFileFormat, fileName: String, note: String,
+                           limits: ImageLimits) throws -> (width: Int, height: Int) {
         switch format {
-        case .png: self = try Self.decodePNG(data, fileName: fileName, note: note, limits: limits)
-        case .jpeg: self = try Self.decodeJPEG(data, fileName: fileName, note: note, limits: limits)
+        case .png:
+            // The signature, then the IHDR chunk: length 13, type, width and height (big-endian).
+            let bytes = [UInt8](data.prefix(24))
+            guard bytes.count == 24, bytes[12..<16].elementsEqual("IHDR".utf8) else {
+                throw ImageError(file: fileName, "it is not a readable PNG\(note): the IHDR chunk is missing or truncated")
+            }
+            func bigEndian(_ offset: Int) -> Int { bytes[offset..<(offset + 4)].reduce(0) { $0 << 8 | Int($1) } }
+            let width = bigEndian(16), height = bigEndian(20)
+            try checkSize(width: width, height: height, fileName: fileName, format: "PNG", limits: limits)
+            return (width, height)
+        case .jpeg:
+            guard let handle = tjInitDecompress() else {
+                throw ImageError(file: fileName, "libjpeg-turbo could not start a decoder")
+            }
+            defer { tjDestroy(handle) }
+            let (width, height) = try data.withUnsafeBytes { raw throws -> (Int32, Int32) in
+                guard let base = raw.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
+                    throw ImageError(file: fileName, "the file is empty (expected a JPEG image)")
+                }
+                return try jpegHeader(handle, base, raw.count, fileName: fileName, note: note)
+            }
+            try checkSize(width: Int(width), height: Int(height), fileName: fileName, format: "JPEG", limits: limits)
+            return (Int(width), Int(height))
         }
+    }
+
+    /// Reads a JPEG header with TurboJPEG, refusing CMYK.
+    private static func jpegHeader(_ handle: tjhandle, _ base: UnsafePointer<UInt8>, _ count: Int,
+                                   fileName: String, note: String) throws -> (width: Int32, height: Int32) {
+        var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
+        if tjDecompressHeader3(handle, base, UInt(count), &width, &height, &subsampling, &colorspace) != 0 {
+            throw ImageError(file: fileName, "it is not a readable JPEG\(note): \(jpegMessage(handle))")
+        }
+        if colorspace == Int32(TJCS_CMYK.rawValue) || colorspace == Int32(TJCS_YCCK.rawValue) {
+            throw ImageError(file: fileName, "it is a CMYK JPEG\(note); only greyscale and colour (YCbCr/RGB) JPEGs are supported — convert it to RGB first")
+        }
+        return (width, height)
     }
 
     /// Refuses sizes that are zero or above the limit, before any allocation.
@@ -155,6 +211,7 @@ extension RGBImage {
             let count = width * height * channels
             var ok: Int32 = 0
             let buffer = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+                if let base = out.baseAddress { adviseHugePages(base, byteCount: count) }
                 ok = png_image_finish_read(&image, nil, out.baseAddress, png_int_32(width * channels), nil)
                 initialized = ok != 0 ? count : 0
             }
@@ -199,13 +256,7 @@ extension RGBImage {
             guard let base = raw.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
                 throw ImageError(file: fileName, "the file is empty (expected a JPEG image)")
             }
-            var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
-            if tjDecompressHeader3(handle, base, UInt(raw.count), &width, &height, &subsampling, &colorspace) != 0 {
-                throw ImageError(file: fileName, "it is not a readable JPEG\(note): \(jpegMessage(handle))")
-            }
-            if colorspace == Int32(TJCS_CMYK.rawValue) || colorspace == Int32(TJCS_YCCK.rawValue) {
-                throw ImageError(file: fileName, "it is a CMYK JPEG\(note); only greyscale and colour (YCbCr/RGB) JPEGs are supported — convert it to RGB first")
-            }
+            let (width, height) = try jpegHeader(handle, base, raw.count, fileName: fileName, note: note)
             try checkSize(width: Int(width), height: Int(height), fileName: fileName, format: "JPEG", limits: limits)
             // Accurate integer DCT and smooth (fancy) chroma upsampling, as Pillow decodes; no
             // DCT scaling, which would change the pixels. Any warning fails the decode, so stop
@@ -216,6 +267,7 @@ extension RGBImage {
             let count = Int(width) * Int(height) * 3
             var status: Int32 = 0
             let pixels = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
+                if let base = out.baseAddress { adviseHugePages(base, byteCount: count) }
                 status = tjDecompress2(handle, base, UInt(raw.count), out.baseAddress, width, 0, height,
                                        Int32(TJPF_RGB.rawValue), TJFLAG_STOPONWARNING)
                 initialized = status == 0 ? count : 0

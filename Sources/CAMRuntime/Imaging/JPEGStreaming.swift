@@ -100,6 +100,7 @@ enum JPEGCropDecoder {
         let bandRows = plan.inputRows.count
         let band = UnsafeMutablePointer<UInt8>.allocate(capacity: max(bandRows * stride, 1))
         defer { band.deallocate() }
+        adviseHugePages(band, byteCount: bandRows * stride)
         let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: stripRows * stride)
         defer { scratch.deallocate() }
         let firstPass = UnsafeMutablePointer<UInt8>.allocate(capacity: max(plan.firstPassRows * plan.firstPassRowBytes, 1))

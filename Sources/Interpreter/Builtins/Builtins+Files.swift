@@ -28,13 +28,7 @@ extension BuiltinRegistry {
                 args = BoundArguments(callee: args.callee, values: values, given: args.given, variadic: args.variadic)
             }
             if let loader = loaders.first(where: { !ext.isEmpty && $0.extensions.contains(ext) }) {
-                let resolved = context.resolvePath(path)
-                var isDirectory: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory) else {
-                    throw ScriptIOError("file not found: \(resolved)" + nearbyFileHint(resolved), missing: true)
-                }
-                guard !isDirectory.boolValue else { throw ScriptIOError("\(resolved) is a folder, not a file") }
-                return try loader.load(resolved, args, context)
+                return try loader.load(try existingFile(path, context), args, context)
             }
             if let loader = loaders.first(where: { $0.acceptsName(path) }) {
                 return try loader.load(path, args, context)
@@ -132,6 +126,21 @@ func grayPicture(_ t: Tensor) -> DisplayImage? {
         rgb[3 * i + 2] = v
     }
     return DisplayImage(width: dims[1], height: dims[0], rgb: rgb)
+}
+
+/// The path of the file `path` names in a script (see `CallContext.resolvePath`), after checking
+/// that it exists and is not a folder.
+///
+/// - Throws: `ScriptIOError` ("file not found", with a close name in the folder if there is
+///   one, or "is a folder").
+func existingFile(_ path: String, _ context: CallContext) throws -> String {
+    let resolved = context.resolvePath(path)
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory) else {
+        throw ScriptIOError("file not found: \(resolved)" + nearbyFileHint(resolved), missing: true)
+    }
+    guard !isDirectory.boolValue else { throw ScriptIOError("\(resolved) is a folder, not a file") }
+    return resolved
 }
 
 /// `"; did you mean \"NAME\"?"` when the folder of a missing file holds a file with a close name
