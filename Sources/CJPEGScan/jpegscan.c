@@ -133,6 +133,20 @@ int jpegscan_read_rows(jpegscan_decoder *decoder, unsigned char *buffer, size_t 
     return JPEGSCAN_OK;
 }
 
+int jpegscan_skip_rows(jpegscan_decoder *decoder, int count, int *rows_skipped) {
+    decoder->message[0] = 0;
+    *rows_skipped = 0;
+    if (setjmp(decoder->error.jump)) return jpegscan_failure(decoder);
+    JDIMENSION left = decoder->info.output_height - decoder->info.output_scanline;
+    if (count < 0 || (JDIMENSION)count >= left) {
+        snprintf(decoder->message, sizeof decoder->message,
+                 "cannot skip %d rows when %u are left (one must be read)", count, (unsigned)left);
+        return JPEGSCAN_ERROR;
+    }
+    *rows_skipped = (int)jpeg_skip_scanlines(&decoder->info, (JDIMENSION)count);
+    return JPEGSCAN_OK;
+}
+
 int jpegscan_finish(jpegscan_decoder *decoder) {
     decoder->message[0] = 0;
     if (setjmp(decoder->error.jump)) return jpegscan_failure(decoder);

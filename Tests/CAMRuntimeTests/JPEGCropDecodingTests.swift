@@ -191,6 +191,26 @@ final class JPEGCropDecodingTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("broken.jpg"), "\(error)")
         }
         XCTAssertThrowsError(try RGBImage(data: Data(photo)), "the full path refuses it too")
+        // Corrupt data in the rows above and below the crop's, which the crop path skips (no
+        // IDCT) but must still check, as the full path does.
+        let clean = [UInt8](try encode(synthetic(width: 900, height: 600, seed: 12), subsampling: TJSAMP_420))
+        let narrow = InputPreset(resizeShorterSide: 256, cropSize: 128, interpolation: .bilinear, mean: [0, 0, 0], std: [1, 1, 1])
+        let plan = try XCTUnwrap(CropResamplePlan(width: 900, height: 600, preset: narrow))
+        XCTAssertGreaterThan(plan.inputRows.lowerBound, 120, "the crop must leave rows above it")
+        XCTAssertLessThan(plan.inputRows.upperBound, 480, "and below it")
+        let scanStart = try XCTUnwrap((0..<(clean.count - 1)).first { clean[$0] == 0xFF && clean[$0 + 1] == 0xDA })
+        for fraction in [0.04, 0.96] {
+            var broken = clean
+            let at = scanStart + Int(Double(clean.count - scanStart) * fraction)
+            for i in stride(from: at, to: at + 60, by: 3) { broken[i] = 0xFF }
+            XCTAssertThrowsError(try RGBImage(data: Data(broken)), "\(fraction): the full path refuses it")
+            XCTAssertThrowsError(try RGBImage.preprocessedCrop(data: Data(broken), preset: narrow, fileName: "edge.jpg"),
+                                 "\(fraction): the crop path refuses it too") { error in
+                XCTAssertTrue("\(error)".contains("edge.jpg"), "\(error)")
+            }
+        }
+        XCTAssertEqual(try RGBImage.preprocessedCrop(data: Data(clean), preset: narrow).pixels,
+                       preprocessedCrop(try RGBImage(data: Data(clean)), preset: narrow).pixels)
         XCTAssertThrowsError(try RGBImage.preprocessedCrop(contentsOf: files.appendingPathComponent("cmyk.jpg"), preset: .resnetV2)) { error in
             XCTAssertTrue("\(error)".contains("CMYK"), "\(error)")
         }

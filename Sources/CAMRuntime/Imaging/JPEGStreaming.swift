@@ -91,8 +91,8 @@ enum JPEGCropDecoder {
         return [8, 4, 2].first { ratio >= $0 }
     }
 
-    /// Reads every row (the crop's into a band buffer, the others into a scratch strip), the
-    /// first resampling pass following on a second thread; then the second pass.
+    /// Reads the crop's rows into a band buffer (skipping the IDCT of the others), the first
+    /// resampling pass following on a second thread; then the second pass.
     private static func decodeAndResample(_ decoder: OpaquePointer, plan: CropResamplePlan, imageHeight: Int,
                                           bandStart: Int, bandWidth: Int,
                                           fail: (Int32, String) -> ImageError) throws -> RGBImage {
@@ -101,8 +101,8 @@ enum JPEGCropDecoder {
         let band = UnsafeMutablePointer<UInt8>.allocate(capacity: max(bandRows * stride, 1))
         defer { band.deallocate() }
         adviseHugePages(band, byteCount: bandRows * stride)
-        let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: stripRows * stride)
-        defer { scratch.deallocate() }
+        let lastRow = UnsafeMutablePointer<UInt8>.allocate(capacity: stride)
+        defer { lastRow.deallocate() }
         let firstPass = UnsafeMutablePointer<UInt8>.allocate(capacity: max(plan.firstPassRows * plan.firstPassRowBytes, 1))
         defer { firstPass.deallocate() }
 
@@ -117,26 +117,46 @@ enum JPEGCropDecoder {
         let helper = DispatchGroup()
         DispatchQueue.global(qos: .userInitiated).async(group: helper, execute: runBatches)
 
-        var row = 0
         var failure: ImageError?
-        while row < imageHeight {
-            let inBand = plan.inputRows.contains(row)
-            let limit = inBand ? plan.inputRows.upperBound
-                : (row < plan.inputRows.lowerBound ? plan.inputRows.lowerBound : imageHeight)
-            let wanted = min(stripRows, limit - row)
-            let destination = inBand ? band + (row - plan.inputRows.lowerBound) * stride : scratch
+        /// Skips `count` rows (entropy decoding only); false after a failure.
+        func skip(_ count: Int) -> Bool {
+            guard count > 0 else { return true }
+            var skipped: Int32 = 0
+            let status = jpegscan_skip_rows(decoder, Int32(count), &skipped)
+            if status != Int32(JPEGSCAN_OK) {
+                failure = fail(status, "the JPEG data cannot be decoded")
+            } else if Int(skipped) != count {
+                failure = fail(Int32(JPEGSCAN_ERROR), "the JPEG decoder skipped \(skipped) rows of \(count)")
+            }
+            return failure == nil
+        }
+        /// Reads up to `wanted` rows into `destination`; their number, or nil after a failure.
+        func read(_ wanted: Int, into destination: UnsafeMutablePointer<UInt8>, at row: Int) -> Int? {
             var got: Int32 = 0
             let status = jpegscan_read_rows(decoder, destination, stride, Int32(wanted), &got)
             if status != Int32(JPEGSCAN_OK) {
                 failure = fail(status, "the JPEG data cannot be decoded")
-                break
+                return nil
             }
             if got <= 0 {
                 failure = fail(Int32(JPEGSCAN_ERROR), "the JPEG decoder stopped at row \(row) of \(imageHeight)")
-                break
+                return nil
             }
-            row += Int(got)
-            if inBand { work.publish(inputRows: row - plan.inputRows.lowerBound) }
+            return Int(got)
+        }
+        // The rows above the crop's are skipped, the crop's read, and the rows below skipped but
+        // the last, which is read so that libjpeg checks the data to the end of the image.
+        var row = plan.inputRows.lowerBound
+        if skip(row) {
+            while row < plan.inputRows.upperBound {
+                let wanted = min(stripRows, plan.inputRows.upperBound - row)
+                guard let got = read(wanted, into: band + (row - plan.inputRows.lowerBound) * stride, at: row) else { break }
+                row += got
+                work.publish(inputRows: row - plan.inputRows.lowerBound)
+            }
+        }
+        if failure == nil, row < imageHeight, skip(imageHeight - row - 1) {
+            _ = read(1, into: lastRow, at: imageHeight - 1)
         }
         if failure == nil {
             let finished = jpegscan_finish(decoder)

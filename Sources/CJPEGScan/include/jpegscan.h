@@ -55,6 +55,13 @@ int jpegscan_start(jpegscan_decoder *decoder, int *first_column, int *column_cou
 int jpegscan_read_rows(jpegscan_decoder *decoder, unsigned char *buffer, size_t row_stride,
                        int max_rows, int *rows_read);
 
+/* Passes over the next `count` rows without producing them: libjpeg-turbo still decodes
+ * their entropy-coded data (so corrupt data is still reported) but skips the IDCT, upsampling
+ * and colour conversion, and the rows after them are the same as in a full decode.
+ * `count` must leave at least one row to read (skipping to the end would also skip the check
+ * of the data up to the end of the image). `*rows_skipped` is how many were skipped. */
+int jpegscan_skip_rows(jpegscan_decoder *decoder, int count, int *rows_skipped);
+
 /* Reads to the end of the image (checking the rest of the data) after all rows were read. */
 int jpegscan_finish(jpegscan_decoder *decoder);
 
