@@ -144,6 +144,30 @@ extension BuiltinRegistry {
             let model = try args.object("model", as: ModelObject.self)
             return .tensor(try model.network.forward(try batch(try args.tensor("x"), "logits")).logits)
         })
+
+        register(Builtin(BuiltinSignature(
+            name: "activations",
+            parameters: [modelParameter, input,
+                         Parameter("layer", [.string], default: Value.none, keywordOnly: true,
+                                   doc: "A module path (\"layer4\", \"layer4[-1]\", \"_blocks.15\"); without it, the model's default CAM layer.")],
+            category: models, summary: "The output of one layer of the model: for a convolutional layer a tensor [N, C, H, W], the feature maps a CAM weights.",
+            details: "What pytorch-grad-cam's forward hook records at the layer: the module's output (a block's output is after its last ReLU; \"layer4.2.conv3\" is the convolution alone). t[0] is the first image's [C, H, W], t[0][c] the map of channel c, which show displays as a picture. A [3, H, W] input is treated as a batch of one.",
+            example: "a = activations model x layer=\"layer4\"\nprint a.shape\nshow a[0][7]")) { args, context in
+            let model = try args.object("model", as: ModelObject.self)
+            let x = try batch(try args.tensor("x"), "activations")
+            var path = model.network.defaultTargetLayer
+            if args.isNone("layer") {
+                context.emit(.text("activations: using the default layer \"\(path)\" (choose another with layer=)"))
+            } else {
+                path = try args.string("layer")
+            }
+            let layer = try model.network.resolveLayer(path)
+            let result = try model.network.forward(x, recording: [layer], cancellation: context.cancellation)
+            guard let maps = result.activations[layer] else {
+                throw RuntimeError("layer \"\(path)\" produced no output in the forward pass")
+            }
+            return .tensor(maps)
+        })
     }
 }
 
