@@ -20,6 +20,10 @@ public struct CAMResult: CustomStringConvertible {
     public var targets: [CAMTarget]
     /// The class name of each image's target.
     public var labels: [String]
+    /// The channel weights `[B, C]` of each target layer, for the methods that weight channels
+    /// (GradCAM, GradCAM++, XGradCAM, ScoreCAM, AblationCAM, FEM, RandomCAM); empty for the
+    /// others, and with augmentation smoothing (six passes, six sets of weights).
+    public var channelWeights: [String: Tensor] = [:]
 
     /// The target class index of each image.
     public var targetClasses: [Int] { targets.map(\.classIndex) }
@@ -130,15 +134,17 @@ public struct CAMEngine {
                               work: work, repetitions: augSmooth ? 6 : 1)
         let map: Tensor
         let used: [CAMTarget]
+        var weights: [String: Tensor] = [:]
         if augSmooth {
             (map, used) = try augmentationSmoothing(input, request)
         } else {
-            (map, used) = try pass(input, request)
+            (map, used, weights) = try pass(input, request)
         }
         let names = network.classNames
         return CAMResult(map: map, method: method.name, layers: resolved,
                          usedDefaultLayer: !isFullGrad && (layers ?? []).isEmpty, targets: used,
-                         labels: used.map { $0.classIndex < names.count ? names[$0.classIndex] : "class \($0.classIndex)" })
+                         labels: used.map { $0.classIndex < names.count ? names[$0.classIndex] : "class \($0.classIndex)" },
+                         channelWeights: weights)
     }
 
     struct Request {
@@ -191,9 +197,13 @@ public struct CAMEngine {
         return Tensor(shape: logits.shape, storage: g)
     }
 
-    /// One forward (+ backward) and the fused map (`BaseCAM.forward`).
-    func pass(_ input: Tensor, _ request: Request) throws -> (Tensor, [CAMTarget]) {
-        if request.method is FullGrad { return try fullGradPass(input, request) }
+    /// One forward (+ backward), the fused map (`BaseCAM.forward`) and the channel weights of
+    /// each layer when the method has them.
+    func pass(_ input: Tensor, _ request: Request) throws -> (Tensor, [CAMTarget], [String: Tensor]) {
+        if request.method is FullGrad {
+            let (map, targets) = try fullGradPass(input, request)
+            return (map, targets, [:])
+        }
         let method = request.method
         // Gradients are needed at the target layers only: the layers before them keep nothing.
         let forward = method.usesGradients
@@ -217,14 +227,17 @@ public struct CAMEngine {
                                  progress: request.progress, cancellation: request.cancellation)
         let b = input.shape[0]
         var maps: [Tensor] = []
+        var weights: [String: Tensor] = [:]
         for layer in request.layers {
             guard let activations = forward.activations[layer], activations.rank == 4, activations.shape[0] == b else {
                 throw RuntimeError("the network did not record a [N, C, h, w] output for layer \"\(layer)\"")
             }
             let capture = LayerCapture(name: layer, activations: activations, gradients: gradients[layer])
-            maps.append(try method.layerMap(capture, context: context, eigenSmooth: request.eigenSmooth))
+            let (map, layerWeights) = try method.weightedLayerMap(capture, context: context, eigenSmooth: request.eigenSmooth)
+            maps.append(map)
+            weights[layer] = layerWeights
         }
-        return (CAMMath.fuse(maps, width: input.shape[3], height: input.shape[2]), targets)
+        return (CAMMath.fuse(maps, width: input.shape[3], height: input.shape[2]), targets, weights)
     }
 
     /// `forward_augmentation_smoothing`: (flip, factor) in (F,0.9) (F,1) (F,1.1) (T,0.9) (T,1)
@@ -237,7 +250,7 @@ public struct CAMEngine {
         for flip in [false, true] {
             for factor: Float in [0.9, 1, 1.1] {
                 let augmented = (flip ? Self.horizontalFlip(input) : input).map { $0 * factor }
-                let (map, targets) = try pass(augmented, request)
+                let (map, targets, _) = try pass(augmented, request)
                 request.work = nil  // announced (and accepted) once, for all 6 passes
                 let restored = flip ? Self.horizontalFlip(map) : map
                 if sum.isEmpty { sum = restored.storage; shape = restored.shape } else {

@@ -67,6 +67,16 @@ public protocol CAMMethod {
     var usesGradients: Bool { get }
     /// The map of one layer before the ReLU, `[B, h, w]`.
     func layerMap(_ layer: LayerCapture, context: CAMContext, eigenSmooth: Bool) throws -> Tensor
+    /// The map of one layer (as `layerMap`) and, for a method that weights channels, the
+    /// weights `[B, C]` it was made with (nil for element-wise and projection methods).
+    func weightedLayerMap(_ layer: LayerCapture, context: CAMContext, eigenSmooth: Bool) throws -> (map: Tensor, channelWeights: Tensor?)
+}
+
+extension CAMMethod {
+    /// `layerMap`, without channel weights.
+    public func weightedLayerMap(_ layer: LayerCapture, context: CAMContext, eigenSmooth: Bool) throws -> (map: Tensor, channelWeights: Tensor?) {
+        (try layerMap(layer, context: context, eigenSmooth: eigenSmooth), nil)
+    }
 }
 
 /// A method defined by one weight per channel: the map is `Σ_c w[b,c] · A[b,c]`, or with
@@ -79,8 +89,13 @@ public protocol ChannelWeightedCAMMethod: CAMMethod {
 extension ChannelWeightedCAMMethod {
     /// `Σ_c w·A` (pytorch-grad-cam's default `get_cam_image`).
     public func layerMap(_ layer: LayerCapture, context: CAMContext, eigenSmooth: Bool) throws -> Tensor {
+        try weightedLayerMap(layer, context: context, eigenSmooth: eigenSmooth).map
+    }
+
+    /// `Σ_c w·A` and the weights `w`.
+    public func weightedLayerMap(_ layer: LayerCapture, context: CAMContext, eigenSmooth: Bool) throws -> (map: Tensor, channelWeights: Tensor?) {
         let weights = try channelWeights(layer, context: context)
-        return try CAMMath.weightedMap(layer.activations, weights: weights, eigenSmooth: eigenSmooth)
+        return (try CAMMath.weightedMap(layer.activations, weights: weights, eigenSmooth: eigenSmooth), weights)
     }
 }
 

@@ -168,9 +168,16 @@ public struct FEM: CAMMethod {
 
     /// `Σ_c mean_hw(A_c > th_c) · A_c`, in float64 as numpy promotes the boolean mean.
     public func layerMap(_ layer: LayerCapture, context: CAMContext, eigenSmooth: Bool) throws -> Tensor {
+        try weightedLayerMap(layer, context: context, eigenSmooth: eigenSmooth).map
+    }
+
+    /// The map and the weights `w_c = mean_hw(A_c > th_c)` (exact in float32: fractions of
+    /// at most 2^24 pixels).
+    public func weightedLayerMap(_ layer: LayerCapture, context: CAMContext, eigenSmooth: Bool) throws -> (map: Tensor, channelWeights: Tensor?) {
         let a = layer.activations
         let (b, c, hw) = CAMMath.dims(a)
         var out = [Double](repeating: 0, count: b * hw)
+        var weights = [Float](repeating: 0, count: b * c)
         for i in 0..<b {
             for ch in 0..<c {
                 let base = (i * c + ch) * hw
@@ -184,11 +191,12 @@ public struct FEM: CAMMethod {
                 var above = 0
                 for p in 0..<hw where a.storage[base + p] > threshold { above += 1 }
                 let w = Double(above) / Double(hw)
+                weights[i * c + ch] = Float(w)
                 guard w != 0 else { continue }
                 for p in 0..<hw { out[i * hw + p] += w * Double(a.storage[base + p]) }
             }
         }
-        return Tensor(shape: [b, a.shape[2], a.shape[3]], storage: out.map { Float($0) })
+        return (Tensor(shape: [b, a.shape[2], a.shape[3]], storage: out.map { Float($0) }), Tensor(shape: [b, c], storage: weights))
     }
 }
 
@@ -209,6 +217,11 @@ public final class RandomCAM: CAMMethod {
 
     /// `Σ_c w_c A_c` with fresh random weights, in float64.
     public func layerMap(_ layer: LayerCapture, context: CAMContext, eigenSmooth: Bool) throws -> Tensor {
+        try weightedLayerMap(layer, context: context, eigenSmooth: eigenSmooth).map
+    }
+
+    /// The map and its random weights (rounded to float32; the map uses them in float64).
+    public func weightedLayerMap(_ layer: LayerCapture, context: CAMContext, eigenSmooth: Bool) throws -> (map: Tensor, channelWeights: Tensor?) {
         let a = layer.activations
         let (b, c, hw) = CAMMath.dims(a)
         let weights = (0..<(b * c)).map { _ in generator.uniform(-1, 1) }
@@ -224,7 +237,8 @@ public final class RandomCAM: CAMMethod {
             for i in 0..<b { for ch in 0..<c { for p in 0..<hw { sum[i * hw + p] += weighted[(i * c + ch) * hw + p] } } }
             map = sum
         }
-        return Tensor(shape: [b, a.shape[2], a.shape[3]], storage: map.map { Float($0) })
+        return (Tensor(shape: [b, a.shape[2], a.shape[3]], storage: map.map { Float($0) }),
+                Tensor(shape: [b, c], storage: weights.map { Float($0) }))
     }
 }
 

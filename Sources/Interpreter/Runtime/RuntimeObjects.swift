@@ -107,7 +107,7 @@ public final class CAMObject: ScriptObject, @unchecked Sendable {
     public var batchCount: Int { result.map.shape.first ?? 0 }
 
     /// The members.
-    public var memberNames: [String] { ["label", "layers", "map", "max", "method", "min", "shape", "target"] }
+    public var memberNames: [String] { ["label", "layers", "map", "max", "method", "min", "shape", "target", "weights"] }
 
     /// The member called `name`.
     public func member(_ name: String) throws -> Value? {
@@ -127,6 +127,7 @@ public final class CAMObject: ScriptObject, @unchecked Sendable {
         case "method": return .string(result.method)
         case "layers": return .list(result.layers.map { .string($0) })
         case "map": return .tensor(single ? result.map.slice(0) : result.map)
+        case "weights": return try channelWeights()
         default: return nil
         }
     }
@@ -147,7 +148,21 @@ public final class CAMObject: ScriptObject, @unchecked Sendable {
         one.map = result.map.slice(index).reshaped([1] + Array(result.map.shape.dropFirst()))
         one.targets = [result.targets[index]]
         one.labels = [result.labels[index]]
+        one.channelWeights = result.channelWeights.mapValues { $0.slice(index).reshaped([1] + Array($0.shape.dropFirst())) }
         return .object(CAMObject(one, mean: mean, std: std))
+    }
+
+    /// `cam.weights`: the channel weights of the target layer, `[C]` for one image or `[N, C]`
+    /// for a batch; a list of them, in layer order, for several layers.
+    private func channelWeights() throws -> Value {
+        let perLayer = result.layers.compactMap { result.channelWeights[$0] }
+        guard !perLayer.isEmpty, perLayer.count == result.layers.count else {
+            throw RuntimeError("\(result.method) kept no channel weights: only GradCAM, GradCAM++, XGradCAM, ScoreCAM, "
+                               + "AblationCAM, FEM and RandomCAM weight channels (the others combine gradients and "
+                               + "activations element by element or by a principal component), and not with aug_smooth=true")
+        }
+        let values = perLayer.map { Value.tensor(batchCount == 1 ? $0.slice(0) : $0) }
+        return values.count == 1 ? values[0] : .list(values)
     }
 
     /// The map of the one image, `[H, W]`; an error for a batch.
