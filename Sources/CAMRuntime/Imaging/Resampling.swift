@@ -7,7 +7,8 @@ import Foundation
 // 2^21 (so the shift rounds), shifts right by 22 and clips to 0...255. The two passes run in
 // the order Pillow 13 chooses (see `resizedConvolution`), the first one's result stored as
 // uint8; a horizontal-first pass only covers the rows the vertical pass reads. A dimension
-// whose size does not change is not resampled.
+// whose size does not change is not resampled. The sums are computed with 16-bit
+// multiply-adds that give the same 32-bit integers (see "Exact 16-bit multiply-add kernels").
 
 /// The 22 fractional bits of Pillow's fixed-point weights.
 private let precisionBits = 32 - 8 - 2
@@ -267,11 +268,17 @@ extension RGBImage {
 // float32 split that is exact only below 2^24). Only `high` must fit in 16 bits, that is
 // −2^30 ≤ w < 2^30; otherwise `SplitWeights` is nil and the passes use the 32-bit loop.
 //
-// Pillow's own sum does not overflow (so its C `int` arithmetic equals the modular one): the
-// weights are normalised to sum to 2^22 (± 0.5 per tap of rounding), the bilinear filter is
-// non-negative, and the bicubic one (a = −0.5) has negative lobes of about 1/12 of its positive
-// area on each side, so Σ|w| stays below 2^23 and |Σ p·w| + 2^21 < 255 · 2^23 + 2^21 < 2^31.
-// (`ResamplingKernelTests` checks this bound on many geometries.)
+// The kernels do not depend on Pillow's sum staying within 32 bits, but it does, so that its
+// C `int` arithmetic is the same as this modular one: |Σ p·w| + 2^21 ≤ 255 · Σ|w| + 2^21, and
+// the normalised weights of one output sum to 2^22 (± 0.5 per tap of rounding), all of them
+// non-negative for the bilinear filter; the bicubic one (a = −0.5) has negative lobes of 1/12 of
+// the kernel's integral on each side, so Σ|w| ≈ 7/6 · 2^22, under 1.5 · 2^22 at every scale
+// and border (`ResamplingKernelTests` checks it on many geometries), and 255 · 1.5 · 2^22 + 2^21
+// < 2^31.
+//
+// The horizontal pass also needs the samples of one channel next to each other; SSE2 has no
+// general byte shuffle to split interleaved RGB, so `deinterleave` uses masks in an order of
+// its own, which the weights (`SplitWeights.blocked`) follow.
 
 /// The fixed-point weights of one axis split into 16-bit halves for `multiplyAddPairs`.
 struct SplitWeights {
@@ -287,9 +294,9 @@ struct SplitWeights {
     /// halves, then the 8 high halves, column `8·b + k` in lane `3k mod 8`; zero for the
     /// columns the output does not use.
     let blocked: [SIMD8<Int16>]
-    /// The lanes `i ≡ 0, 1, 2 (mod 3)` of 8 bytes, for `deinterleave`. Kept here, in memory the
-    /// optimiser cannot see into, because as constants it turns the masking of whole vectors into
-    /// 24 single-byte loads, several times slower.
+    /// The lanes `i ≡ 0, 1, 2 (mod 3)` of 8 bytes, for `deinterleave`. Kept here, where the
+    /// optimiser cannot see their values: as constants it turns the masking of whole vectors
+    /// into byte moves and shuffles, which made the whole horizontal pass a quarter slower.
     let laneMasks: (SIMD8<UInt8>, SIMD8<UInt8>, SIMD8<UInt8>)
 
     /// Splits `weights` (`taps` per output position, position `i` using `count[i]` of them from
@@ -500,62 +507,60 @@ func resampleVertically(source: UnsafePointer<UInt8>, sourceRowStride: Int, sour
     // Per pair of taps: its low weights and its high weights, repeated in the four lane pairs.
     let pairWeights = UnsafeMutablePointer<SIMD8<Int16>>.allocate(capacity: c.taps + 1)
     defer { pairWeights.deallocate() }
-    do {
-        for yy in outputs {
-            let ymin = c.start[yy] - sourceFirstRow, n = c.count[yy], pairs = (n + 1) / 2
+    for yy in outputs {
+        let ymin = c.start[yy] - sourceFirstRow, n = c.count[yy], pairs = (n + 1) / 2
+        for pair in 0..<pairs {
+            let tap = yy * c.taps + 2 * pair, second = 2 * pair + 1 < n
+            let l0 = split.low[tap], l1 = second ? split.low[tap + 1] : 0
+            let h0 = split.high[tap], h1 = second ? split.high[tap + 1] : 0
+            pairWeights[2 * pair] = SIMD8(l0, l1, l0, l1, l0, l1, l0, l1)
+            pairWeights[2 * pair + 1] = SIMD8(h0, h1, h0, h1, h0, h1, h0, h1)
+        }
+        let out = destination + (yy - destinationFirstRow) * destinationRowStride
+        let firstRow = source + ymin * sourceRowStride
+        var i = 0
+        while i < vectorBytes {
+            var low0 = SIMD4<Int32>(), low1 = SIMD4<Int32>(), low2 = SIMD4<Int32>(), low3 = SIMD4<Int32>()
+            var high0 = SIMD4<Int32>(), high1 = SIMD4<Int32>(), high2 = SIMD4<Int32>(), high3 = SIMD4<Int32>()
             for pair in 0..<pairs {
-                let tap = yy * c.taps + 2 * pair, second = 2 * pair + 1 < n
-                let l0 = split.low[tap], l1 = second ? split.low[tap + 1] : 0
-                let h0 = split.high[tap], h1 = second ? split.high[tap + 1] : 0
-                pairWeights[2 * pair] = SIMD8(l0, l1, l0, l1, l0, l1, l0, l1)
-                pairWeights[2 * pair + 1] = SIMD8(h0, h1, h0, h1, h0, h1, h0, h1)
+                let upper = firstRow + 2 * pair * sourceRowStride + i
+                // An odd count's last pair reads its one row twice (the second weight is 0).
+                let lower = 2 * pair + 1 < n ? upper + sourceRowStride : upper
+                let a = UnsafeRawPointer(upper).loadUnaligned(as: SIMD16<UInt8>.self)
+                let b = UnsafeRawPointer(lower).loadUnaligned(as: SIMD16<UInt8>.self)
+                let front = interleaved(a.lowHalf, b.lowHalf), back = interleaved(a.highHalf, b.highHalf)
+                let p0 = SIMD8<Int16>(truncatingIfNeeded: front.lowHalf)
+                let p1 = SIMD8<Int16>(truncatingIfNeeded: front.highHalf)
+                let p2 = SIMD8<Int16>(truncatingIfNeeded: back.lowHalf)
+                let p3 = SIMD8<Int16>(truncatingIfNeeded: back.highHalf)
+                let wLow = pairWeights[2 * pair], wHigh = pairWeights[2 * pair + 1]
+                low0 &+= multiplyAddPairs(p0, wLow)
+                high0 &+= multiplyAddPairs(p0, wHigh)
+                low1 &+= multiplyAddPairs(p1, wLow)
+                high1 &+= multiplyAddPairs(p1, wHigh)
+                low2 &+= multiplyAddPairs(p2, wLow)
+                high2 &+= multiplyAddPairs(p2, wHigh)
+                low3 &+= multiplyAddPairs(p3, wLow)
+                high3 &+= multiplyAddPairs(p3, wHigh)
             }
-            let out = destination + (yy - destinationFirstRow) * destinationRowStride
-            let firstRow = source + ymin * sourceRowStride
-            var i = 0
-            while i < vectorBytes {
-                var low0 = SIMD4<Int32>(), low1 = SIMD4<Int32>(), low2 = SIMD4<Int32>(), low3 = SIMD4<Int32>()
-                var high0 = SIMD4<Int32>(), high1 = SIMD4<Int32>(), high2 = SIMD4<Int32>(), high3 = SIMD4<Int32>()
-                for pair in 0..<pairs {
-                    let upper = firstRow + 2 * pair * sourceRowStride + i
-                    // An odd count's last pair reads its one row twice (the second weight is 0).
-                    let lower = 2 * pair + 1 < n ? upper + sourceRowStride : upper
-                    let a = UnsafeRawPointer(upper).loadUnaligned(as: SIMD16<UInt8>.self)
-                    let b = UnsafeRawPointer(lower).loadUnaligned(as: SIMD16<UInt8>.self)
-                    let front = interleaved(a.lowHalf, b.lowHalf), back = interleaved(a.highHalf, b.highHalf)
-                    let p0 = SIMD8<Int16>(truncatingIfNeeded: front.lowHalf)
-                    let p1 = SIMD8<Int16>(truncatingIfNeeded: front.highHalf)
-                    let p2 = SIMD8<Int16>(truncatingIfNeeded: back.lowHalf)
-                    let p3 = SIMD8<Int16>(truncatingIfNeeded: back.highHalf)
-                    let wLow = pairWeights[2 * pair], wHigh = pairWeights[2 * pair + 1]
-                    low0 &+= multiplyAddPairs(p0, wLow)
-                    high0 &+= multiplyAddPairs(p0, wHigh)
-                    low1 &+= multiplyAddPairs(p1, wLow)
-                    high1 &+= multiplyAddPairs(p1, wHigh)
-                    low2 &+= multiplyAddPairs(p2, wLow)
-                    high2 &+= multiplyAddPairs(p2, wHigh)
-                    low3 &+= multiplyAddPairs(p3, wLow)
-                    high3 &+= multiplyAddPairs(p3, wHigh)
-                }
-                let v0 = clipped(high: high0, low: low0), v1 = clipped(high: high1, low: low1)
-                let v2 = clipped(high: high2, low: low2), v3 = clipped(high: high3, low: low3)
-                let bytes = SIMD16<UInt8>(lowHalf: SIMD8(lowHalf: SIMD4(truncatingIfNeeded: v0),
-                                                         highHalf: SIMD4(truncatingIfNeeded: v1)),
-                                          highHalf: SIMD8(lowHalf: SIMD4(truncatingIfNeeded: v2),
-                                                          highHalf: SIMD4(truncatingIfNeeded: v3)))
-                UnsafeMutableRawPointer(out + i).storeBytes(of: bytes, as: SIMD16<UInt8>.self)
-                i += 16
-            }
-            if i < bytesPerRow {
-                c.weights.withUnsafeBufferPointer { weights in
-                    let k = yy * c.taps, half = Int32(1 << (precisionBits - 1))
-                    for column in i..<bytesPerRow {
-                        var sum = half
-                        for y in 0..<n {
-                            sum &+= Int32(firstRow[y * sourceRowStride + column]) &* weights[k + y]
-                        }
-                        out[column] = clip8(sum)
+            let v0 = clipped(high: high0, low: low0), v1 = clipped(high: high1, low: low1)
+            let v2 = clipped(high: high2, low: low2), v3 = clipped(high: high3, low: low3)
+            let bytes = SIMD16<UInt8>(lowHalf: SIMD8(lowHalf: SIMD4(truncatingIfNeeded: v0),
+                                                     highHalf: SIMD4(truncatingIfNeeded: v1)),
+                                      highHalf: SIMD8(lowHalf: SIMD4(truncatingIfNeeded: v2),
+                                                      highHalf: SIMD4(truncatingIfNeeded: v3)))
+            UnsafeMutableRawPointer(out + i).storeBytes(of: bytes, as: SIMD16<UInt8>.self)
+            i += 16
+        }
+        if i < bytesPerRow {
+            c.weights.withUnsafeBufferPointer { weights in
+                let k = yy * c.taps, half = Int32(1 << (precisionBits - 1))
+                for column in i..<bytesPerRow {
+                    var sum = half
+                    for y in 0..<n {
+                        sum &+= Int32(firstRow[y * sourceRowStride + column]) &* weights[k + y]
                     }
+                    out[column] = clip8(sum)
                 }
             }
         }
