@@ -294,10 +294,10 @@ struct SplitWeights {
     /// halves, then the 8 high halves, column `8·b + k` in lane `3k mod 8`; zero for the
     /// columns the output does not use.
     let blocked: [SIMD8<Int16>]
-    /// The lanes `i ≡ 0, 1, 2 (mod 3)` of 8 bytes, for `deinterleave`. Kept here, where the
-    /// optimiser cannot see their values: as constants it turns the masking of whole vectors
-    /// into byte moves and shuffles, which made the whole horizontal pass a quarter slower.
-    let laneMasks: (SIMD8<UInt8>, SIMD8<UInt8>, SIMD8<UInt8>)
+    /// The bytes `i ≡ 0, 1, 2 (mod 3)` of a 64-bit word, for `deinterleave`. Kept here, where
+    /// the optimiser cannot see their values: as constants it turns part of the masking into
+    /// byte moves, which made the whole horizontal pass 6 % slower.
+    let laneMasks: (UInt64, UInt64, UInt64)
 
     /// Splits `weights` (`taps` per output position, position `i` using `count[i]` of them from
     /// input `start[i]`); nil if a weight's high half does not fit in 16 bits.
@@ -323,10 +323,9 @@ struct SplitWeights {
         self.high = high
         self.blocks = blocks
         self.blocked = blocked
-        let lanes = SIMD8<UInt8>(0, 1, 2, 3, 4, 5, 6, 7) % 3
-        laneMasks = (SIMD8(repeating: 0).replacing(with: 255, where: lanes .== 0),
-                     SIMD8(repeating: 0).replacing(with: 255, where: lanes .== 1),
-                     SIMD8(repeating: 0).replacing(with: 255, where: lanes .== 2))
+        var masks: [UInt64] = [0, 0, 0]
+        for lane in 0..<8 { masks[lane % 3] |= 0xFF << (8 * lane) }
+        laneMasks = (masks[0], masks[1], masks[2])
     }
 }
 
@@ -438,15 +437,15 @@ func resampleHorizontally(source: UnsafePointer<UInt8>, sourceRowStride: Int, so
 /// `3k mod 8` (the other lanes are left as they are).
 ///
 /// That lane order is the one in which masks pick the red samples out of a block's 24 bytes
-/// taken as three vectors `A`, `B`, `C` of 8 bytes: lane `i` sees bytes `n` ∈ {i, 8 + i, 16 + i},
+/// taken as three words `A`, `B`, `C` of 8 bytes: lane `i` sees bytes `n` ∈ {i, 8 + i, 16 + i},
 /// exactly one of which is ≡ 0 (mod 3) since 8 ≡ 2 and 16 ≡ 1, and that byte is red of column
-/// `n / 3` = `3i mod 8` (because 3 · 3 ≡ 1 mod 8). The same masks on the bytes read one and two
-/// bytes further on give green and blue in the same order. So no byte shuffle is needed (SSE2
-/// has no general one), only loads, masks and the widening to 16 bits; the weights are laid out
-/// to match (`SplitWeights.blocked`).
+/// `n / 3` = `3i mod 8` (because 3 · 3 ≡ 1 mod 8). Masks pick green and blue in the same order
+/// moved up by one and two lanes, moved back by rotating the word. So no byte shuffle is needed
+/// (SSE2 has no general one), only 64-bit masks and rotations and the widening to 16 bits; the
+/// weights are laid out to match (`SplitWeights.blocked`).
 @inline(__always)
 private func deinterleave(_ row: UnsafePointer<UInt8>, columns: Range<Int>, firstBlock: Int,
-                          masks: (SIMD8<UInt8>, SIMD8<UInt8>, SIMD8<UInt8>),
+                          masks: (UInt64, UInt64, UInt64),
                           red: UnsafeMutablePointer<SIMD8<Int16>>, green: UnsafeMutablePointer<SIMD8<Int16>>,
                           blue: UnsafeMutablePointer<SIMD8<Int16>>) {
     func single(_ x: Int) {
@@ -458,31 +457,35 @@ private func deinterleave(_ row: UnsafePointer<UInt8>, columns: Range<Int>, firs
     let firstFull = (columns.lowerBound + 7) / 8, endFull = max(firstFull, columns.upperBound / 8)
     let headEnd = min(columns.upperBound, firstFull * 8)
     for x in columns.lowerBound..<headEnd { single(x) }
-    // Lanes i ≡ 0, 1, 2 (mod 3): where A, B and C hold the bytes ≡ 0 (mod 3).
+    // The 8 bytes of A, B, C as 64-bit words (little-endian: lane i is bits 8i..<8i + 8), and
+    // their lanes i ≡ 0, 1, 2 (mod 3), where A, B and C hold the bytes n ≡ 0 (mod 3).
     let (inA, inB, inC) = masks
-    for block in firstFull..<endFull {
-        let raw = UnsafeRawPointer(row + 24 * block)
-        let a = raw.loadUnaligned(as: SIMD8<UInt8>.self)
-        let b = raw.loadUnaligned(fromByteOffset: 8, as: SIMD8<UInt8>.self)
-        let c = raw.loadUnaligned(fromByteOffset: 16, as: SIMD8<UInt8>.self)
+    var raw = UnsafeRawPointer(row + 24 * firstFull)
+    var r = red + (firstFull - firstBlock), g = green + (firstFull - firstBlock), b = blue + (firstFull - firstBlock)
+    for _ in firstFull..<endFull {
+        let wordA = raw.loadUnaligned(as: UInt64.self), wordB = raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+        let wordC = raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self)
         // Byte n ≡ 0 (mod 3) is in A at lanes ≡ 0, in B at lanes ≡ 1, in C at lanes ≡ 2;
-        // n ≡ 1 in A at ≡ 1, B at ≡ 2, C at ≡ 0 (one lane further); n ≡ 2 two lanes further.
-        let r = (a & inA) | (b & inB) | (c & inC)
-        let g = (a & inB) | (b & inC) | (c & inA)
-        let bl = (a & inC) | (b & inA) | (c & inB)
-        red[block - firstBlock] = SIMD8(truncatingIfNeeded: r)
-        green[block - firstBlock] = SIMD8(truncatingIfNeeded: rotatedDown(g, by: 1))
-        blue[block - firstBlock] = SIMD8(truncatingIfNeeded: rotatedDown(bl, by: 2))
+        // n ≡ 1 in A at ≡ 1, B at ≡ 2, C at ≡ 0 (one lane further); n ≡ 2 two lanes further,
+        // moved back by rotating the word.
+        let redBytes = (wordA & inA) | (wordB & inB) | (wordC & inC)
+        let greenBytes = ((wordA & inB) | (wordB & inC) | (wordC & inA)).rotatedRight(byBits: 8)
+        let blueBytes = ((wordA & inC) | (wordB & inA) | (wordC & inB)).rotatedRight(byBits: 16)
+        r.pointee = SIMD8(truncatingIfNeeded: unsafeBitCast(redBytes, to: SIMD8<UInt8>.self))
+        g.pointee = SIMD8(truncatingIfNeeded: unsafeBitCast(greenBytes, to: SIMD8<UInt8>.self))
+        b.pointee = SIMD8(truncatingIfNeeded: unsafeBitCast(blueBytes, to: SIMD8<UInt8>.self))
+        raw += 24
+        r += 1
+        g += 1
+        b += 1
     }
     for x in min(columns.upperBound, max(headEnd, endFull * 8))..<columns.upperBound { single(x) }
 }
 
-/// `bytes` rotated down by `lanes` lanes (lane `i` takes lane `i + lanes mod 8`): shifts of
-/// the little-endian 64-bit word.
-@inline(__always)
-private func rotatedDown(_ bytes: SIMD8<UInt8>, by lanes: UInt64) -> SIMD8<UInt8> {
-    let word = unsafeBitCast(bytes, to: UInt64.self)
-    return unsafeBitCast((word &>> (8 * lanes)) | (word &<< (64 - 8 * lanes)), to: SIMD8<UInt8>.self)
+extension UInt64 {
+    /// The word rotated towards its low bits by `bits` (0 < `bits` < 64).
+    @inline(__always)
+    fileprivate func rotatedRight(byBits bits: UInt64) -> UInt64 { (self &>> bits) | (self &<< (64 &- bits)) }
 }
 
 /// Pillow's vertical pass for output rows `outputs`: `source` row `i` is row
