@@ -454,7 +454,12 @@ private func deinterleave(_ row: UnsafePointer<UInt8>, columns: Range<Int>, firs
         green[block][lane] = Int16(row[3 * x + 1])
         blue[block][lane] = Int16(row[3 * x + 2])
     }
-    let firstFull = (columns.lowerBound + 7) / 8, endFull = max(firstFull, columns.upperBound / 8)
+    let firstFull = (columns.lowerBound + 7) / 8
+    #if _endian(little)
+    let endFull = max(firstFull, columns.upperBound / 8)
+    #else
+    let endFull = firstFull  // The words below take lane i as bits 8i..<8i + 8.
+    #endif
     let headEnd = min(columns.upperBound, firstFull * 8)
     for x in columns.lowerBound..<headEnd { single(x) }
     // The 8 bytes of A, B, C as 64-bit words (little-endian: lane i is bits 8i..<8i + 8), and
