@@ -260,21 +260,22 @@ extension RGBImage {
 //     w = high · 2^15 + low,   low = w & 0x7FFF ∈ [0, 2^15),   high = w >> 15 (arithmetic shift)
 //
 // and both sums are accumulated separately: Σ p·w = (Σ p·high) · 2^15 + Σ p·low. Every step is
-// integer arithmetic modulo 2^32 (each 16 × 16-bit product and each pair sum is exact in 32
-// bits: |p·w| ≤ 255 · 2^15 < 2^23, and pmaddwd's one overflowing case, −2^15 · −2^15 · 2, is
-// exact modulo 2^32), and addition and multiplication modulo 2^32 are associative, commutative
-// and distributive, so the result equals Pillow's 32-bit sum whatever the order of the
-// additions and however many taps there are (no bound on the filter size is needed, unlike a
-// float32 split that is exact only below 2^24). Only `high` must fit in 16 bits, that is
-// −2^30 ≤ w < 2^30; otherwise `SplitWeights` is nil and the passes use the 32-bit loop.
+// integer arithmetic modulo 2^32: a pixel times a half is below 255 · 2^15 < 2^23 in magnitude
+// and pmaddwd's pair sums below 2^24, so they are exact, and the accumulations wrap like
+// Pillow's `int` (Swift's `&+`). Addition and multiplication modulo 2^32 are associative,
+// commutative and distributive, so the result is Pillow's 32-bit sum whatever the order of the
+// additions and however many taps there are: no bound on the filter size is needed (a float32
+// split would be exact only while every partial sum stays below 2^24, which fails for large
+// down-scales). Only `high` must fit in 16 bits, that is −2^30 ≤ w < 2^30; otherwise
+// `SplitWeights` is nil and the passes use the 32-bit loops.
 //
 // The kernels do not depend on Pillow's sum staying within 32 bits, but it does, so that its
 // C `int` arithmetic is the same as this modular one: |Σ p·w| + 2^21 ≤ 255 · Σ|w| + 2^21, and
 // the normalised weights of one output sum to 2^22 (± 0.5 per tap of rounding), all of them
-// non-negative for the bilinear filter; the bicubic one (a = −0.5) has negative lobes of 1/12 of
-// the kernel's integral on each side, so Σ|w| ≈ 7/6 · 2^22, under 1.5 · 2^22 at every scale
-// and border (`ResamplingKernelTests` checks it on many geometries), and 255 · 1.5 · 2^22 + 2^21
-// < 2^31.
+// non-negative for the bilinear filter; each negative lobe of the bicubic one (a = −0.5) holds
+// −1/24 of the kernel's integral, so Σ|w| ≈ (1 + 4/24) · 2^22 = 7/6 · 2^22, under 1.5 · 2^22
+// at every scale and border (`ResamplingKernelTests` checks it on many geometries), and
+// 255 · 1.5 · 2^22 + 2^21 < 2^31.
 //
 // The horizontal pass also needs the samples of one channel next to each other; SSE2 has no
 // general byte shuffle to split interleaved RGB, so `deinterleave` uses masks in an order of
@@ -371,7 +372,8 @@ private func laneSums(red: SIMD4<Int32>, green: SIMD4<Int32>, blue: SIMD4<Int32>
 ///
 /// Each row is first split into three 16-bit planes of the columns the outputs read
 /// (`deinterleave`), so that every output sample is a dot product of 8-column blocks
-/// (`multiplyAddPairs`, exact: see `SplitWeights`), the same number of blocks for every output.
+/// (`multiplyAddPairs`, exact: see "Exact 16-bit multiply-add kernels" above), the same number
+/// of blocks for every output.
 func resampleHorizontally(source: UnsafePointer<UInt8>, sourceRowStride: Int, sourceFirstColumn: Int, rows: Range<Int>,
                           coefficients c: ResampleCoefficients, outputs: Range<Int>,
                           destination: UnsafeMutablePointer<UInt8>, destinationRowStride: Int) {
@@ -385,11 +387,11 @@ func resampleHorizontally(source: UnsafePointer<UInt8>, sourceRowStride: Int, so
     let low = c.start[first], high = max(low, c.start[last] + c.count[last])
     // The planes hold the blocks of 8 columns from the one of `low` to the last one read.
     let firstBlock = low / 8, blocks = split.blocks
-    let planeCount = (c.start[last] / 8 + blocks - firstBlock) * 8
-    let planes = UnsafeMutablePointer<SIMD8<Int16>>.allocate(capacity: 3 * planeCount / 8)
+    let planeBlocks = c.start[last] / 8 + blocks - firstBlock
+    let planes = UnsafeMutablePointer<SIMD8<Int16>>.allocate(capacity: 3 * planeBlocks)
     defer { planes.deallocate() }
-    planes.initialize(repeating: SIMD8(), count: 3 * planeCount / 8)
-    let red = planes, green = planes + planeCount / 8, blue = planes + 2 * planeCount / 8
+    planes.initialize(repeating: SIMD8(), count: 3 * planeBlocks)
+    let red = planes, green = planes + planeBlocks, blue = planes + 2 * planeBlocks
     // One row's sums, clipped to bytes together at the end of the row (one lane of padding).
     let sums = UnsafeMutablePointer<Int32>.allocate(capacity: 3 * outputs.count + 1)
     defer { sums.deallocate() }
@@ -500,7 +502,8 @@ extension UInt64 {
 ///
 /// Sixteen bytes of a row at a time: the bytes of two source rows are interleaved into 16-bit
 /// pairs (row `2j`, row `2j + 1`) and multiplied by the pair of their weights
-/// (`multiplyAddPairs`, exact: see `SplitWeights`); the last few bytes use the 32-bit loop.
+/// (`multiplyAddPairs`, exact: see "Exact 16-bit multiply-add kernels" above); the last few
+/// bytes use the 32-bit loop.
 func resampleVertically(source: UnsafePointer<UInt8>, sourceRowStride: Int, sourceFirstRow: Int, bytesPerRow: Int,
                         outputs: Range<Int>, coefficients c: ResampleCoefficients,
                         destination: UnsafeMutablePointer<UInt8>, destinationRowStride: Int, destinationFirstRow: Int) {
