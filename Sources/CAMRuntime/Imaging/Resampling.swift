@@ -7,7 +7,8 @@ import Foundation
 // 2^21 (so the shift rounds), shifts right by 22 and clips to 0...255. The two passes run in
 // the order Pillow 13 chooses (see `resizedConvolution`), the first one's result stored as
 // uint8; a horizontal-first pass only covers the rows the vertical pass reads. A dimension
-// whose size does not change is not resampled.
+// whose size does not change is not resampled. The sums are computed with 16-bit
+// multiply-adds that give the same 32-bit integers (see "Exact 16-bit multiply-add kernels").
 
 /// The 22 fractional bits of Pillow's fixed-point weights.
 private let precisionBits = 32 - 8 - 2
@@ -22,6 +23,9 @@ struct ResampleCoefficients {
     let count: [Int]
     /// Fixed-point weights, `taps` per output position.
     let weights: [Int32]
+    /// The same weights split for the 16-bit multiply-add kernels, or nil when one of them is
+    /// outside their range (then the passes use the plain 32-bit loop).
+    let split: SplitWeights?
 
     /// Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc` for the box `[in0, in1)` of an
     /// input axis of `inSize` samples resampled to `outSize` samples.
@@ -61,6 +65,16 @@ struct ResampleCoefficients {
         self.start = start
         self.count = count
         self.weights = weights
+        split = SplitWeights(taps: taps, start: start, count: count, weights: weights)
+    }
+
+    /// Coefficients given directly (for tests of weights the filters do not produce).
+    init(taps: Int, start: [Int], count: [Int], weights: [Int32]) {
+        self.taps = taps
+        self.start = start
+        self.count = count
+        self.weights = weights
+        split = SplitWeights(taps: taps, start: start, count: count, weights: weights)
     }
 }
 
@@ -234,13 +248,342 @@ extension RGBImage {
     }
 }
 
+// MARK: - Exact 16-bit multiply-add kernels
+//
+// Pillow accumulates `Σ p·w` in 32-bit integers (p = 0...255, w = 22-bit weight). Baseline
+// x86-64 (SSE2) has no 32-bit vector multiply, so that loop is slow. It has `pmaddwd`, which
+// multiplies eight pairs of 16-bit integers and adds adjacent products into four 32-bit sums,
+// eight multiply-adds per instruction; the compiler emits it for `multiplyAddPairs` below (and
+// on other architectures the same Swift means the same arithmetic). The weights do not fit in 16
+// bits, so each one is split as
+//
+//     w = high · 2^15 + low,   low = w & 0x7FFF ∈ [0, 2^15),   high = w >> 15 (arithmetic shift)
+//
+// and both sums are accumulated separately: Σ p·w = (Σ p·high) · 2^15 + Σ p·low. Every step is
+// integer arithmetic modulo 2^32: a pixel times a half is below 255 · 2^15 < 2^23 in magnitude
+// and pmaddwd's pair sums below 2^24, so they are exact, and the accumulations wrap like
+// Pillow's `int` (Swift's `&+`). Addition and multiplication modulo 2^32 are associative,
+// commutative and distributive, so the result is Pillow's 32-bit sum whatever the order of the
+// additions and however many taps there are: no bound on the filter size is needed (a float32
+// split would be exact only while every partial sum stays below 2^24, which fails for large
+// down-scales). Only `high` must fit in 16 bits, that is −2^30 ≤ w < 2^30; otherwise
+// `SplitWeights` is nil and the passes use the 32-bit loops.
+//
+// The kernels do not depend on Pillow's sum staying within 32 bits, but it does, so that its
+// C `int` arithmetic is the same as this modular one: |Σ p·w| + 2^21 ≤ 255 · Σ|w| + 2^21, and
+// the normalised weights of one output sum to 2^22 (± 0.5 per tap of rounding), all of them
+// non-negative for the bilinear filter; each negative lobe of the bicubic one (a = −0.5) holds
+// −1/24 of the kernel's integral, so Σ|w| ≈ (1 + 4/24) · 2^22 = 7/6 · 2^22, under 1.5 · 2^22
+// at every scale and border (`ResamplingKernelTests` checks it on many geometries), and
+// 255 · 1.5 · 2^22 + 2^21 < 2^31.
+//
+// The horizontal pass also needs the samples of one channel next to each other; SSE2 has no
+// general byte shuffle to split interleaved RGB, so `deinterleave` uses masks in an order of
+// its own, which the weights (`SplitWeights.blocked`) follow.
+
+/// The fixed-point weights of one axis split into 16-bit halves for `multiplyAddPairs`.
+struct SplitWeights {
+    /// The low halves, in Pillow's layout (`taps` per output position).
+    let low: [Int16]
+    /// The high halves, in Pillow's layout.
+    let high: [Int16]
+    /// Blocks of 8 columns that every output position of the horizontal pass reads (the most
+    /// any of them needs, so that the loop's trip count does not vary).
+    let blocks: Int
+    /// The halves in the layout of the horizontal pass's planes (see `deinterleave`): per output
+    /// position `i`, per block `j` (image columns `8·(⌊start[i] / 8⌋ + j)` onwards), the 8 low
+    /// halves, then the 8 high halves, column `8·b + k` in lane `3k mod 8`; zero for the
+    /// columns the output does not use.
+    let blocked: [SIMD8<Int16>]
+    /// The bytes `i ≡ 0, 1, 2 (mod 3)` of a 64-bit word, for `deinterleave`. Kept here, where
+    /// the optimiser cannot see their values: as constants it turns part of the masking into
+    /// byte moves, which made the whole horizontal pass 6 % slower.
+    let laneMasks: (UInt64, UInt64, UInt64)
+
+    /// Splits `weights` (`taps` per output position, position `i` using `count[i]` of them from
+    /// input `start[i]`); nil if a weight's high half does not fit in 16 bits.
+    init?(taps: Int, start: [Int], count: [Int], weights: [Int32]) {
+        var low = [Int16](repeating: 0, count: weights.count), high = low
+        for (index, w) in weights.enumerated() {
+            guard w >= -(1 << 30), w < 1 << 30 else { return nil }
+            low[index] = Int16(w & 0x7FFF)
+            high[index] = Int16(w >> 15)
+        }
+        var blocks = 1
+        for (first, used) in zip(start, count) { blocks = max(blocks, (first % 8 + used + 7) / 8) }
+        var blocked = [SIMD8<Int16>](repeating: SIMD8(), count: count.count * blocks * 2)
+        for (output, used) in count.enumerated() {
+            for tap in 0..<used {
+                let column = start[output] % 8 + tap
+                let index = (output * blocks + column / 8) * 2, lane = (3 * column) % 8
+                blocked[index][lane] = low[output * taps + tap]
+                blocked[index + 1][lane] = high[output * taps + tap]
+            }
+        }
+        self.low = low
+        self.high = high
+        self.blocks = blocks
+        self.blocked = blocked
+        var masks: [UInt64] = [0, 0, 0]
+        for lane in 0..<8 { masks[lane % 3] |= 0xFF << (8 * lane) }
+        laneMasks = (masks[0], masks[1], masks[2])
+    }
+}
+
+/// `pmaddwd`: the products of the 16-bit lanes of `a` and `b`, adjacent pairs added, modulo 2^32.
+@inline(__always)
+private func multiplyAddPairs(_ a: SIMD8<Int16>, _ b: SIMD8<Int16>) -> SIMD4<Int32> {
+    let products = SIMD8<Int32>(truncatingIfNeeded: a) &* SIMD8<Int32>(truncatingIfNeeded: b)
+    return products.evenHalf &+ products.oddHalf
+}
+
+/// The bytes `a[0], b[0], a[1], b[1], …` (`punpcklbw`).
+@inline(__always)
+private func interleaved(_ a: SIMD8<UInt8>, _ b: SIMD8<UInt8>) -> SIMD16<UInt8> {
+    var result = SIMD16<UInt8>()
+    for i in 0..<8 {
+        result[2 * i] = a[i]
+        result[2 * i + 1] = b[i]
+    }
+    return result
+}
+
+/// `(high · 2^15 + low + 2^21) >> 22`, lane by lane, clipped to 0...255 (modulo 2^32 like Pillow).
+@inline(__always)
+private func clipped(high: SIMD4<Int32>, low: SIMD4<Int32>) -> SIMD4<Int32> {
+    let sum = (high &<< 15) &+ low &+ SIMD4(repeating: Int32(1 << (precisionBits - 1)))
+    return (sum &>> Int32(precisionBits)).clamped(lowerBound: SIMD4(repeating: 0), upperBound: SIMD4(repeating: 255))
+}
+
+/// `[Σ red + 2^21, Σ green + 2^21, Σ blue + 2^21, 0]`: the sums of the lanes (modulo 2^32)
+/// plus the rounding half.
+@inline(__always)
+private func laneSums(red: SIMD4<Int32>, green: SIMD4<Int32>, blue: SIMD4<Int32>) -> SIMD4<Int32> {
+    let half = Int32(1 << (precisionBits - 1))
+    let redGreen = SIMD8(lowHalf: red, highHalf: green), blueZero = SIMD8(lowHalf: blue, highHalf: SIMD4())
+    let pairs = SIMD8(lowHalf: redGreen.evenHalf &+ redGreen.oddHalf, highHalf: blueZero.evenHalf &+ blueZero.oddHalf)
+    return pairs.evenHalf &+ pairs.oddHalf &+ SIMD4(half, half, half, 0)
+}
+
 /// Pillow's horizontal pass on rows `rows` of `source` (row `i` at `source + i·sourceRowStride`,
 /// its byte 0 being column `sourceFirstColumn` of the image the coefficients were made for):
 /// output columns `outputs` go to the same row index of `destination`, column
 /// `outputs.lowerBound` first. The source must hold every column the outputs read.
+///
+/// Each row is first split into three 16-bit planes of the columns the outputs read
+/// (`deinterleave`), so that every output sample is a dot product of 8-column blocks
+/// (`multiplyAddPairs`, exact: see "Exact 16-bit multiply-add kernels" above), the same number
+/// of blocks for every output.
 func resampleHorizontally(source: UnsafePointer<UInt8>, sourceRowStride: Int, sourceFirstColumn: Int, rows: Range<Int>,
                           coefficients c: ResampleCoefficients, outputs: Range<Int>,
                           destination: UnsafeMutablePointer<UInt8>, destinationRowStride: Int) {
+    guard let first = outputs.first, let last = outputs.last, !rows.isEmpty else { return }
+    guard let split = c.split else {
+        resampleHorizontallyScalar(source: source, sourceRowStride: sourceRowStride, sourceFirstColumn: sourceFirstColumn,
+                                   rows: rows, coefficients: c, outputs: outputs,
+                                   destination: destination, destinationRowStride: destinationRowStride)
+        return
+    }
+    let low = c.start[first], high = max(low, c.start[last] + c.count[last])
+    // The planes hold the blocks of 8 columns from the one of `low` to the last one read.
+    let firstBlock = low / 8, blocks = split.blocks
+    let planeBlocks = c.start[last] / 8 + blocks - firstBlock
+    let planes = UnsafeMutablePointer<SIMD8<Int16>>.allocate(capacity: 3 * planeBlocks)
+    defer { planes.deallocate() }
+    planes.initialize(repeating: SIMD8(), count: 3 * planeBlocks)
+    let red = planes, green = planes + planeBlocks, blue = planes + 2 * planeBlocks
+    // One row's sums, clipped to bytes together at the end of the row (one lane of padding).
+    let sums = UnsafeMutablePointer<Int32>.allocate(capacity: 3 * outputs.count + 1)
+    defer { sums.deallocate() }
+    split.blocked.withUnsafeBufferPointer { blockedBuffer in
+        c.start.withUnsafeBufferPointer { starts in
+            guard let blocked = blockedBuffer.baseAddress else { return }
+            for yy in rows {
+                deinterleave(source + yy * sourceRowStride - sourceFirstColumn * 3, columns: low..<high,
+                             firstBlock: firstBlock, masks: split.laneMasks, red: red, green: green, blue: blue)
+                let out = destination + yy * destinationRowStride
+                for xx in outputs {
+                    let block = starts[xx] &>> 3 &- firstBlock
+                    var weights = blocked + xx &* blocks &* 2
+                    var r = red + block, g = green + block, b = blue + block
+                    var redLow = SIMD4<Int32>(), redHigh = SIMD4<Int32>()
+                    var greenLow = SIMD4<Int32>(), greenHigh = SIMD4<Int32>()
+                    var blueLow = SIMD4<Int32>(), blueHigh = SIMD4<Int32>()
+                    for _ in 0..<blocks {
+                        let wLow = weights[0], wHigh = weights[1]
+                        redLow &+= multiplyAddPairs(r.pointee, wLow)
+                        redHigh &+= multiplyAddPairs(r.pointee, wHigh)
+                        greenLow &+= multiplyAddPairs(g.pointee, wLow)
+                        greenHigh &+= multiplyAddPairs(g.pointee, wHigh)
+                        blueLow &+= multiplyAddPairs(b.pointee, wLow)
+                        blueHigh &+= multiplyAddPairs(b.pointee, wHigh)
+                        weights += 2
+                        r += 1
+                        g += 1
+                        b += 1
+                    }
+                    // The fourth lane (0) lands on the next output's first sum, written next.
+                    UnsafeMutableRawPointer(sums + 3 * (xx - first)).storeBytes(
+                        of: laneSums(red: (redHigh &<< 15) &+ redLow, green: (greenHigh &<< 15) &+ greenLow,
+                                     blue: (blueHigh &<< 15) &+ blueLow),
+                        as: SIMD4<Int32>.self)
+                }
+                for i in 0..<(3 * outputs.count) { out[i] = clip8(sums[i]) }
+            }
+        }
+    }
+}
+
+/// Splits the pixels of `columns` of a row (column `x` at `row + 3x`) into three 16-bit planes
+/// of 8-column blocks, block `b` of the image at index `b − firstBlock`, column `8b + k` in lane
+/// `3k mod 8` (the other lanes are left as they are).
+///
+/// That lane order is the one in which masks pick the red samples out of a block's 24 bytes
+/// taken as three words `A`, `B`, `C` of 8 bytes: lane `i` sees bytes `n` ∈ {i, 8 + i, 16 + i},
+/// exactly one of which is ≡ 0 (mod 3) since 8 ≡ 2 and 16 ≡ 1, and that byte is red of column
+/// `n / 3` = `3i mod 8` (because 3 · 3 ≡ 1 mod 8). Masks pick green and blue in the same order
+/// moved up by one and two lanes, moved back by rotating the word. So no byte shuffle is needed
+/// (SSE2 has no general one), only 64-bit masks and rotations and the widening to 16 bits; the
+/// weights are laid out to match (`SplitWeights.blocked`).
+@inline(__always)
+private func deinterleave(_ row: UnsafePointer<UInt8>, columns: Range<Int>, firstBlock: Int,
+                          masks: (UInt64, UInt64, UInt64),
+                          red: UnsafeMutablePointer<SIMD8<Int16>>, green: UnsafeMutablePointer<SIMD8<Int16>>,
+                          blue: UnsafeMutablePointer<SIMD8<Int16>>) {
+    func single(_ x: Int) {
+        let lane = (3 * x) % 8, block = x / 8 - firstBlock
+        red[block][lane] = Int16(row[3 * x])
+        green[block][lane] = Int16(row[3 * x + 1])
+        blue[block][lane] = Int16(row[3 * x + 2])
+    }
+    let firstFull = (columns.lowerBound + 7) / 8
+    #if _endian(little)
+    let endFull = max(firstFull, columns.upperBound / 8)
+    #else
+    let endFull = firstFull  // The words below take lane i as bits 8i..<8i + 8.
+    #endif
+    let headEnd = min(columns.upperBound, firstFull * 8)
+    for x in columns.lowerBound..<headEnd { single(x) }
+    // The 8 bytes of A, B, C as 64-bit words (little-endian: lane i is bits 8i..<8i + 8), and
+    // their lanes i ≡ 0, 1, 2 (mod 3), where A, B and C hold the bytes n ≡ 0 (mod 3).
+    let (inA, inB, inC) = masks
+    var raw = UnsafeRawPointer(row + 24 * firstFull)
+    var r = red + (firstFull - firstBlock), g = green + (firstFull - firstBlock), b = blue + (firstFull - firstBlock)
+    for _ in firstFull..<endFull {
+        let wordA = raw.loadUnaligned(as: UInt64.self), wordB = raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+        let wordC = raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self)
+        // Byte n ≡ 0 (mod 3) is in A at lanes ≡ 0, in B at lanes ≡ 1, in C at lanes ≡ 2;
+        // n ≡ 1 in A at ≡ 1, B at ≡ 2, C at ≡ 0 (one lane further); n ≡ 2 two lanes further,
+        // moved back by rotating the word.
+        let redBytes = (wordA & inA) | (wordB & inB) | (wordC & inC)
+        let greenBytes = ((wordA & inB) | (wordB & inC) | (wordC & inA)).rotatedRight(byBits: 8)
+        let blueBytes = ((wordA & inC) | (wordB & inA) | (wordC & inB)).rotatedRight(byBits: 16)
+        r.pointee = SIMD8(truncatingIfNeeded: unsafeBitCast(redBytes, to: SIMD8<UInt8>.self))
+        g.pointee = SIMD8(truncatingIfNeeded: unsafeBitCast(greenBytes, to: SIMD8<UInt8>.self))
+        b.pointee = SIMD8(truncatingIfNeeded: unsafeBitCast(blueBytes, to: SIMD8<UInt8>.self))
+        raw += 24
+        r += 1
+        g += 1
+        b += 1
+    }
+    for x in min(columns.upperBound, max(headEnd, endFull * 8))..<columns.upperBound { single(x) }
+}
+
+extension UInt64 {
+    /// The word rotated towards its low bits by `bits` (0 < `bits` < 64).
+    @inline(__always)
+    fileprivate func rotatedRight(byBits bits: UInt64) -> UInt64 { (self &>> bits) | (self &<< (64 &- bits)) }
+}
+
+/// Pillow's vertical pass for output rows `outputs`: `source` row `i` is row
+/// `sourceFirstRow + i` of the image the coefficients were made for, and must exist for every
+/// row an output reads; `bytesPerRow` bytes of each are resampled. Output row `yy` goes to
+/// `destination` row `yy − destinationFirstRow`.
+///
+/// Sixteen bytes of a row at a time: the bytes of two source rows are interleaved into 16-bit
+/// pairs (row `2j`, row `2j + 1`) and multiplied by the pair of their weights
+/// (`multiplyAddPairs`, exact: see "Exact 16-bit multiply-add kernels" above); the last few
+/// bytes use the 32-bit loop.
+func resampleVertically(source: UnsafePointer<UInt8>, sourceRowStride: Int, sourceFirstRow: Int, bytesPerRow: Int,
+                        outputs: Range<Int>, coefficients c: ResampleCoefficients,
+                        destination: UnsafeMutablePointer<UInt8>, destinationRowStride: Int, destinationFirstRow: Int) {
+    guard !outputs.isEmpty, bytesPerRow > 0 else { return }
+    guard let split = c.split else {
+        resampleVerticallyScalar(source: source, sourceRowStride: sourceRowStride, sourceFirstRow: sourceFirstRow,
+                                 bytesPerRow: bytesPerRow, outputs: outputs, coefficients: c, destination: destination,
+                                 destinationRowStride: destinationRowStride, destinationFirstRow: destinationFirstRow)
+        return
+    }
+    let vectorBytes = bytesPerRow & ~15
+    // Per pair of taps: its low weights and its high weights, repeated in the four lane pairs.
+    let pairWeights = UnsafeMutablePointer<SIMD8<Int16>>.allocate(capacity: c.taps + 1)
+    defer { pairWeights.deallocate() }
+    for yy in outputs {
+        let ymin = c.start[yy] - sourceFirstRow, n = c.count[yy], pairs = (n + 1) / 2
+        for pair in 0..<pairs {
+            let tap = yy * c.taps + 2 * pair, second = 2 * pair + 1 < n
+            let l0 = split.low[tap], l1 = second ? split.low[tap + 1] : 0
+            let h0 = split.high[tap], h1 = second ? split.high[tap + 1] : 0
+            pairWeights[2 * pair] = SIMD8(l0, l1, l0, l1, l0, l1, l0, l1)
+            pairWeights[2 * pair + 1] = SIMD8(h0, h1, h0, h1, h0, h1, h0, h1)
+        }
+        let out = destination + (yy - destinationFirstRow) * destinationRowStride
+        let firstRow = source + ymin * sourceRowStride
+        var i = 0
+        while i < vectorBytes {
+            var low0 = SIMD4<Int32>(), low1 = SIMD4<Int32>(), low2 = SIMD4<Int32>(), low3 = SIMD4<Int32>()
+            var high0 = SIMD4<Int32>(), high1 = SIMD4<Int32>(), high2 = SIMD4<Int32>(), high3 = SIMD4<Int32>()
+            for pair in 0..<pairs {
+                let upper = firstRow + 2 * pair * sourceRowStride + i
+                // An odd count's last pair reads its one row twice (the second weight is 0).
+                let lower = 2 * pair + 1 < n ? upper + sourceRowStride : upper
+                let a = UnsafeRawPointer(upper).loadUnaligned(as: SIMD16<UInt8>.self)
+                let b = UnsafeRawPointer(lower).loadUnaligned(as: SIMD16<UInt8>.self)
+                let front = interleaved(a.lowHalf, b.lowHalf), back = interleaved(a.highHalf, b.highHalf)
+                let p0 = SIMD8<Int16>(truncatingIfNeeded: front.lowHalf)
+                let p1 = SIMD8<Int16>(truncatingIfNeeded: front.highHalf)
+                let p2 = SIMD8<Int16>(truncatingIfNeeded: back.lowHalf)
+                let p3 = SIMD8<Int16>(truncatingIfNeeded: back.highHalf)
+                let wLow = pairWeights[2 * pair], wHigh = pairWeights[2 * pair + 1]
+                low0 &+= multiplyAddPairs(p0, wLow)
+                high0 &+= multiplyAddPairs(p0, wHigh)
+                low1 &+= multiplyAddPairs(p1, wLow)
+                high1 &+= multiplyAddPairs(p1, wHigh)
+                low2 &+= multiplyAddPairs(p2, wLow)
+                high2 &+= multiplyAddPairs(p2, wHigh)
+                low3 &+= multiplyAddPairs(p3, wLow)
+                high3 &+= multiplyAddPairs(p3, wHigh)
+            }
+            let v0 = clipped(high: high0, low: low0), v1 = clipped(high: high1, low: low1)
+            let v2 = clipped(high: high2, low: low2), v3 = clipped(high: high3, low: low3)
+            let bytes = SIMD16<UInt8>(lowHalf: SIMD8(lowHalf: SIMD4(truncatingIfNeeded: v0),
+                                                     highHalf: SIMD4(truncatingIfNeeded: v1)),
+                                      highHalf: SIMD8(lowHalf: SIMD4(truncatingIfNeeded: v2),
+                                                      highHalf: SIMD4(truncatingIfNeeded: v3)))
+            UnsafeMutableRawPointer(out + i).storeBytes(of: bytes, as: SIMD16<UInt8>.self)
+            i += 16
+        }
+        if i < bytesPerRow {
+            c.weights.withUnsafeBufferPointer { weights in
+                let k = yy * c.taps, half = Int32(1 << (precisionBits - 1))
+                for column in i..<bytesPerRow {
+                    var sum = half
+                    for y in 0..<n {
+                        sum &+= Int32(firstRow[y * sourceRowStride + column]) &* weights[k + y]
+                    }
+                    out[column] = clip8(sum)
+                }
+            }
+        }
+    }
+}
+
+// MARK: - The 32-bit loops (weights whose high half does not fit in 16 bits)
+
+/// `resampleHorizontally` with Pillow's 32-bit multiply-adds.
+private func resampleHorizontallyScalar(source: UnsafePointer<UInt8>, sourceRowStride: Int, sourceFirstColumn: Int,
+                                        rows: Range<Int>, coefficients c: ResampleCoefficients, outputs: Range<Int>,
+                                        destination: UnsafeMutablePointer<UInt8>, destinationRowStride: Int) {
     guard let first = outputs.first, let last = outputs.last, !rows.isEmpty else { return }
     let half = Int32(1 << (precisionBits - 1))
     let low = c.start[first], high = c.start[last] + c.count[last], span = max(high - low, 0)
@@ -284,13 +627,11 @@ func resampleHorizontally(source: UnsafePointer<UInt8>, sourceRowStride: Int, so
     }
 }
 
-/// Pillow's vertical pass for output rows `outputs`: `source` row `i` is row
-/// `sourceFirstRow + i` of the image the coefficients were made for, and must exist for every
-/// row an output reads; `bytesPerRow` bytes of each are resampled. Output row `yy` goes to
-/// `destination` row `yy − destinationFirstRow`.
-func resampleVertically(source: UnsafePointer<UInt8>, sourceRowStride: Int, sourceFirstRow: Int, bytesPerRow: Int,
-                        outputs: Range<Int>, coefficients c: ResampleCoefficients,
-                        destination: UnsafeMutablePointer<UInt8>, destinationRowStride: Int, destinationFirstRow: Int) {
+/// `resampleVertically` with Pillow's 32-bit multiply-adds.
+private func resampleVerticallyScalar(source: UnsafePointer<UInt8>, sourceRowStride: Int, sourceFirstRow: Int,
+                                      bytesPerRow: Int, outputs: Range<Int>, coefficients c: ResampleCoefficients,
+                                      destination: UnsafeMutablePointer<UInt8>, destinationRowStride: Int,
+                                      destinationFirstRow: Int) {
     guard !outputs.isEmpty, bytesPerRow > 0 else { return }
     let half = Int32(1 << (precisionBits - 1))
     let acc = UnsafeMutablePointer<Int32>.allocate(capacity: bytesPerRow)
