@@ -95,6 +95,14 @@ int jpegscan_scaled_size(jpegscan_decoder *decoder, int denominator, int *width,
     return JPEGSCAN_OK;
 }
 
+int jpegscan_has_multiple_scans(jpegscan_decoder *decoder, int *multiple) {
+    decoder->message[0] = 0;
+    *multiple = 0;
+    if (setjmp(decoder->error.jump)) return jpegscan_failure(decoder);
+    *multiple = jpeg_has_multiple_scans(&decoder->info) ? 1 : 0;
+    return JPEGSCAN_OK;
+}
+
 int jpegscan_start(jpegscan_decoder *decoder, int *first_column, int *column_count) {
     decoder->message[0] = 0;
     if (setjmp(decoder->error.jump)) return jpegscan_failure(decoder);

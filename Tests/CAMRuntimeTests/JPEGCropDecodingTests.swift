@@ -143,6 +143,62 @@ final class JPEGCropDecodingTests: XCTestCase {
         XCTAssertGreaterThan(narrowBands, 20, "the cases must include bands narrower than the image")
     }
 
+    /// Two decoders sharing the crop's rows (forced here on small images; used by default from
+    /// `JPEGCropDecoder.splitMinimumRows` crop rows): the same bytes, every encoding (progressive
+    /// files take the one-decoder path), both pass orders, split rows anywhere.
+    func testTwoDecodersGiveTheSameBytes() throws {
+        let photos = [synthetic(width: 701, height: 301, seed: 5)]
+        var compared = 0
+        for (name, subsampling, flags) in Self.encodings {
+            for source in photos {
+                for image in [source, transposed(source)] {
+                    let data = try encode(image, subsampling: subsampling, flags: flags)
+                    let full = try RGBImage(data: data)
+                    for (presetName, preset) in presets {
+                        let expected = preprocessedCrop(full, preset: preset)
+                        let crop = try XCTUnwrap(JPEGCropDecoder.preprocessedCrop(data, preset: preset, fileName: "x.jpg", note: "",
+                                                                                  limits: .default, splitMinimumRows: 1))
+                        ImagingFixtures.assertIdentical(crop, expected, "\(name) \(image.width)×\(image.height) \(presetName), two decoders")
+                        compared += 1
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThanOrEqual(compared, 48 / 2)
+        // A 12-megapixel-like file large enough for the default threshold, both orientations.
+        let large = synthetic(width: 2400, height: 1700, seed: 9)
+        for image in [large, transposed(large)] {
+            let data = try encode(image, subsampling: TJSAMP_420)
+            let plan = try XCTUnwrap(CropResamplePlan(width: image.width, height: image.height, preset: .efficientNetLite0))
+            XCTAssertGreaterThanOrEqual(plan.inputRows.count, JPEGCropDecoder.splitMinimumRows)
+            for preset in [InputPreset.efficientNetLite0, .resnetV2] {
+                ImagingFixtures.assertIdentical(try RGBImage.preprocessedCrop(data: data, preset: preset),
+                                                preprocessedCrop(try RGBImage(data: data), preset: preset), "large \(image.width)×\(image.height)")
+            }
+        }
+    }
+
+    /// With two decoders, corrupt data anywhere (the first one's rows, the rows the second one
+    /// skips or reads, the rows below the crop) and truncation are still refused.
+    func testTwoDecodersRefuseCorruptDataAnywhere() throws {
+        let clean = [UInt8](try encode(synthetic(width: 900, height: 600, seed: 12), subsampling: TJSAMP_420))
+        let scanStart = try XCTUnwrap((0..<(clean.count - 1)).first { clean[$0] == 0xFF && clean[$0 + 1] == 0xDA })
+        for fraction in [0.03, 0.3, 0.55, 0.8, 0.97] {
+            var broken = clean
+            let at = scanStart + Int(Double(clean.count - scanStart) * fraction)
+            for i in stride(from: at, to: at + 60, by: 3) { broken[i] = 0xFF }
+            XCTAssertThrowsError(try RGBImage(data: Data(broken)), "\(fraction): the full path refuses it")
+            XCTAssertThrowsError(try JPEGCropDecoder.preprocessedCrop(Data(broken), preset: .resnetV2, fileName: "two.jpg", note: "",
+                                                                      limits: .default, splitMinimumRows: 1), "\(fraction)") { error in
+                XCTAssertTrue("\(error)".contains("two.jpg"), "\(error)")
+            }
+        }
+        for cut in [clean.count / 3, clean.count * 2 / 3, clean.count - 2] {
+            XCTAssertThrowsError(try JPEGCropDecoder.preprocessedCrop(Data(clean.prefix(cut)), preset: .resnetV2, fileName: "cut.jpg",
+                                                                      note: "", limits: .default, splitMinimumRows: 1), "cut at \(cut)")
+        }
+    }
+
     func testFileEntryPointsMatchDecodeThenPreprocess() throws {
         for name in ["rocket.jpg", "chelsea.png"] {
             let url = ImagingFixtures.photos.appendingPathComponent(name)

@@ -82,9 +82,15 @@ struct CropResamplePlan: Sendable {
 
     /// How many input rows (counted from `inputRows.lowerBound`) first-pass row `index` needs.
     func inputRowsNeeded(byFirstPassRow index: Int) -> Int {
-        if horizontalFirst { return index + 1 }
+        inputRows(forFirstPassRow: index).upperBound
+    }
+
+    /// The input rows (counted from `inputRows.lowerBound`) first-pass row `index` reads.
+    func inputRows(forFirstPassRow index: Int) -> Range<Int> {
+        if horizontalFirst { return index..<(index + 1) }
         let yy = outputRows.lowerBound + index
-        return vertical.start[yy] + vertical.count[yy] - inputRows.lowerBound
+        let first = vertical.start[yy] - inputRows.lowerBound
+        return first..<(first + vertical.count[yy])
     }
 
     /// Runs the first pass for first-pass rows `rows`. `source` holds input rows from

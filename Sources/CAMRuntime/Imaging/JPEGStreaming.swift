@@ -22,57 +22,57 @@ enum JPEGCropDecoder {
     /// First-pass rows a thread takes at a time.
     static let batchRows = 24
 
+    /// Crop rows from which a baseline JPEG's band is read by two decoders at once (see
+    /// `decodeAndResample`); smaller images gain less than a second decoder costs.
+    static let splitMinimumRows = 768
+
+    /// The share of the crop's rows the first of two decoders reads. The second one
+    /// entropy-decodes everything above its share to get there (libjpeg cannot seek); the
+    /// first resamples while the second finishes. 0.4, 0.5 and 0.6 measured alike on
+    /// 12-megapixel files (docs/performance.md).
+    static let firstDecoderShare = 0.5
+
     /// The preset's crop of the JPEG `data`, or nil when the preset has no crop plan for the
     /// image's size (the caller then decodes the whole image).
     ///
     /// - Throws: `ImageError` as `RGBImage(data:fileName:limits:)` for JPEG data.
     static func preprocessedCrop(_ data: Data, preset: InputPreset, fileName: String, note: String,
-                                 limits: ImageLimits, draft: Bool = false, margin: Int = bandMargin) throws -> RGBImage? {
-        guard let decoder = jpegscan_create() else {
-            throw ImageError(file: fileName, "libjpeg-turbo could not start a decoder (out of memory)")
-        }
-        defer { jpegscan_destroy(decoder) }
-        return try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws -> RGBImage? in
+                                 limits: ImageLimits, draft: Bool = false, margin: Int = bandMargin,
+                                 splitMinimumRows: Int = splitMinimumRows) throws -> RGBImage? {
+        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws -> RGBImage? in
             guard let base = raw.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
                 throw ImageError(file: fileName, "the file is empty (expected a JPEG image)")
             }
-            func fail(_ status: Int32, _ context: String) -> ImageError {
-                let message = String(cString: jpegscan_message(decoder))
-                let text = message.isEmpty ? "libjpeg-turbo reported an error without a message" : message
-                switch Int(status) {
-                case Int(JPEGSCAN_CMYK):
-                    return ImageError(file: fileName, "it is a CMYK JPEG\(note); only greyscale and colour (YCbCr/RGB) JPEGs are supported — convert it to RGB first")
-                case Int(JPEGSCAN_WARNING):
-                    return ImageError(file: fileName, "the JPEG data is truncated or corrupt\(note): \(text)")
-                default:
-                    return ImageError(file: fileName, "\(context)\(note): \(text)")
-                }
-            }
-            var width: Int32 = 0, height: Int32 = 0
-            let header = jpegscan_read_header(decoder, base, UInt(raw.count), &width, &height)
-            if header != Int32(JPEGSCAN_OK) { throw fail(header, "it is not a readable JPEG") }
-            try RGBImage.checkSize(width: Int(width), height: Int(height), fileName: fileName, format: "JPEG", limits: limits)
-            if draft, let denominator = draftDenominator(width: Int(width), height: Int(height), preset: preset) {
-                var scaledWidth: Int32 = 0, scaledHeight: Int32 = 0
-                let scaled = jpegscan_scaled_size(decoder, Int32(denominator), &scaledWidth, &scaledHeight)
-                if scaled != Int32(JPEGSCAN_OK) { throw fail(scaled, "the JPEG data cannot be decoded") }
-                if CropResamplePlan(width: Int(scaledWidth), height: Int(scaledHeight), preset: preset) != nil {
-                    width = scaledWidth
-                    height = scaledHeight
+            let source = JPEGBytes(base: base, count: raw.count)
+            let first = try BandDecoder(source, fileName: fileName, note: note)
+            var (width, height) = (first.width, first.height)
+            try RGBImage.checkSize(width: width, height: height, fileName: fileName, format: "JPEG", limits: limits)
+            var denominator = 1
+            if draft, let candidate = draftDenominator(width: width, height: height, preset: preset) {
+                let scaled = try first.scale(by: candidate)
+                if CropResamplePlan(width: scaled.width, height: scaled.height, preset: preset) != nil {
+                    (width, height) = scaled
+                    denominator = candidate
                 } else {
-                    _ = jpegscan_scaled_size(decoder, 1, &scaledWidth, &scaledHeight)
+                    _ = try first.scale(by: 1)
                 }
             }
-            guard let plan = CropResamplePlan(width: Int(width), height: Int(height), preset: preset) else { return nil }
-            var bandStart = Int32(max(0, plan.inputColumns.lowerBound - margin))
-            var bandWidth = Int32(min(Int(width), plan.inputColumns.upperBound + margin)) - bandStart
-            let started = jpegscan_start(decoder, &bandStart, &bandWidth)
-            if started != Int32(JPEGSCAN_OK) { throw fail(started, "the JPEG data cannot be decoded") }
-            guard Int(bandStart) <= plan.inputColumns.lowerBound, Int(bandStart + bandWidth) >= plan.inputColumns.upperBound else {
-                throw ImageError(file: fileName, "libjpeg-turbo decoded columns \(bandStart)..<\(bandStart + bandWidth), expected them to cover \(plan.inputColumns)")
+            guard let plan = CropResamplePlan(width: width, height: height, preset: preset) else { return nil }
+            let wanted = max(0, plan.inputColumns.lowerBound - margin)..<min(width, plan.inputColumns.upperBound + margin)
+            let progressive = try first.hasMultipleScans()
+            let split = plan.inputRows.count >= splitMinimumRows && ProcessInfo.processInfo.activeProcessorCount >= 2
+                && !progressive
+            let band = try first.start(columns: wanted)
+            guard band.lowerBound <= plan.inputColumns.lowerBound, band.upperBound >= plan.inputColumns.upperBound else {
+                throw ImageError(file: fileName, "libjpeg-turbo decoded columns \(band), expected them to cover \(plan.inputColumns)")
             }
-            return try decodeAndResample(decoder, plan: plan, imageHeight: Int(height), bandStart: Int(bandStart),
-                                         bandWidth: Int(bandWidth), fail: fail)
+            var second: BandDecoder?
+            if split {
+                let other = try BandDecoder(source, fileName: fileName, note: note)
+                if denominator > 1 { _ = try other.scale(by: denominator) }
+                if try other.start(columns: wanted) == band { second = other }
+            }
+            return try decodeAndResample(first, second, plan: plan, imageHeight: height, band: band)
         }
     }
 
@@ -91,85 +91,193 @@ enum JPEGCropDecoder {
         return [8, 4, 2].first { ratio >= $0 }
     }
 
-    /// Reads the crop's rows into a band buffer (skipping the IDCT of the others), the first
-    /// resampling pass following on a second thread; then the second pass.
-    private static func decodeAndResample(_ decoder: OpaquePointer, plan: CropResamplePlan, imageHeight: Int,
-                                          bandStart: Int, bandWidth: Int,
-                                          fail: (Int32, String) -> ImageError) throws -> RGBImage {
-        let stride = bandWidth * 3
+    /// Reads the crop's rows into a band buffer (the IDCT of the others skipped), runs the first
+    /// resampling pass on the rows as they arrive, then the second pass.
+    ///
+    /// With one decoder, this thread decodes and a second one resamples behind it. With two
+    /// (`second`, a baseline JPEG whose crop has many rows), entropy decoding, which is
+    /// sequential, stays the only serial part: this thread decodes the top share of the rows
+    /// and then resamples; the second decoder, on another thread, entropy-decodes its way past
+    /// that share without the IDCT, decodes the rest, checks the data to the end of the image,
+    /// and resamples what is left.
+    private static func decodeAndResample(_ first: BandDecoder, _ second: BandDecoder?, plan: CropResamplePlan,
+                                          imageHeight: Int, band: Range<Int>) throws -> RGBImage {
+        let stride = band.count * 3
         let bandRows = plan.inputRows.count
-        let band = UnsafeMutablePointer<UInt8>.allocate(capacity: max(bandRows * stride, 1))
-        defer { band.deallocate() }
-        adviseHugePages(band, byteCount: bandRows * stride)
-        let lastRow = UnsafeMutablePointer<UInt8>.allocate(capacity: stride)
-        defer { lastRow.deallocate() }
+        let pixels = UnsafeMutablePointer<UInt8>.allocate(capacity: max(bandRows * stride, 1))
+        defer { pixels.deallocate() }
+        adviseHugePages(pixels, byteCount: bandRows * stride)
         let firstPass = UnsafeMutablePointer<UInt8>.allocate(capacity: max(plan.firstPassRows * plan.firstPassRowBytes, 1))
         defer { firstPass.deallocate() }
 
-        let work = StripWork(plan: plan, batch: batchRows)
-        let source = UnsafeSendable(value: UnsafePointer(band)), target = UnsafeSendable(value: firstPass)
+        let splitRow = second == nil ? bandRows : max(1, min(bandRows - 1, Int(Double(bandRows) * firstDecoderShare)))
+        let work = StripWork(plan: plan, batch: batchRows, split: splitRow)
+        let rows = plan.inputRows
+        let output = BandBuffer(pixels: pixels, stride: stride, firstRow: rows.lowerBound)
+        let source = UnsafeSendable(value: UnsafePointer(pixels)), target = UnsafeSendable(value: firstPass)
+        let bandStart = band.lowerBound
         let runBatches: @Sendable () -> Void = {
-            while let rows = work.claim() {
-                plan.runFirstPass(rows: rows, source: source.value, sourceRowStride: stride, sourceFirstColumn: bandStart,
+            while let claimed = work.claim() {
+                plan.runFirstPass(rows: claimed, source: source.value, sourceRowStride: stride, sourceFirstColumn: bandStart,
                                   destination: target.value)
             }
         }
         let helper = DispatchGroup()
-        DispatchQueue.global(qos: .userInitiated).async(group: helper, execute: runBatches)
-
-        var failure: ImageError?
-        /// Skips `count` rows (entropy decoding only); false after a failure.
-        func skip(_ count: Int) -> Bool {
-            guard count > 0 else { return true }
-            var skipped: Int32 = 0
-            let status = jpegscan_skip_rows(decoder, Int32(count), &skipped)
-            if status != Int32(JPEGSCAN_OK) {
-                failure = fail(status, "the JPEG data cannot be decoded")
-            } else if Int(skipped) != count {
-                failure = fail(Int32(JPEGSCAN_ERROR), "the JPEG decoder skipped \(skipped) rows of \(count)")
+        if let second {
+            let bottom = (rows.lowerBound + splitRow)..<rows.upperBound
+            DispatchQueue.global(qos: .userInitiated).async(group: helper) {
+                do {
+                    try second.decode(bottom, into: output, imageHeight: imageHeight, checkingToEnd: true,
+                                      stop: { work.isCancelled }) { work.publish(bottomRows: $0) }
+                    runBatches()
+                } catch {
+                    work.fail(error)
+                }
             }
-            return failure == nil
-        }
-        /// Reads up to `wanted` rows into `destination`; their number, or nil after a failure.
-        func read(_ wanted: Int, into destination: UnsafeMutablePointer<UInt8>, at row: Int) -> Int? {
-            var got: Int32 = 0
-            let status = jpegscan_read_rows(decoder, destination, stride, Int32(wanted), &got)
-            if status != Int32(JPEGSCAN_OK) {
-                failure = fail(status, "the JPEG data cannot be decoded")
-                return nil
+            do {
+                try first.decode(rows.lowerBound..<(rows.lowerBound + splitRow), into: output, imageHeight: imageHeight,
+                                 checkingToEnd: false, stop: { work.isCancelled }) { work.publish(topRows: $0) }
+            } catch {
+                work.fail(error)
             }
-            if got <= 0 {
-                failure = fail(Int32(JPEGSCAN_ERROR), "the JPEG decoder stopped at row \(row) of \(imageHeight)")
-                return nil
-            }
-            return Int(got)
-        }
-        // The rows above the crop's are skipped, the crop's read, and the rows below skipped but
-        // the last, which is read so that libjpeg checks the data to the end of the image.
-        var row = plan.inputRows.lowerBound
-        if skip(row) {
-            while row < plan.inputRows.upperBound {
-                let wanted = min(stripRows, plan.inputRows.upperBound - row)
-                guard let got = read(wanted, into: band + (row - plan.inputRows.lowerBound) * stride, at: row) else { break }
-                row += got
-                work.publish(inputRows: row - plan.inputRows.lowerBound)
+        } else {
+            DispatchQueue.global(qos: .userInitiated).async(group: helper, execute: runBatches)
+            do {
+                try first.decode(rows, into: output, imageHeight: imageHeight, checkingToEnd: true,
+                                 stop: { work.isCancelled }) { work.publish(topRows: $0) }
+            } catch {
+                work.fail(error)
             }
         }
-        if failure == nil, row < imageHeight, skip(imageHeight - row - 1) {
-            _ = read(1, into: lastRow, at: imageHeight - 1)
-        }
-        if failure == nil {
-            let finished = jpegscan_finish(decoder)
-            if finished != Int32(JPEGSCAN_OK) { failure = fail(finished, "the JPEG data cannot be decoded") }
-        }
-        if let failure {
-            work.cancel()
-            helper.wait()
-            throw failure
-        }
-        runBatches()  // this thread helps with what is left
+        runBatches()  // this thread resamples what is decoded, and helps with what is left
         helper.wait()
+        if let failure = work.failure { throw failure }
         return plan.secondPass(firstPass)
+    }
+}
+
+/// The JPEG bytes the decoders read; they stay alive (and unchanged) while a decoder uses them.
+private struct JPEGBytes: @unchecked Sendable {
+    let base: UnsafePointer<UInt8>
+    let count: Int
+}
+
+/// Where decoded rows go: image row `r` at `pixels + (r − firstRow) · stride`.
+private struct BandBuffer: @unchecked Sendable {
+    let pixels: UnsafeMutablePointer<UInt8>
+    let stride: Int
+    let firstRow: Int
+}
+
+/// One libjpeg decompressor over the whole JPEG (`Sources/CJPEGScan`), used by one thread at a
+/// time; its errors become `ImageError`s naming the file.
+private final class BandDecoder: @unchecked Sendable {
+    private let handle: OpaquePointer
+    private let fileName: String
+    private let note: String
+    /// The image size in the header (or after `scale(by:)`).
+    private(set) var width = 0
+    /// See `width`.
+    private(set) var height = 0
+
+    /// A decompressor that has read the header of `source`.
+    init(_ source: JPEGBytes, fileName: String, note: String) throws {
+        guard let handle = jpegscan_create() else {
+            throw ImageError(file: fileName, "libjpeg-turbo could not start a decoder (out of memory)")
+        }
+        self.handle = handle
+        self.fileName = fileName
+        self.note = note
+        var width: Int32 = 0, height: Int32 = 0
+        try check(jpegscan_read_header(handle, source.base, UInt(source.count), &width, &height), "it is not a readable JPEG")
+        (self.width, self.height) = (Int(width), Int(height))
+    }
+
+    deinit { jpegscan_destroy(handle) }
+
+    /// Throws `status` as an `ImageError` with libjpeg's message, unless it is `JPEGSCAN_OK`.
+    private func check(_ status: Int32, _ context: String = "the JPEG data cannot be decoded") throws {
+        guard status != Int32(JPEGSCAN_OK) else { return }
+        let message = String(cString: jpegscan_message(handle))
+        let text = message.isEmpty ? "libjpeg-turbo reported an error without a message" : message
+        switch Int(status) {
+        case Int(JPEGSCAN_CMYK):
+            throw ImageError(file: fileName, "it is a CMYK JPEG\(note); only greyscale and colour (YCbCr/RGB) JPEGs are supported — convert it to RGB first")
+        case Int(JPEGSCAN_WARNING):
+            throw ImageError(file: fileName, "the JPEG data is truncated or corrupt\(note): \(text)")
+        default:
+            throw ImageError(file: fileName, "\(context)\(note): \(text)")
+        }
+    }
+
+    /// Decodes at 1/`denominator` of the size (libjpeg's scaled IDCT); the new size.
+    func scale(by denominator: Int) throws -> (width: Int, height: Int) {
+        var width: Int32 = 0, height: Int32 = 0
+        try check(jpegscan_scaled_size(handle, Int32(denominator), &width, &height))
+        (self.width, self.height) = (Int(width), Int(height))
+        return (self.width, self.height)
+    }
+
+    /// Whether the JPEG is progressive (several scans).
+    func hasMultipleScans() throws -> Bool {
+        var multiple: Int32 = 0
+        try check(jpegscan_has_multiple_scans(handle, &multiple))
+        return multiple != 0
+    }
+
+    /// Starts decompressing the columns `columns`, widened by libjpeg to whole iMCUs: the columns
+    /// it will output.
+    func start(columns: Range<Int>) throws -> Range<Int> {
+        var first = Int32(columns.lowerBound), count = Int32(columns.count)
+        try check(jpegscan_start(handle, &first, &count))
+        return Int(first)..<Int(first + count)
+    }
+
+    /// Decodes image rows `rows` into `output`, calling `progress` with the number decoded so
+    /// far after each strip: the rows above are skipped (entropy decoding only); with
+    /// `checkingToEnd`, the rows below are skipped but the last, which is read so that libjpeg
+    /// checks the data to the end of the image, and decompression is finished. Returns early,
+    /// without error, when `stop` says so.
+    func decode(_ rows: Range<Int>, into output: BandBuffer, imageHeight: Int, checkingToEnd: Bool,
+                stop: () -> Bool, progress: (Int) -> Void) throws {
+        try skip(rows.lowerBound)
+        var row = rows.lowerBound
+        while row < rows.upperBound {
+            if stop() { return }
+            let wanted = min(JPEGCropDecoder.stripRows, rows.upperBound - row)
+            row += try read(wanted, into: output.pixels + (row - output.firstRow) * output.stride, stride: output.stride,
+                            at: row, of: imageHeight)
+            progress(row - rows.lowerBound)
+        }
+        guard checkingToEnd else { return }
+        if row < imageHeight {
+            try skip(imageHeight - row - 1)
+            let last = UnsafeMutablePointer<UInt8>.allocate(capacity: output.stride)
+            defer { last.deallocate() }
+            _ = try read(1, into: last, stride: output.stride, at: imageHeight - 1, of: imageHeight)
+        }
+        try check(jpegscan_finish(handle))
+    }
+
+    /// Skips `count` rows (entropy decoding only).
+    private func skip(_ count: Int) throws {
+        guard count > 0 else { return }
+        var skipped: Int32 = 0
+        try check(jpegscan_skip_rows(handle, Int32(count), &skipped))
+        guard Int(skipped) == count else {
+            throw ImageError(file: fileName, "the JPEG data cannot be decoded\(note): libjpeg-turbo skipped \(skipped) rows of \(count)")
+        }
+    }
+
+    /// Reads up to `wanted` rows (at least one) into `destination`; how many it read.
+    private func read(_ wanted: Int, into destination: UnsafeMutablePointer<UInt8>, stride: Int, at row: Int,
+                      of imageHeight: Int) throws -> Int {
+        var got: Int32 = 0
+        try check(jpegscan_read_rows(handle, destination, stride, Int32(wanted), &got))
+        guard got > 0 else {
+            throw ImageError(file: fileName, "the JPEG data cannot be decoded\(note): the decoder stopped at row \(row) of \(imageHeight)")
+        }
+        return Int(got)
     }
 }
 
@@ -220,54 +328,95 @@ extension JPEGCropDecoder {
 }
 
 /// The first-pass rows of a `CropResamplePlan`, handed out in batches as the input rows they
-/// need are decoded.
+/// need are decoded: by one decoder from the top, or by two, the first reading the crop's rows
+/// above `split` and the second the rows from `split` on.
 private final class StripWork: @unchecked Sendable {
     private let condition = NSCondition()
     private let plan: CropResamplePlan
     private let batch: Int
-    /// Input rows decoded so far (from the plan's first input row); guarded by `condition`.
-    private var decodedRows = 0
-    /// First-pass rows handed out so far; guarded by `condition`.
-    private var claimedRows = 0
-    /// Set when decoding failed; guarded by `condition`.
-    private var cancelled = false
+    /// The first crop row (counted from the plan's first input row) of the second decoder.
+    private let split: Int
+    /// First-pass rows `0..<topRows` read only rows above `split`; the others read some below.
+    private let topRows: Int
+    /// Rows decoded from the top and from `split`; guarded by `condition`.
+    private var decodedTop = 0, decodedBottom = 0
+    /// The next first-pass rows to hand out among `0..<topRows` and `topRows..<firstPassRows`;
+    /// guarded by `condition`.
+    private var nextTop = 0, nextBottom: Int
+    /// The first error, which stops all work; guarded by `condition`.
+    private(set) var failure: Error? {
+        get { condition.lock(); defer { condition.unlock() }; return storedFailure }
+        set { condition.lock(); storedFailure = newValue; condition.unlock() }
+    }
+    private var storedFailure: Error?
 
-    init(plan: CropResamplePlan, batch: Int) {
+    init(plan: CropResamplePlan, batch: Int, split: Int) {
         self.plan = plan
         self.batch = batch
+        self.split = split
+        var top = 0
+        while top < plan.firstPassRows, plan.inputRows(forFirstPassRow: top).upperBound <= split { top += 1 }
+        topRows = top
+        nextBottom = top
     }
 
-    /// Records that `inputRows` input rows are now decoded.
-    func publish(inputRows: Int) {
+    /// Records that `count` rows from the top are decoded.
+    func publish(topRows count: Int) {
         condition.lock()
-        decodedRows = inputRows
+        decodedTop = count
         condition.broadcast()
         condition.unlock()
     }
 
-    /// Stops handing out work.
-    func cancel() {
+    /// Records that `count` rows from `split` on are decoded.
+    func publish(bottomRows count: Int) {
         condition.lock()
-        cancelled = true
+        decodedBottom = count
         condition.broadcast()
         condition.unlock()
+    }
+
+    /// Records the first error and stops handing out work.
+    func fail(_ error: Error) {
+        condition.lock()
+        if storedFailure == nil { storedFailure = error }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Whether an error stopped the work.
+    var isCancelled: Bool { failure != nil }
+
+    /// Whether the input rows of first-pass row `index` are decoded; `condition` held.
+    private func isReady(_ index: Int) -> Bool {
+        let needed = plan.inputRows(forFirstPassRow: index)
+        if needed.lowerBound < split && Swift.min(needed.upperBound, split) > decodedTop { return false }
+        if needed.upperBound > split && needed.upperBound - split > decodedBottom { return false }
+        return true
+    }
+
+    /// Up to `batch` ready rows from `start` (below `end`); `condition` held.
+    private func readyRun(from start: Int, below end: Int) -> Range<Int>? {
+        guard start < end, isReady(start) else { return nil }
+        var last = start + 1
+        while last < Swift.min(end, start + batch), isReady(last) { last += 1 }
+        return start..<last
     }
 
     /// The next batch of first-pass rows whose inputs are decoded, waiting for them if needed;
-    /// nil when every row was handed out or decoding failed.
+    /// nil when every row was handed out or an error stopped the work.
     func claim() -> Range<Int>? {
         condition.lock()
         defer { condition.unlock() }
         let total = plan.firstPassRows
         while true {
-            if cancelled || claimedRows >= total { return nil }
-            if plan.inputRowsNeeded(byFirstPassRow: claimedRows) <= decodedRows {
-                var end = claimedRows + 1
-                while end < min(total, claimedRows + batch), plan.inputRowsNeeded(byFirstPassRow: end) <= decodedRows {
-                    end += 1
-                }
-                let rows = claimedRows..<end
-                claimedRows = end
+            if storedFailure != nil || (nextTop >= topRows && nextBottom >= total) { return nil }
+            if let rows = readyRun(from: nextTop, below: topRows) {
+                nextTop = rows.upperBound
+                return rows
+            }
+            if let rows = readyRun(from: nextBottom, below: total) {
+                nextBottom = rows.upperBound
                 return rows
             }
             condition.wait()

@@ -45,6 +45,10 @@ int jpegscan_read_header(jpegscan_decoder *decoder, const unsigned char *data, u
  * size the image will then have. Call after jpegscan_read_header, before jpegscan_start. */
 int jpegscan_scaled_size(jpegscan_decoder *decoder, int denominator, int *width, int *height);
 
+/* Sets `*multiple` to whether the image has several scans (progressive): decompression then
+ * entropy-decodes the whole file when it starts. Call after jpegscan_read_header. */
+int jpegscan_has_multiple_scans(jpegscan_decoder *decoder, int *multiple);
+
 /* Starts decompression and, when `*column_count` is less than the width, limits the output
  * to columns `*first_column ..< *first_column + *column_count`; libjpeg widens the band to
  * whole iMCUs and writes the band it will output back into both. */
