@@ -80,4 +80,12 @@ for photo in sorted((root / "examples" / "images").glob("*.*g")):
         small.save(out, format="JPEG", exif=exif.tobytes())
         write("jpeg", f"{stem}_exif6.jpg", out.getvalue())
 
+# Large enough for the JPEG crop path's two decoders (a crop of at least 768 rows with the jpeg
+# target's second preset), small enough for its 32 kB inputs: low quality.
+rocket = Image.open(root / "examples" / "images" / "rocket.jpg").convert("RGB").resize((880, 880))
+for suffix, options in {"880_q10.jpg": dict(quality=10), "880_q10_444.jpg": dict(quality=10, subsampling=0)}.items():
+    out = io.BytesIO()
+    rocket.save(out, format="JPEG", **options)
+    write("jpeg", f"rocket_{suffix}", out.getvalue())
+
 print("seeds:", {d.name: len(list(d.iterdir())) for d in sorted(seeds.iterdir())}, file=sys.stderr)
