@@ -5,19 +5,8 @@ import XCTest
 /// plain 32-bit loops they replaced (kept below, verbatim), byte for byte: many sizes, both
 /// filters, up- and down-scaling (including factors past 40), sub-ranges of outputs and rows as
 /// `CropResamplePlan` uses them, adversarial pixels, and weights the filters never produce.
+/// The random inputs come from the seeded `SplitMix64`, so that a failure can be replayed.
 final class ResamplingKernelTests: XCTestCase {
-    /// A small deterministic generator (SplitMix64), so that a failure can be replayed.
-    private struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Pixel contents for a `width × height` RGB image.
     private enum Pattern: CustomStringConvertible {
         case random
@@ -38,7 +27,7 @@ final class ResamplingKernelTests: XCTestCase {
             }
         }
 
-        func pixels(width: Int, height: Int, rng: inout SplitMix) -> [UInt8] {
+        func pixels(width: Int, height: Int, rng: inout SplitMix64) -> [UInt8] {
             var pixels = [UInt8](repeating: 0, count: width * height * 3)
             for y in 0..<height {
                 for x in 0..<width {
@@ -174,7 +163,7 @@ final class ResamplingKernelTests: XCTestCase {
     ]
 
     func testHorizontalPassIsIdenticalToThe32BitLoop() {
-        var rng = SplitMix(state: 1)
+        var rng = SplitMix64(seed: 1)
         for filter in [ResampleFilter.bilinear, .bicubic] {
             for (width, newWidth) in geometries {
                 let c = ResampleCoefficients(inSize: width, in1: Float(width), outSize: newWidth, filter: filter)
@@ -199,7 +188,7 @@ final class ResamplingKernelTests: XCTestCase {
     }
 
     func testVerticalPassIsIdenticalToThe32BitLoop() {
-        var rng = SplitMix(state: 2)
+        var rng = SplitMix64(seed: 2)
         for filter in [ResampleFilter.bilinear, .bicubic] {
             for (height, newHeight) in geometries {
                 let c = ResampleCoefficients(inSize: height, in1: Float(height), outSize: newHeight, filter: filter)
@@ -225,7 +214,7 @@ final class ResamplingKernelTests: XCTestCase {
     /// The preset shape of a 12-megapixel photo, on a few rows: the horizontal pass's 224 kept
     /// columns of 341, 49 taps; the vertical pass's 224 kept rows of 256.
     func testPresetShapeOfALargePhotoIsIdenticalToThe32BitLoop() {
-        var rng = SplitMix(state: 3)
+        var rng = SplitMix64(seed: 3)
         let horizontal = ResampleCoefficients(inSize: 4000, in1: 4000, outSize: 341, filter: .bicubic)
         let columns = 58..<282, first = horizontal.start[58]
         let pixels = Pattern.random.pixels(width: 4000, height: 4, rng: &rng)
@@ -242,7 +231,7 @@ final class ResamplingKernelTests: XCTestCase {
     /// the 32-bit loop modulo 2^32, which is what makes them exact whatever the filter; weights
     /// whose high half does not fit in 16 bits take the 32-bit loop.
     func testArbitraryWeightsAgreeModulo2To32AndOutOfRangeWeightsFallBack() {
-        var rng = SplitMix(state: 4)
+        var rng = SplitMix64(seed: 4)
         for (limit, splits) in [(Int32(1 << 30), true), (Int32.max, false)] {
             for taps in [1, 3, 8, 9, 49, 130] {
                 // Starts and ends never decreasing, as Pillow's are (the kernels rely on it).

@@ -417,7 +417,7 @@ public final class Network {
 }
 
 /// A small deterministic random generator (SplitMix64) for reproducible test weights.
-struct SplitMix64 {
+struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
 
     init(seed: UInt64) { state = seed }
