@@ -1,8 +1,8 @@
 import XCTest
 @testable import CAMRuntime
 
-/// The 16-bit multiply-add kernels of `resampleHorizontally` / `resampleVertically` against the
-/// plain 32-bit loops they replaced (kept below, verbatim), byte for byte: many sizes, both
+/// The 16-bit multiply-add kernels of `resampleHorizontally` / `resampleVertically` against
+/// Pillow's loops written plainly below (one sample at a time), byte for byte: many sizes, both
 /// filters, up- and down-scaling (including factors past 40), sub-ranges of outputs and rows as
 /// `CropResamplePlan` uses them, adversarial pixels, and weights the filters never produce.
 /// The random inputs come from the seeded `SplitMix64`, so that a failure can be replayed.
@@ -284,90 +284,46 @@ final class ResamplingKernelTests: XCTestCase {
     }
 }
 
-// MARK: - The 32-bit loops the kernels replaced, verbatim (from Resampling.swift before the change)
+// MARK: - Pillow's loops, written plainly (one sample at a time), as the reference
 
-private let referencePrecisionBits = 32 - 8 - 2
-
-@inline(__always)
+/// Pillow's `clip8` of a sum that started at 2^21: `sum >> 22` clipped to 0...255.
 private func referenceClip8(_ value: Int32) -> UInt8 {
-    let shifted = value >> Int32(referencePrecisionBits)
-    return shifted < 0 ? 0 : (shifted > 255 ? 255 : UInt8(shifted))
+    UInt8(clamping: value >> 22)
 }
 
-/// Pillow's horizontal pass on rows `rows` of `source` (row `i` at `source + i·sourceRowStride`,
-/// its byte 0 being column `sourceFirstColumn` of the image the coefficients were made for):
-/// output columns `outputs` go to the same row index of `destination`, column
-/// `outputs.lowerBound` first. The source must hold every column the outputs read.
+/// Pillow's `ImagingResampleHorizontal_8bpc` for one sample: Σ over the output's taps of
+/// pixel · weight from 2^21, in wrapping 32-bit integers.
 private func referenceResampleHorizontally(source: UnsafePointer<UInt8>, sourceRowStride: Int, sourceFirstColumn: Int, rows: Range<Int>,
-                          coefficients c: ResampleCoefficients, outputs: Range<Int>,
-                          destination: UnsafeMutablePointer<UInt8>, destinationRowStride: Int) {
-    guard let first = outputs.first, let last = outputs.last, !rows.isEmpty else { return }
-    let half = Int32(1 << (referencePrecisionBits - 1))
-    let low = c.start[first], high = c.start[last] + c.count[last], span = max(high - low, 0)
-    // Each row is first split into three Int32 planes (of the columns the outputs read) so that
-    // every output sample is a contiguous integer dot product (which the compiler vectorises);
-    // the sums, and so the results, are the same as Pillow's interleaved loop.
-    let planes = UnsafeMutablePointer<Int32>.allocate(capacity: 3 * max(span, 1))
-    defer { planes.deallocate() }
-    let red = planes, green = planes + span, blue = planes + 2 * span
-    c.weights.withUnsafeBufferPointer { weightBuffer in
-        c.start.withUnsafeBufferPointer { starts in
-            c.count.withUnsafeBufferPointer { counts in
-                guard let weights = weightBuffer.baseAddress else { return }
-                for yy in rows {
-                    let row = source + yy * sourceRowStride + (low - sourceFirstColumn) * 3
-                    for x in 0..<span {
-                        red[x] = Int32(row[3 * x])
-                        green[x] = Int32(row[3 * x + 1])
-                        blue[x] = Int32(row[3 * x + 2])
-                    }
-                    let out = destination + yy * destinationRowStride
-                    for xx in outputs {
-                        let xmin = starts[xx] - low, n = counts[xx]
-                        let k = weights + xx * c.taps
-                        let pr = red + xmin, pg = green + xmin, pb = blue + xmin
-                        var r = half, g = half, b = half
-                        for x in 0..<n {
-                            let w = k[x]
-                            r &+= pr[x] &* w
-                            g &+= pg[x] &* w
-                            b &+= pb[x] &* w
-                        }
-                        let o = 3 * (xx - first)
-                        out[o] = referenceClip8(r)
-                        out[o + 1] = referenceClip8(g)
-                        out[o + 2] = referenceClip8(b)
-                    }
+                                           coefficients c: ResampleCoefficients, outputs: Range<Int>,
+                                           destination: UnsafeMutablePointer<UInt8>, destinationRowStride: Int) {
+    for yy in rows {
+        for (index, xx) in outputs.enumerated() {
+            for channel in 0..<3 {
+                var sum = Int32(1 << 21)
+                for tap in 0..<c.count[xx] {
+                    let pixel = source[yy * sourceRowStride + (c.start[xx] + tap - sourceFirstColumn) * 3 + channel]
+                    sum &+= Int32(pixel) &* c.weights[xx * c.taps + tap]
                 }
+                destination[yy * destinationRowStride + 3 * index + channel] = referenceClip8(sum)
             }
         }
     }
 }
 
-/// Pillow's vertical pass for output rows `outputs`: `source` row `i` is row
-/// `sourceFirstRow + i` of the image the coefficients were made for, and must exist for every
-/// row an output reads; `bytesPerRow` bytes of each are resampled. Output row `yy` goes to
-/// `destination` row `yy − destinationFirstRow`.
+/// Pillow's `ImagingResampleVertical_8bpc` for one byte column at a time: output row `yy` reads
+/// `source` rows `start[yy] − sourceFirstRow` onwards and goes to `destination` row
+/// `yy − destinationFirstRow`.
 private func referenceResampleVertically(source: UnsafePointer<UInt8>, sourceRowStride: Int, sourceFirstRow: Int, bytesPerRow: Int,
-                        outputs: Range<Int>, coefficients c: ResampleCoefficients,
-                        destination: UnsafeMutablePointer<UInt8>, destinationRowStride: Int, destinationFirstRow: Int) {
-    guard !outputs.isEmpty, bytesPerRow > 0 else { return }
-    let half = Int32(1 << (referencePrecisionBits - 1))
-    let acc = UnsafeMutablePointer<Int32>.allocate(capacity: bytesPerRow)
-    defer { acc.deallocate() }
-    c.weights.withUnsafeBufferPointer { weights in
-        for yy in outputs {
-            let ymin = c.start[yy] - sourceFirstRow, n = c.count[yy], k = yy * c.taps
-            for i in 0..<bytesPerRow { acc[i] = half }
-            for y in 0..<n {
-                let w = weights[k + y]
-                let row = source + (ymin + y) * sourceRowStride
-                for i in 0..<bytesPerRow {
-                    acc[i] &+= Int32(row[i]) &* w
-                }
+                                         outputs: Range<Int>, coefficients c: ResampleCoefficients,
+                                         destination: UnsafeMutablePointer<UInt8>, destinationRowStride: Int, destinationFirstRow: Int) {
+    for yy in outputs {
+        for byte in 0..<bytesPerRow {
+            var sum = Int32(1 << 21)
+            for tap in 0..<c.count[yy] {
+                let pixel = source[(c.start[yy] - sourceFirstRow + tap) * sourceRowStride + byte]
+                sum &+= Int32(pixel) &* c.weights[yy * c.taps + tap]
             }
-            let out = destination + (yy - destinationFirstRow) * destinationRowStride
-            for i in 0..<bytesPerRow { out[i] = referenceClip8(acc[i]) }
+            destination[(yy - destinationFirstRow) * destinationRowStride + byte] = referenceClip8(sum)
         }
     }
 }
