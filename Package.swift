@@ -37,6 +37,12 @@ let package = Package(
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
         .systemLibrary(
+            name: "CCrypto",
+            path: "Sources/CCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .systemLibrary(
             name: "CDNNL",
             path: "Sources/CDNNL",
             providers: [.apt(["libdnnl-dev"])]
@@ -52,7 +58,7 @@ let package = Package(
         ),
         .target(
             name: "Interpreter",
-            dependencies: ["CAMRuntime"]
+            dependencies: ["CAMRuntime", "CCrypto"]
         ),
         .executableTarget(
             name: "CAMScript",

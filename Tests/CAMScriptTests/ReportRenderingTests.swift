@@ -87,6 +87,24 @@ final class ReportRenderingTests: XCTestCase {
         var hasher = SHA256()
         for chunk in stride(from: 0, to: million.count, by: 65_537) { hasher.update(million[chunk..<min(chunk + 65_537, million.count)]) }
         XCTAssertEqual(hasher.finalize(), { var h = SHA256(); h.update(million); return h.finalize() }())
+        // Value semantics: a copy goes on alone, and finalize() leaves the hasher usable.
+        func digest(_ text: String) -> [UInt8] {
+            var h = SHA256()
+            h.update(Array(text.utf8))
+            return h.finalize()
+        }
+        var first = SHA256()
+        first.update(Array("ab".utf8))
+        var second = first
+        second.update(Array("c".utf8))
+        XCTAssertEqual(second.finalize(), digest("abc"))
+        XCTAssertEqual(first.finalize(), digest("ab"), "the copy's update did not reach the original")
+        first.update(Array("c".utf8))
+        XCTAssertEqual(first.finalize(), digest("abc"), "finalize() left the hasher usable")
+        // A non-contiguous collection is hashed as its bytes.
+        var lazy = SHA256()
+        lazy.update(Array("abc".utf8).lazy.map { $0 })
+        XCTAssertEqual(lazy.finalize(), digest("abc"))
 
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("sha-\(UUID().uuidString).bin")
         defer { try? FileManager.default.removeItem(at: file) }
