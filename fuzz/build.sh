@@ -17,7 +17,7 @@ mkdir -p "$OUT"
 # lld (shipped with the toolchain) links the targets: ld.gold prints ~200 harmless warnings
 # about ASan's local symbols. -enable-testing lets a target reach internal entry points (the unpickler) with @testable.
 FLAGS=(-O -g -sanitize=fuzzer,address -enable-testing -swift-version 5
-       -I Sources/CPNG -I Sources/CJPEG -I Sources/CJPEGScan/include -I Sources/COpenBLAS -I Sources/CDNNL)
+       -I Sources/CPNG -I Sources/CJPEG -I Sources/CJPEGScan/include -I Sources/COpenBLAS -I Sources/CDNNL -I Sources/CCrypto)
 # The C target CJPEGScan (libjpeg behind setjmp) is compiled with clang, instrumented the same
 # way, and archived into libCAMRuntime.a.
 CLANG=${CLANG:-clang}
@@ -76,7 +76,7 @@ for name in "$@"; do
     if [[ ! -x "$exe" || -n "$(find "$src" fuzz/FuzzSupport.swift "${deps[@]}" -newer "$exe" -print -quit)" ]]; then
         echo "fuzz: building $exe"
         "$SWIFTC" "${FLAGS[@]}" -parse-as-library -module-name "Fuzz_$name" \
-            -use-ld=lld -I "$OUT" -L "$OUT" "${libs[@]}" -lpng16 -lturbojpeg -ljpeg -lopenblas -ldnnl \
+            -use-ld=lld -I "$OUT" -L "$OUT" "${libs[@]}" -lpng16 -lturbojpeg -ljpeg -lopenblas -ldnnl -lcrypto \
             fuzz/FuzzSupport.swift "$src" -o "$exe"
     fi
 done
