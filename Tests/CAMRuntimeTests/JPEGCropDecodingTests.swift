@@ -199,6 +199,66 @@ final class JPEGCropDecodingTests: XCTestCase {
         }
     }
 
+    /// `data` decoded by TurboJPEG alone (accurate IDCT, smooth upsampling, RGB), as the
+    /// reference of the two-decoder whole-picture path.
+    private func turboDecode(_ data: Data) throws -> RGBImage {
+        let handle = try XCTUnwrap(tjInitDecompress())
+        defer { tjDestroy(handle) }
+        return try data.withUnsafeBytes { raw -> RGBImage in
+            let base = try XCTUnwrap(raw.baseAddress?.assumingMemoryBound(to: UInt8.self))
+            var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
+            XCTAssertEqual(tjDecompressHeader3(handle, base, UInt(raw.count), &width, &height, &subsampling, &colorspace), 0)
+            var pixels = [UInt8](repeating: 0, count: Int(width) * Int(height) * 3)
+            XCTAssertEqual(tjDecompress2(handle, base, UInt(raw.count), &pixels, width, 0, height, Int32(TJPF_RGB.rawValue), 0), 0)
+            return RGBImage(width: Int(width), height: Int(height), pixels: pixels)
+        }
+    }
+
+    /// The whole picture by two decoders (`RGBImage(data:)` from 2 megapixels; forced here on
+    /// small images): TurboJPEG's pixels for every baseline encoding, nil (TurboJPEG's path) for
+    /// progressive files, and corrupt or truncated data refused.
+    func testWholePictureByTwoDecodersIsTurboJPEGs() throws {
+        var split = 0
+        for (name, subsampling, flags) in Self.encodings {
+            for image in [synthetic(width: 701, height: 301, seed: 21), synthetic(width: 33, height: 17, seed: 22)] {
+                for oriented in [image, transposed(image)] {
+                    let data = try encode(oriented, subsampling: subsampling, flags: flags)
+                    let two = try data.withUnsafeBytes { raw in
+                        try JPEGCropDecoder.decodedInTwo(try XCTUnwrap(raw.baseAddress?.assumingMemoryBound(to: UInt8.self)),
+                                                         count: raw.count, fileName: "x.jpg", note: "", minimumPixels: 1)
+                    }
+                    if flags & TJFLAG_PROGRESSIVE != 0 {
+                        XCTAssertNil(two, "\(name): progressive files keep TurboJPEG")
+                        continue
+                    }
+                    ImagingFixtures.assertIdentical(try XCTUnwrap(two, name), try turboDecode(data),
+                                                    "\(name) \(oriented.width)×\(oriented.height), two decoders")
+                    split += 1
+                }
+            }
+        }
+        XCTAssertEqual(split, 20)
+        // From 2 megapixels RGBImage(data:) takes this path by itself.
+        let large = try encode(synthetic(width: 1800, height: 1200, seed: 23), subsampling: TJSAMP_420)
+        ImagingFixtures.assertIdentical(try RGBImage(data: large), try turboDecode(large), "1800×1200 via RGBImage(data:)")
+        // Corrupt data in either decoder's rows, and truncation, are refused.
+        let clean = [UInt8](large)
+        let scanStart = try XCTUnwrap((0..<(clean.count - 1)).first { clean[$0] == 0xFF && clean[$0 + 1] == 0xDA })
+        for fraction in [0.1, 0.5, 0.75, 0.95] {
+            var broken = clean
+            let at = scanStart + Int(Double(clean.count - scanStart) * fraction)
+            for i in stride(from: at, to: at + 60, by: 3) { broken[i] = 0xFF }
+            XCTAssertThrowsError(try RGBImage(data: Data(broken), fileName: "broken.jpg"), "\(fraction)") { error in
+                XCTAssertTrue("\(error)".contains("broken.jpg"), "\(error)")
+            }
+        }
+        for cut in [clean.count / 2, clean.count - 2] {
+            XCTAssertThrowsError(try RGBImage(data: Data(clean.prefix(cut)), fileName: "cut.jpg"), "cut at \(cut)") { error in
+                XCTAssertTrue("\(error)".contains("truncated or corrupt"), "\(error)")
+            }
+        }
+    }
+
     func testFileEntryPointsMatchDecodeThenPreprocess() throws {
         for name in ["rocket.jpg", "chelsea.png"] {
             let url = ImagingFixtures.photos.appendingPathComponent(name)

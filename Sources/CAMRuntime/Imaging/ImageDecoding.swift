@@ -258,6 +258,9 @@ extension RGBImage {
             }
             let (width, height) = try jpegHeader(handle, base, raw.count, fileName: fileName, note: note)
             try checkSize(width: Int(width), height: Int(height), fileName: fileName, format: "JPEG", limits: limits)
+            if let image = try JPEGCropDecoder.decodedInTwo(base, count: raw.count, fileName: fileName, note: note) {
+                return image
+            }
             // Accurate integer DCT and smooth (fancy) chroma upsampling, as Pillow decodes; no
             // DCT scaling, which would change the pixels. Any warning fails the decode, so stop
             // at the first one: otherwise libjpeg-turbo invents every missing pixel of a
