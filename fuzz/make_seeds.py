@@ -88,4 +88,9 @@ for suffix, options in {"880_q10.jpg": dict(quality=10), "880_q10_444.jpg": dict
     rocket.save(out, format="JPEG", **options)
     write("jpeg", f"rocket_{suffix}", out.getvalue())
 
+# Over 2 megapixels, so that RGBImage(data:) decodes it with two decoders, in under 32 kB.
+out = io.BytesIO()
+Image.open(root / "examples" / "images" / "rocket.jpg").convert("L").resize((1450, 1400)).save(out, format="JPEG", quality=5)
+write("jpeg", "rocket_1450_gray_q5.jpg", out.getvalue())
+
 print("seeds:", {d.name: len(list(d.iterdir())) for d in sorted(seeds.iterdir())}, file=sys.stderr)

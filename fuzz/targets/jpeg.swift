@@ -8,8 +8,9 @@ import CAMRuntime
 /// grayscale, CMYK refusal, EXIF orientation), then the crop path that decodes only a column
 /// band on libjpeg's API (`RGBImage.preprocessedCrop(data:preset:)`), with a small preset (so
 /// that small inputs have a band narrower than the image) and one that keeps nearly every row
-/// (so that images of 840 rows and more reach the crop path's two decoders). Inputs without the
-/// JPEG signature are skipped.
+/// (so that images of 840 rows and more reach the crop path's two decoders); `RGBImage(data:)`
+/// itself uses two decoders from 2 megapixels (a seed has 2.03). Inputs without the JPEG
+/// signature are skipped.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzJPEG(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     runFuzzInput(start, count) { data in
