@@ -225,7 +225,7 @@ final class JPEGCropDecodingTests: XCTestCase {
                     let data = try encode(oriented, subsampling: subsampling, flags: flags)
                     let two = try data.withUnsafeBytes { raw in
                         try JPEGCropDecoder.decodedInTwo(try XCTUnwrap(raw.baseAddress?.assumingMemoryBound(to: UInt8.self)),
-                                                         count: raw.count, fileName: "x.jpg", note: "", minimumPixels: 1)
+                                                         count: raw.count, fileName: "x.jpg", note: "")
                     }
                     if flags & TJFLAG_PROGRESSIVE != 0 {
                         XCTAssertNil(two, "\(name): progressive files keep TurboJPEG")

@@ -58,13 +58,9 @@ struct CropResamplePlan: Sendable {
         case .bicubic: filter = .bicubic
         case .nearest: return nil
         }
-        guard preset.resizeShorterSide > 0, preset.cropSize > 0 else { return nil }
-        let short = min(width, height), long = max(width, height)
-        guard short > 0 else { return nil }
-        let (product, overflow) = preset.resizeShorterSide.multipliedReportingOverflow(by: long)
-        guard !overflow else { return nil }
-        let newLong = Int(Double(product) / Double(short))
-        let (newWidth, newHeight) = width <= height ? (preset.resizeShorterSide, newLong) : (newLong, preset.resizeShorterSide)
+        guard preset.cropSize > 0,
+              let (newWidth, newHeight) = RGBImage.sizeResizingShorterSide(width: width, height: height, to: preset.resizeShorterSide)
+        else { return nil }
         let crop = preset.cropSize
         guard crop <= newWidth, crop <= newHeight, newWidth <= 1 << 20, newHeight <= 1 << 20 else { return nil }
         // torchvision's centre-crop origin: round((size − crop) / 2), half to even.

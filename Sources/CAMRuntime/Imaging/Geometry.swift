@@ -74,12 +74,26 @@ extension RGBImage {
     /// The size torchvision's `Resize(n)` gives: the shorter side becomes `n`, the longer side
     /// `int(n · long / short)` (truncated).
     ///
-    /// - Precondition: `shorterSide` is positive.
+    /// - Precondition: `shorterSide` is positive, and the longer side fits (see
+    ///   `sizeResizingShorterSide(width:height:to:)`).
     public func sizeResizingShorterSide(to shorterSide: Int) -> (width: Int, height: Int) {
         precondition(shorterSide > 0, "the shorter side must be positive, got \(shorterSide)")
+        guard let size = Self.sizeResizingShorterSide(width: width, height: height, to: shorterSide) else {
+            preconditionFailure("resizing \(width)×\(height) to a shorter side of \(shorterSide) gives a side past 10^15")
+        }
+        return size
+    }
+
+    /// The size torchvision's `Resize(shorterSide)` gives a `width × height` picture (see
+    /// `sizeResizingShorterSide(to:)`), or nil when a side is not positive or the longer side
+    /// would pass 10^15 (no picture has such a side; the bound keeps the arithmetic exact).
+    public static func sizeResizingShorterSide(width: Int, height: Int, to shorterSide: Int) -> (width: Int, height: Int)? {
         let short = min(width, height), long = max(width, height)
-        let newLong = Int(Double(shorterSide * long) / Double(short))
-        return width <= height ? (shorterSide, newLong) : (newLong, shorterSide)
+        guard short > 0, shorterSide > 0 else { return nil }
+        let (product, overflow) = shorterSide.multipliedReportingOverflow(by: long)
+        let newLong = Double(product) / Double(short)
+        guard !overflow, newLong < 1e15 else { return nil }
+        return width <= height ? (shorterSide, Int(newLong)) : (Int(newLong), shorterSide)
     }
 
     /// The image resized so that its shorter side is `shorterSide`, as torchvision's

@@ -258,7 +258,8 @@ extension RGBImage {
             }
             let (width, height) = try jpegHeader(handle, base, raw.count, fileName: fileName, note: note)
             try checkSize(width: Int(width), height: Int(height), fileName: fileName, format: "JPEG", limits: limits)
-            if let image = try JPEGCropDecoder.decodedInTwo(base, count: raw.count, fileName: fileName, note: note) {
+            if Int(width) * Int(height) >= JPEGCropDecoder.splitMinimumPixels,
+               let image = try JPEGCropDecoder.decodedInTwo(base, count: raw.count, fileName: fileName, note: note) {
                 return image
             }
             // Accurate integer DCT and smooth (fancy) chroma upsampling, as Pillow decodes; no

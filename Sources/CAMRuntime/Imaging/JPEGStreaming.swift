@@ -85,20 +85,20 @@ enum JPEGCropDecoder {
     /// two finish together at about 0.69.
     static let wholePictureFirstShare = 0.69
 
-    /// The whole picture of the JPEG at `base` (whose header was read and checked), decoded by
-    /// two decoders on two threads as `decodeAndResample` splits a crop's rows, or nil when
-    /// that does not pay: fewer than `minimumPixels` pixels, one core, or a progressive file
-    /// (the caller then decodes it with TurboJPEG). The pixels are TurboJPEG's: the same
-    /// library and settings (accurate integer IDCT, smooth upsampling, RGB output).
+    /// The whole picture of the JPEG at `base` (whose header was read and checked; the caller
+    /// asks from `splitMinimumPixels` on), decoded by two decoders on two threads as
+    /// `decodeAndResample` splits a crop's rows, or nil when that does not pay: one core, or a
+    /// progressive file (the caller then decodes it with TurboJPEG). The pixels are TurboJPEG's:
+    /// the same library and settings (accurate integer IDCT, smooth upsampling, RGB output).
     ///
     /// - Throws: `ImageError` when the data is truncated or corrupt.
-    static func decodedInTwo(_ base: UnsafePointer<UInt8>, count: Int, fileName: String, note: String,
-                             minimumPixels: Int = splitMinimumPixels) throws -> RGBImage? {
+    static func decodedInTwo(_ base: UnsafePointer<UInt8>, count: Int, fileName: String, note: String) throws -> RGBImage? {
         let source = JPEGBytes(base: base, count: count)
         let first = try BandDecoder(source, fileName: fileName, note: note)
         let (width, height) = (first.width, first.height)
-        guard height >= 2, width.multipliedReportingOverflow(by: height).partialValue >= minimumPixels,
-              ProcessInfo.processInfo.activeProcessorCount >= 2, !(try first.hasMultipleScans()) else { return nil }
+        guard height >= 2, ProcessInfo.processInfo.activeProcessorCount >= 2, !(try first.hasMultipleScans()) else {
+            return nil
+        }
         let second = try BandDecoder(source, fileName: fileName, note: note)
         guard try first.start(columns: 0..<width) == 0..<width, try second.start(columns: 0..<width) == 0..<width else {
             return nil
@@ -136,13 +136,8 @@ enum JPEGCropDecoder {
     /// preset resizes a `width × height` image to: the largest of 8, 4, 2 not above
     /// `min(width / newWidth, height / newHeight)` (integer divisions), or nil for none.
     static func draftDenominator(width: Int, height: Int, preset: InputPreset) -> Int? {
-        let short = min(width, height), long = max(width, height)
-        guard short > 0, preset.resizeShorterSide > 0 else { return nil }
-        let (product, overflow) = preset.resizeShorterSide.multipliedReportingOverflow(by: long)
-        guard !overflow else { return nil }
-        let newLong = Int(Double(product) / Double(short))
-        let (newWidth, newHeight) = width <= height ? (preset.resizeShorterSide, newLong) : (newLong, preset.resizeShorterSide)
-        guard newWidth > 0, newHeight > 0 else { return nil }
+        guard let (newWidth, newHeight) = RGBImage.sizeResizingShorterSide(width: width, height: height, to: preset.resizeShorterSide),
+              newWidth > 0, newHeight > 0 else { return nil }
         let ratio = min(width / newWidth, height / newHeight)
         return [8, 4, 2].first { ratio >= $0 }
     }
@@ -422,12 +417,8 @@ private final class StripWork: @unchecked Sendable {
     /// The next first-pass rows to hand out among `0..<topRows` and `topRows..<firstPassRows`;
     /// guarded by `condition`.
     private var nextTop = 0, nextBottom: Int
-    /// The first error, which stops all work; guarded by `condition`.
-    private(set) var failure: Error? {
-        get { condition.lock(); defer { condition.unlock() }; return storedFailure }
-        set { condition.lock(); storedFailure = newValue; condition.unlock() }
-    }
-    private var storedFailure: Error?
+    /// The first error, which stops all work.
+    private let firstFailure = FirstFailure()
 
     init(plan: CropResamplePlan, batch: Int, split: Int) {
         self.plan = plan
@@ -457,14 +448,17 @@ private final class StripWork: @unchecked Sendable {
 
     /// Records the first error and stops handing out work.
     func fail(_ error: Error) {
-        condition.lock()
-        if storedFailure == nil { storedFailure = error }
+        firstFailure.record(error)
+        condition.lock()  // a claim waiting under the lock sees the error after this wake-up
         condition.broadcast()
         condition.unlock()
     }
 
+    /// The first error, if one stopped the work.
+    var failure: Error? { firstFailure.error }
+
     /// Whether an error stopped the work.
-    var isCancelled: Bool { failure != nil }
+    var isCancelled: Bool { firstFailure.isSet }
 
     /// Whether the input rows of first-pass row `index` are decoded; `condition` held.
     private func isReady(_ index: Int) -> Bool {
@@ -489,7 +483,7 @@ private final class StripWork: @unchecked Sendable {
         defer { condition.unlock() }
         let total = plan.firstPassRows
         while true {
-            if storedFailure != nil || (nextTop >= topRows && nextBottom >= total) { return nil }
+            if firstFailure.isSet || (nextTop >= topRows && nextBottom >= total) { return nil }
             if let rows = readyRun(from: nextTop, below: topRows) {
                 nextTop = rows.upperBound
                 return rows
@@ -519,10 +513,8 @@ extension RGBImage {
     /// - Throws: `ImageError` as `RGBImage(data:fileName:limits:)`.
     public static func preprocessedCrop(data: Data, preset: InputPreset, fileName: String = "data",
                                         limits: ImageLimits = .default, draft: Bool = false) throws -> RGBImage {
-        if ImageFileFormat.detect(data) == .jpeg {
-            let named = ImageFileFormat.fromExtension(of: URL(fileURLWithPath: fileName))
-            let note = (named != nil && named != .jpeg)
-                ? " (the file holds JPEG data despite its .\(URL(fileURLWithPath: fileName).pathExtension) extension)" : ""
+        let (format, note) = try detectFormat(data, fileName: fileName)
+        if format == .jpeg {
             if let crop = try JPEGCropDecoder.preprocessedCrop(data, preset: preset, fileName: fileName, note: note,
                                                                limits: limits, draft: draft) {
                 return crop

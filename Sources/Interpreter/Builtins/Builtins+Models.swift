@@ -204,11 +204,9 @@ private func loadModel(at path: String, architecture: String?, context: CallCont
 /// Refuses a preset whose resized picture would be absurdly large or smaller than its crop
 /// (torchvision would pad the crop with black; a script asking for that has a mistake).
 private func checkCrop(_ preset: InputPreset, width: Int, height: Int) throws {
-    let short = min(width, height), long = max(width, height)
-    let (product, overflow) = preset.resizeShorterSide.multipliedReportingOverflow(by: long)
-    let exact = Double(product) / Double(max(short, 1))
-    let newLong = overflow || !(exact < 1e15) ? Int.max : Int(exact)
-    let resized = width <= height ? (width: preset.resizeShorterSide, height: newLong) : (width: newLong, height: preset.resizeShorterSide)
+    // A longer side past 10^15 is reported as Int.max by validateSize's message.
+    let resized = RGBImage.sizeResizingShorterSide(width: width, height: height, to: preset.resizeShorterSide)
+        ?? (width <= height ? (preset.resizeShorterSide, Int.max) : (Int.max, preset.resizeShorterSide))
     try RGBImage.validateSize(width: resized.width, height: resized.height)
     guard preset.cropSize <= min(resized.width, resized.height) else {
         throw RuntimeError("preprocess: the crop \(preset.cropSize) is larger than the resized picture "
