@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN := .build/release/camscript
 
-.PHONY: setup build release demo test check-examples clean fuzz fuzz-smoke
+.PHONY: setup build release demo test test-avx2 check-examples clean fuzz fuzz-smoke
 
 setup:
 	@bash scripts/setup.sh
@@ -21,7 +21,16 @@ demo: release
 test: setup
 	$(SWIFT) build
 	$(SWIFT) test
+	$(MAKE) test-avx2
 	$(MAKE) fuzz-smoke
+
+# The numerical tests again on the kernels an AVX2-only CPU gets (OpenBLAS's Haswell kernels,
+# oneDNN capped at AVX2), so that an AVX-512 machine catches what would fail on an AMD EPYC
+# without AVX-512 (issue 14). KernelPathTests fails the run if either library ignored the cap.
+AVX2_TESTS := KernelPathTests|ModelParityTests|CAMNetworkParityTests|CAMTinyParityTests|CAMChannelWeightsTests|CAMUnitTests|CAMRealActivationTests|DefaultModelTests|LayerGradientTests|LayerParityTests|LayerOneDNNTests|LayerOneDNNConvolutionTests|ModelNetworkTests|OneDNNWarmUpTests|PartialRetentionTests|ScoreCAMConstantChannelTests|GoldenTests|ExamplesTests
+test-avx2:
+	OPENBLAS_CORETYPE=Haswell ONEDNN_MAX_CPU_ISA=AVX2 CAMSCRIPT_TEST_KERNELS=Haswell/avx2 \
+		$(SWIFT) test --skip-build --filter '$(AVX2_TESTS)'
 
 # libFuzzer + AddressSanitizer targets in fuzz/targets (see docs/reliability.md).
 # `make fuzz FUZZ_SECONDS=N` runs each target N seconds, one at a time; the corpus grows in

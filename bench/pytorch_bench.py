@@ -33,7 +33,8 @@ operations = set(os.environ.get('CAMBENCH_OPS', 'forward,forward+backward,gradca
 if os.environ.get('CAMBENCH_SLOW') == '1':
     operations |= {'ablationcam', 'scorecam'}
 repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-print(f'# PyTorch {torch.__version__}, {torch.get_num_threads()} threads, median of {repeats}')
+print(f'# PyTorch {torch.__version__}, {torch.get_num_threads()} threads, ATen {torch.backends.cpu.get_cpu_capability()} kernels, '
+      f'ONEDNN_MAX_CPU_ISA={os.environ.get("ONEDNN_MAX_CPU_ISA", "unset")}, median of {repeats}')
 
 
 def best(values):

@@ -14,8 +14,16 @@
 # Usage: bash bench/run.sh [repeats]; CAMBENCH_MODELS, CAMBENCH_BATCHES, CAMBENCH_OPS select cases
 # (see bench/Sources/CAMBench/main.swift); CAMBENCH_NO_OPENBLAS=1 skips the OpenBLAS column.
 # CAMBENCH_SEED=1 then also runs the seed workflow as whole processes (bench/seed/run.sh, same repeats).
+# CAMBENCH_ISA=avx2 runs both sides on the kernels an AVX2-only CPU gets, on this CPU: OpenBLAS's
+# Haswell kernels and oneDNN capped at AVX2 for CAMScript; ATen's AVX2 kernels, its oneDNN capped at
+# AVX2 and MKL limited to AVX2 for PyTorch (issue 14). Each side's header line names what it ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+case "${CAMBENCH_ISA:-native}" in
+    native) ;;
+    avx2) export OPENBLAS_CORETYPE=Haswell ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ;;
+    *) echo "bench/run.sh: CAMBENCH_ISA is native or avx2, not ${CAMBENCH_ISA}" >&2; exit 2 ;;
+esac
 repeats="${1:-5}"
 py="${CAMBENCH_PYTHON:-python3}"
 scratch="${CAMBENCH_SCRATCH:-.build-bench}"
@@ -37,7 +45,8 @@ else
     "$scratch/release/camscript" run "$workdir/make-jpeg.cam" >/dev/null
 fi
 slow="${CAMBENCH_SLOW:-0}"
-echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg); CAMBENCH_SLOW=$slow"
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg); CAMBENCH_SLOW=$slow; CAMBENCH_ISA=${CAMBENCH_ISA:-native}"
+echo "# CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(grep -c '^processor' /proc/cpuinfo) cores, $(grep -qw avx512f /proc/cpuinfo && echo AVX-512 || echo 'no AVX-512')"
 swift_out=$(CAMBENCH_SLOW="$slow" "$bench" "$repeats")
 echo "$swift_out" | grep '^#'
 if [ "${CAMBENCH_NO_OPENBLAS:-0}" != 1 ]; then

@@ -43,6 +43,7 @@ final class ModelParityTests: XCTestCase {
         for path in m.record {
             S.assertClose(result.activations[path], io["act." + path], "\(name) activation \(path)")
         }
+        try adoptReferenceGatesAtKinks(network, fixture: name)
         let g = oneHot(m.targets, classes: logits.shape[1])
         let back = try network.backward(g, gradientsAt: m.gradients, inputGradient: true)
         for path in m.gradients {
@@ -59,6 +60,62 @@ final class ModelParityTests: XCTestCase {
 
         let guided = try network.backward(g, gradientsAt: [], inputGradient: true, reluMode: .guided)
         S.assertClose(guided.input, io["guided_input"], "\(name) guided input gradient")
+    }
+
+    /// The most ReLU6 gates whose side of a kink may differ from the reference's. The measured
+    /// counts are in docs/reliability.md ("Parity on every x86-64 CPU"); a larger count means the pre-activations
+    /// disagree by more than rounding, which this test must catch.
+    static let maximumKinkTies = 8
+
+    /// Gives the reference's gate to every ReLU6 element whose reference input lies within the
+    /// fixture's kink distance (1e-4 × that tensor's largest magnitude, the activation tolerance
+    /// above) of 0 or 6 and whose retained gate differs, then checks how many there were.
+    ///
+    /// Such an element falls on one side of the kink or the other by float32 rounding alone
+    /// (PyTorch's own float32 gradients differ from its float64 ones by ~1 % on this fixture for
+    /// one such element), and a flipped gate moves the gradients below it by far more than 1e-4.
+    /// Every other gate keeps our decision, so any real difference still fails the gradient
+    /// checks at their unchanged tolerance. A fixture without a kinks file changes nothing.
+    private func adoptReferenceGatesAtKinks(_ network: Network, fixture name: String) throws {
+        let url = S.fixtures.appendingPathComponent(name + ".kinks.safetensors")
+        guard FileManager.default.fileExists(atPath: url.path) else { return }
+        let kinks = try SafeTensors.read(contentsOf: url)
+        var gates: [String: ActivationModule] = [:]
+        for module in network.root.subtree {
+            if let activation = module as? ActivationModule { gates[activation.path] = activation }
+            if let block = module as? MBConvBlock {
+                gates[block.act0.path] = block.act0
+                gates[block.act1.path] = block.act1
+            }
+        }
+        /// The ReLU6 that a batch norm of the fixture feeds.
+        func gate(after bn: String) -> String {
+            switch bn {
+            case "_bn0": return "_relu#stem"
+            case "_bn1": return "_relu#head"
+            default: return bn.hasSuffix("._bn0") ? String(bn.dropLast(5)) + "._relu#0" : String(bn.dropLast(5)) + "._relu#1"
+            }
+        }
+        var ties: [String] = []
+        var near = 0
+        for key in kinks.keys.sorted() where key.hasPrefix("index.") {
+            let bn = String(key.dropFirst("index.".count))
+            let path = gate(after: bn)
+            let activation = try XCTUnwrap(gates[path], "no ReLU6 at \(path) for \(bn)")
+            let indices = try XCTUnwrap(kinks[key]), values = try XCTUnwrap(kinks["value." + bn])
+            XCTAssertEqual(indices.count, values.count, key)
+            near += indices.count
+            for (index, value) in zip(indices.storage, values.storage) {
+                let theirs = value > 0 && value < 6
+                let ours = try XCTUnwrap(activation.retainedGate(at: Int(index)), "\(path): index \(index) out of range")
+                guard ours != theirs else { continue }
+                activation.setRetainedGate(at: Int(index), open: theirs)
+                ties.append("\(path)[\(Int(index))] reference input \(value)")
+            }
+        }
+        XCTAssertGreaterThan(near, 0, "\(name): the kinks fixture lists no element")
+        print("\(name): \(ties.count) of \(near) ReLU6 inputs within rounding of a kink fell on the other side than in the reference\(ties.isEmpty ? "" : ": " + ties.joined(separator: ", "))")
+        XCTAssertLessThanOrEqual(ties.count, Self.maximumKinkTies, "\(name): kink ties \(ties)")
     }
 
     private func tinyResNet(bottleneck: Bool, blocks: [Int], widths: [Int], weights: String) throws -> Network {

@@ -83,6 +83,26 @@ final class ActivationModule: Module {
         backward(gradient, mode: context.reluMode)
     }
 
+    /// Whether the retained forward lets the gradient through at flat `index` (its input was
+    /// above 0 and, for ReLU6, below 6); `nil` without a retained forward or past its end.
+    func retainedGate(at index: Int) -> Bool? {
+        guard let output = retainedOutput, output.storage.indices.contains(index) else { return nil }
+        let value = output.storage[index]
+        return value > 0 && value < (kind == .relu6 ? 6 : .infinity)
+    }
+
+    /// Opens or closes the retained forward's gate at flat `index` for the backwards that follow.
+    ///
+    /// Only for comparing with a reference: an input within float32 rounding of a kink falls on
+    /// either side depending on the summation order, and a parity test gives such an element the
+    /// reference's side (and counts how often it had to). The retained output is copied first, so
+    /// the tensor that was passed on is unchanged.
+    func setRetainedGate(at index: Int, open: Bool) {
+        guard var output = retainedOutput, output.storage.indices.contains(index) else { return }
+        output.storage[index] = open ? 3 : 0
+        retainedOutput = output
+    }
+
     /// The gradient at the input for the gradient at the output of the last retained forward.
     func backward(_ gradient: Tensor, mode: ReLUBackwardMode) -> Tensor {
         guard let output = retainedOutput, output.shape == gradient.shape else {

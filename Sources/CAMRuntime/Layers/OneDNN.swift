@@ -470,6 +470,21 @@ final class OneDNNMaxPool {
 
 /// What oneDNN's threads need from the process environment.
 public enum OneDNNRuntime {
+    /// The widest instruction set oneDNN's kernels use in this process, e.g. `"avx512_core"` or
+    /// `"avx2"`: the CPU's, or lower where `ONEDNN_MAX_CPU_ISA` caps it (as `make test` does to
+    /// run the parity tests on the kernels an AVX2-only CPU gets).
+    public static var instructionSet: String {
+        let isa = dnnl_get_effective_cpu_isa()
+        let names: [(dnnl_cpu_isa_t, String)] = [
+            (dnnl_cpu_isa_all, "all"), (dnnl_cpu_isa_sse41, "sse41"), (dnnl_cpu_isa_avx, "avx"),
+            (dnnl_cpu_isa_avx2, "avx2"), (dnnl_cpu_isa_avx2_vnni, "avx2_vnni"),
+            (dnnl_cpu_isa_avx512_mic, "avx512_mic"), (dnnl_cpu_isa_avx512_mic_4ops, "avx512_mic_4ops"),
+            (dnnl_cpu_isa_avx512_core, "avx512_core"), (dnnl_cpu_isa_avx512_core_vnni, "avx512_core_vnni"),
+            (dnnl_cpu_isa_avx512_core_bf16, "avx512_core_bf16"), (dnnl_cpu_isa_avx512_core_amx, "avx512_core_amx"),
+        ]
+        return names.first { $0.0 == isa }?.1 ?? "isa 0x\(String(isa.rawValue, radix: 16))"
+    }
+
     /// The environment variables to set (by re-executing the process: libgomp reads them only
     /// when it loads) before running networks, or an empty dictionary when nothing is needed.
     ///

@@ -53,7 +53,7 @@ let slow = environment["CAMBENCH_SLOW"] == "1"
 let operations = Set((environment["CAMBENCH_OPS"] ?? "forward,forward+backward,gradcam,eigencam,decode")
     .split(separator: ",").map(String.init) + (slow ? ["ablationcam", "scorecam"] : []))
 print("# CAMBench: BLAS core \(BLAS.coreName), \(BLAS.threadCount) threads, inference convolutions on "
-      + (oneDNN ? "oneDNN" : "OpenBLAS") + ", OMP_WAIT_POLICY=\(environment["OMP_WAIT_POLICY"] ?? "default"), median of \(repeats)")
+      + (oneDNN ? "oneDNN (\(OneDNNRuntime.instructionSet))" : "OpenBLAS") + ", OMP_WAIT_POLICY=\(environment["OMP_WAIT_POLICY"] ?? "default"), median of \(repeats)")
 
 /// The median of the timings (issue 7 asks for medians: the minimum flatters whichever side had
 /// a quiet moment on a shared machine).
