@@ -54,7 +54,7 @@ let package = Package(
         ),
         .target(
             name: "CAMRuntime",
-            dependencies: ["CPNG", "CJPEG", "CJPEGScan", "COpenBLAS", "CDNNL"]
+            dependencies: ["CPNG", "CJPEG", "CJPEGScan", "COpenBLAS", "CDNNL", "CCrypto"]
         ),
         .target(
             name: "Interpreter",

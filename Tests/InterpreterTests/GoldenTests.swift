@@ -10,6 +10,9 @@ import XCTest
 /// diagnostic in order.
 final class GoldenTests: XCTestCase {
     static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
+    /// Where golden scripts fetch published weights from: a port nothing listens on, so that
+    /// `load "resnet50"` fails at once with the offline message and no test reaches the internet.
+    static let unreachableWeightsURL = "http://127.0.0.1:1/models/"
 
     struct Expectations {
         var lines: [String] = []
@@ -64,7 +67,8 @@ final class GoldenTests: XCTestCase {
         let script = ScriptFile(source: source, fileName: name)
         let sink = CollectingSink()
         let session = Session(output: sink, arguments: ["one", "two"], baseDirectory: scratch,
-                              environment: ["CAMSCRIPT_TEST": "yes", "HOME": scratch])
+                              environment: ["CAMSCRIPT_TEST": "yes", "HOME": scratch,
+                                            "CAMSCRIPT_WEIGHTS_URL": GoldenTests.unreachableWeightsURL])
         var failure: Diagnostic?
         do {
             for (cell, program) in try script.parse() {

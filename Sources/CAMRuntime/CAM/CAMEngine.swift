@@ -184,6 +184,13 @@ public struct CAMEngine {
             let row = logits.storage[(i * k)..<((i + 1) * k)]
             let wanted = request.targets.map { $0.count == 1 ? $0[0] : $0[i] } ?? .top
             let c = try wanted.classIndex(logits: row, classNames: network.classNames)
+            if k == 1 {
+                guard request.score == .logit else {
+                    throw RuntimeError("softmax=true needs several classes; this model has one logit (a binary classifier), "
+                                       + "explained as pytorch-grad-cam's BinaryClassifierOutputTarget: leave out softmax=")
+                }
+                return .binary(c)
+            }
             return request.score == .logit ? .logit(c) : .softmax(c)
         }
     }

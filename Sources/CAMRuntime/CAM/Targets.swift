@@ -6,11 +6,14 @@ public enum CAMTarget: Sendable, Equatable, CustomStringConvertible {
     case logit(Int)
     /// `ClassifierOutputSoftmaxTarget(c)`: the softmax probability of class `c`.
     case softmax(Int)
+    /// `BinaryClassifierOutputTarget(c)` of a single-logit head: the logit for class 1, minus
+    /// the logit for class 0 (the evidence for that class).
+    case binary(Int)
 
     /// The class this target is about.
     public var classIndex: Int {
         switch self {
-        case .logit(let c), .softmax(let c): return c
+        case .logit(let c), .softmax(let c), .binary(let c): return c
         }
     }
 
@@ -19,6 +22,7 @@ public enum CAMTarget: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .logit(let c): return "logit \(c)"
         case .softmax(let c): return "softmax \(c)"
+        case .binary(let c): return "binary \(c)"
         }
     }
 
@@ -27,6 +31,7 @@ public enum CAMTarget: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .logit(let c): return logits[logits.startIndex + c]
         case .softmax(let c): return Self.probabilities(logits)[c]
+        case .binary(let c): return c == 1 ? logits[logits.startIndex] : -logits[logits.startIndex]
         }
     }
 
@@ -39,6 +44,8 @@ public enum CAMTarget: Sendable, Equatable, CustomStringConvertible {
         case .softmax(let c):
             let p = Self.probabilities(logits)
             for j in 0..<p.count { g[j] = p[c] * ((j == c ? 1 : 0) - p[j]) }
+        case .binary(let c):
+            g[0] = c == 1 ? 1 : -1
         }
         return g
     }
@@ -92,8 +99,22 @@ public enum ClassTarget: Sendable, Equatable {
         throw RuntimeError("unknown label \"\(label)\"; closest labels: \(closest)")
     }
 
-    /// The class index for this target given a row of logits.
+    /// The class index for this target given a row of logits. A single logit is a binary
+    /// classifier: classes 0 and 1, the top one 1 where the logit is positive.
     public func classIndex(logits: ArraySlice<Float>, classNames: [String]) throws -> Int {
+        if logits.count == 1 {
+            switch self {
+            case .index(let i):
+                guard i == 0 || i == 1 else {
+                    throw RuntimeError("target class \(i) is out of range: the model is a binary classifier (one logit) with classes 0 and 1")
+                }
+                return i
+            case .label(let name):
+                return try Self.resolve(name, classNames: classNames)
+            case .top:
+                return logits[logits.startIndex] > 0 ? 1 : 0
+            }
+        }
         switch self {
         case .index(let i):
             guard i >= 0 && i < logits.count else {

@@ -125,6 +125,11 @@ public enum SafeTensors {
 
     /// Writes tensors as F32 safetensors, atomically (a temporary file, then a rename).
     public static func write(_ dict: StateDict, to url: URL) throws {
+        try encode(dict).write(to: url, options: .atomic)
+    }
+
+    /// The bytes of an F32 safetensors file holding the tensors, in the state dict's order.
+    public static func encode(_ dict: StateDict) -> Data {
         var header = "{"
         var offset = 0
         for (i, key) in dict.keys.enumerated() {
@@ -144,7 +149,7 @@ public enum SafeTensors {
             guard let t = dict[key] else { continue }
             t.storage.withUnsafeBytes { out.append(contentsOf: $0) }
         }
-        try out.write(to: url, options: .atomic)
+        return out
     }
 
     private static func elementWidth(_ dtype: String) -> Int? {

@@ -47,7 +47,8 @@ public enum ModelStore {
     }
 
     /// Loads a checkpoint file (safetensors or PyTorch, recognised by its content, whatever its
-    /// extension) into a network of `architecture`, or of the architecture its keys show.
+    /// extension) into a network of `architecture`, or of the architecture its keys show, with
+    /// as many classes as the checkpoint's head (a fine-tuned `fc` of 5 classes gives 5).
     ///
     /// - Throws: the checkpoint reader's errors, `RuntimeError` for an undetectable
     ///   architecture or a checkpoint that does not fit.
@@ -63,7 +64,8 @@ public enum ModelStore {
         } else {
             name = try Network.detectArchitecture(stateDict)
         }
-        let network = try Network.make(architecture: name, randomWeights: false)
+        let classes = try Network.headOutputs(stateDict, architecture: name)
+        let network = try Network.make(architecture: name, classes: classes, randomWeights: false)
         try network.load(stateDict)
         return network
     }
@@ -75,12 +77,12 @@ public enum ModelStore {
 
     /// A network of `architecture` with deterministic random weights (He-uniform convolutions
     /// and linear layers, identity batch norms): the same weights every time.
-    public static func randomNetwork(architecture: String) throws -> Network {
+    public static func randomNetwork(architecture: String, classes: Int = 1000) throws -> Network {
         guard let name = self.architecture(named: architecture) else {
             throw RuntimeError("unknown architecture \"\(architecture)\"; expected one of "
                                + Network.architectures.map { "\"\($0)\"" }.joined(separator: ", "))
         }
-        return try Network.make(architecture: name)
+        return try Network.make(architecture: name, classes: classes, randomWeights: true)
     }
 
     /// Every parameter and buffer of a network as a state dict with PyTorch's key names (for

@@ -9,8 +9,14 @@ import Foundation
 public final class Network {
     /// The architecture name: "resnet18" … "resnet152" or "efficientnet_lite0".
     public let architecture: String
-    /// The class names, index = class index (ImageNet's by default).
+    /// The class names, index = class index: ImageNet's for a 1000-class head, `class 0`…
+    /// otherwise, or the user's labels. A single-logit binary head has two: class 0 and class 1.
     public var classNames: [String]
+    /// The number of logits the head computes: the class count, or 1 for a binary classifier.
+    public let outputCount: Int
+    /// Whether the head is a single logit (a binary classifier: class 1 where the logit is
+    /// positive), explained as pytorch-grad-cam's `BinaryClassifierOutputTarget` does.
+    public var isBinary: Bool { outputCount == 1 }
     /// Every named module path in forward order ("conv1", "layer4", "layer4.2", "layer4.2.conv3", …).
     public var layerNames: [String]
     /// The conventional CAM target layer: "layer4" for ResNets, "_blocks.15" for EfficientNet-Lite0.
@@ -34,15 +40,23 @@ public final class Network {
     private var retained: (input: [Int], logits: [Int], gradientLayers: Set<String>?)?
 
     init(architecture: String, modules: [Module], defaultTargetLayer: String, preset: InputPreset,
-         classNames: [String] = ImageNetClasses.names) {
+         classNames: [String]? = nil) {
         self.architecture = architecture
         self.root = Sequential(path: "", modules: modules, isNamed: false)
+        let outputs = root.subtree.compactMap { ($0 as? Linear)?.outFeatures }.last ?? 0
+        self.outputCount = outputs
+        self.classNames = classNames ?? Network.defaultClassNames(outputs: outputs)
         let named = root.subtree.filter { $0.isNamed }
         self.layerNames = named.map(\.path)
         self.modulesByPath = Dictionary(named.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
         self.defaultTargetLayer = defaultTargetLayer
         self.preset = preset
-        self.classNames = classNames
+    }
+
+    /// ImageNet's names for 1000 logits; `class 0`, `class 1`, … otherwise (two for one logit).
+    public static func defaultClassNames(outputs: Int) -> [String] {
+        if outputs == ImageNetClasses.names.count { return ImageNetClasses.names }
+        return (0..<Swift.max(outputs, 2)).map { "class \($0)" }
     }
 
     // MARK: Building and loading
@@ -56,26 +70,54 @@ public final class Network {
         try make(architecture: architecture, randomWeights: true)
     }
 
-    /// Builds the architecture a state dict was saved from (see `detectArchitecture`) and loads
-    /// the state dict into it.
+    /// Builds the architecture a state dict was saved from (see `detectArchitecture`), with as
+    /// many classes as its head has, and loads the state dict into it.
     public static func make(from stateDict: StateDict) throws -> Network {
-        let network = try make(architecture: try detectArchitecture(stateDict), randomWeights: false)
+        let architecture = try detectArchitecture(stateDict)
+        let network = try make(architecture: architecture, classes: headOutputs(stateDict, architecture: architecture),
+                               randomWeights: false)
         try network.load(stateDict)
         return network
     }
 
+    /// The state-dict key of each architecture's classifier weight (`nn.Linear`, `[classes, features]`).
+    static func headKey(architecture: String) -> String {
+        architecture.hasPrefix("efficientnet") ? "_fc.weight" : "fc.weight"
+    }
+
+    /// The number of classes of a checkpoint's classifier (a fine-tuned head has its own), or
+    /// 1000 when the checkpoint has no such weight (loading then names the missing keys).
+    ///
+    /// - Throws: `RuntimeError` for a head that is not one `nn.Linear` (e.g. `fc.1.weight` of an
+    ///   `nn.Sequential(nn.Dropout(), nn.Linear())`), naming its keys.
+    public static func headOutputs(_ stateDict: StateDict, architecture: String) throws -> Int {
+        let tensors = normalizedTensors(stateDict)
+        let key = headKey(architecture: architecture)
+        if let weight = tensors.tensors[key], weight.rank == 2, weight.shape[0] >= 1 { return weight.shape[0] }
+        let prefix = String(key.dropLast("weight".count))
+        let other = tensors.keys.filter { $0.hasPrefix(prefix) }
+        if tensors.tensors[key] == nil, !other.isEmpty {
+            throw RuntimeError("the checkpoint's classifier is not a single nn.Linear \"\(prefix.dropLast())\" "
+                               + "(it has keys \(listing(other))); \(architecture) checkpoints are read with "
+                               + "\"\(key)\" [classes, features] and \"\(prefix)bias\"")
+        }
+        return 1000
+    }
+
     /// Builds an architecture, with random weights or with identity-initialised ones (zeros in
-    /// convolutions) when the weights will be replaced anyway.
-    static func make(architecture: String, randomWeights: Bool) throws -> Network {
+    /// convolutions) when the weights will be replaced anyway, and a head of `classes` logits.
+    static func make(architecture: String, classes: Int = 1000, randomWeights: Bool) throws -> Network {
         let name = architecture.lowercased().replacingOccurrences(of: "-", with: "_")
+        guard classes >= 1 else { throw RuntimeError("a classifier needs at least one class, got \(classes)") }
         let network: Network
         if let config = ResNetBuilder.configurations[name] {
             network = Network(architecture: name,
-                              modules: ResNetBuilder.modules(bottleneck: config.bottleneck, blocks: config.blocks),
+                              modules: ResNetBuilder.modules(bottleneck: config.bottleneck, blocks: config.blocks,
+                                                             classes: classes),
                               defaultTargetLayer: "layer4",
                               preset: config.bottleneck ? .resnetV2 : .resnetV1)
         } else if name == "efficientnet_lite0" {
-            network = Network(architecture: name, modules: EfficientNetLiteBuilder.lite0Modules(),
+            network = Network(architecture: name, modules: EfficientNetLiteBuilder.lite0Modules(classes: classes),
                               defaultTargetLayer: "_blocks.15", preset: .efficientNetLite0)
         } else {
             throw RuntimeError("unknown architecture \"\(architecture)\"; expected one of "

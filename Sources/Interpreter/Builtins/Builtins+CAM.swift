@@ -260,18 +260,40 @@ private func bytesImage(_ t: Tensor) throws -> RGBImage {
 }
 
 /// Writes `name: 12/64` to stderr, overwriting itself, for long CAM methods on a terminal.
-private final class ProgressReporter {
-    let name: String
-    var shown = false
-    init(name: String) { self.name = name }
+/// A one-line progress display on stderr (only made when stderr is a terminal), erased when done.
+final class ProgressReporter: @unchecked Sendable {
+    /// How the counts are shown.
+    enum Unit { case count, megabytes }
 
-    func report(_ done: Int, _ total: Int) {
-        shown = true
-        FileHandle.standardError.write(Data("\r\(name): \(done)/\(total)".utf8))
+    let name: String
+    let unit: Unit
+    private let lock = NSLock()
+    private var shown = false
+
+    init(name: String, unit: Unit = .count) {
+        self.name = name
+        self.unit = unit
+    }
+
+    func report(_ done: Int, _ total: Int?) {
+        let text: String
+        switch unit {
+        case .count:
+            text = "\(done)/\(total.map(String.init) ?? "?")"
+        case .megabytes:
+            let mb = { (bytes: Int) in String(format: "%.1f", Double(bytes) / 1_048_576) }
+            text = "\(mb(done))" + (total.map { "/\(mb($0)) MB" } ?? " MB")
+        }
+        lock.withLock {
+            shown = true
+            FileHandle.standardError.write(Data("\r\(name): \(text)".utf8))
+        }
     }
 
     func finish() {
-        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        lock.withLock {
+            if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        }
     }
 }
 

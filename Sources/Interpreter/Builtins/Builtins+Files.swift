@@ -9,10 +9,11 @@ extension BuiltinRegistry {
             name: "load",
             parameters: [Parameter("path", [.string], doc: "A file path (relative to the script's folder) or a built-in name."),
                          Parameter("weights", [.string], default: Value.none, keywordOnly: true, doc: "A checkpoint file for a model name."),
-                         Parameter("arch", [.string], default: Value.none, keywordOnly: true, doc: "The architecture of a checkpoint.")],
+                         Parameter("arch", [.string], default: Value.none, keywordOnly: true, doc: "The architecture of a checkpoint."),
+                         Parameter("labels", [.string], default: Value.none, keywordOnly: true, doc: "For a model: its class names, a text file with one per line or a JSON list (or {\"0\": name, …}).")],
             category: "Files", summary: "Loads a file (chosen by its extension) or a built-in model by name.",
-            details: "A `.npy` file becomes a tensor.",
-            example: "t = load \"activations.npy\"")) { args, context in
+            details: "A `.npy` file becomes a tensor. A model gets as many classes as its checkpoint's head (a ResNet fine-tuned on 5 classes has 5), named by labels= or else `class 0`, `class 1`, … (ImageNet's names for 1000 classes); a head of one logit is a binary classifier with classes 0 and 1.",
+            example: "t = load \"activations.npy\"\nmodel = load \"resnet50\" weights=\"flowers.pth\" labels=\"flowers.txt\"")) { args, context in
             let path = try args.string("path")
             let ext = (path as NSString).pathExtension.lowercased()
             let loaders = context.registry.loaders
@@ -27,17 +28,33 @@ extension BuiltinRegistry {
                 values["weights"] = .string(resolved)
                 args = BoundArguments(callee: args.callee, values: values, given: args.given, variadic: args.variadic)
             }
+            var labels: [String]?
+            if case .string(let file) = args["labels"] {
+                let resolved = context.resolvePath(file)
+                guard FileManager.default.fileExists(atPath: resolved) else {
+                    throw ScriptIOError("labels file not found: \(resolved)" + nearbyFileHint(resolved), missing: true)
+                }
+                labels = try ClassLabels.read(contentsOf: URL(fileURLWithPath: resolved))
+                try context.recordLoadedFile(at: resolved, kind: "labels")
+            }
+            let loaded: Value
             if let loader = loaders.first(where: { !ext.isEmpty && $0.extensions.contains(ext) }) {
-                return try loader.load(try existingFile(path, context), args, context)
+                loaded = try loader.load(try existingFile(path, context), args, context)
+            } else if let loader = loaders.first(where: { $0.acceptsName(path) }) {
+                loaded = try loader.load(path, args, context)
+            } else {
+                let known = loaders.flatMap(\.extensions).map { "." + $0 }.joined(separator: " ")
+                if ext.isEmpty {
+                    throw RuntimeError("cannot load \(quote(path)): it has no file extension and is not a known name (file types: \(known))")
+                }
+                throw RuntimeError("cannot load \(quote(path)): unknown file type .\(ext) (known: \(known))")
             }
-            if let loader = loaders.first(where: { $0.acceptsName(path) }) {
-                return try loader.load(path, args, context)
+            guard let labels else { return loaded }
+            guard case .object(let model as ModelObject) = loaded else {
+                throw RuntimeError("labels= names a model's classes; \(quote(path)) is not a model")
             }
-            let known = loaders.flatMap(\.extensions).map { "." + $0 }.joined(separator: " ")
-            if ext.isEmpty {
-                throw RuntimeError("cannot load \(quote(path)): it has no file extension and is not a known name (file types: \(known))")
-            }
-            throw RuntimeError("cannot load \(quote(path)): unknown file type .\(ext) (known: \(known))")
+            try model.setClassNames(labels, from: (try args.string("labels") as NSString).lastPathComponent)
+            return loaded
         })
 
         register(Builtin(BuiltinSignature(

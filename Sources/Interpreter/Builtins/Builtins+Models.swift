@@ -28,6 +28,9 @@ extension BuiltinRegistry {
             if case .string(let weights) = args["weights"] {
                 return try loadModel(at: weights, architecture: arch, context: context)
             }
+            if let published = PublishedWeights.table[arch] {
+                return try loadModel(at: try fetch(published, context: context), architecture: arch, context: context)
+            }
             let path: String
             do {
                 path = try ModelStore.defaultCheckpointPath(for: arch, environment: context.environment)
@@ -39,12 +42,26 @@ extension BuiltinRegistry {
 
         register(Builtin(BuiltinSignature(
             name: "random_model",
-            parameters: [Parameter("arch", [.string], doc: "An architecture: " + Network.architectures.joined(separator: ", ") + ".")],
+            parameters: [Parameter("arch", [.string], doc: "An architecture: " + Network.architectures.joined(separator: ", ") + "."),
+                         Parameter("classes", [.integer], default: .number(1000), keywordOnly: true,
+                                   doc: "The number of classes of its head (1: a binary classifier with one logit).")],
             category: models, summary: "A model with random (but always the same) weights, for trying the language without a checkpoint.",
-            details: "Convolutions and linear layers get He-uniform weights from a fixed seed, batch norms are the identity. Its predictions mean nothing, but every builtin works on it, quickly for resnet18. The preset is the architecture's usual one.",
-            example: "model = random_model \"resnet18\"")) { args, _ in
-            let network = try ModelStore.randomNetwork(architecture: try args.string("arch"))
+            details: "Convolutions and linear layers get He-uniform weights from a fixed seed, batch norms are the identity. Its predictions mean nothing, but every builtin works on it, quickly for resnet18. The preset is the architecture's usual one. `save model \"m.safetensors\"` writes its weights with PyTorch's key names.",
+            example: "model = random_model \"resnet18\"\nsmall = random_model \"resnet18\" classes=5")) { args, _ in
+            let classes = try args.integer("classes")
+            guard (1...100_000).contains(classes) else {
+                throw RuntimeError("random_model: classes must be 1…100000, got \(classes)")
+            }
+            let network = try ModelStore.randomNetwork(architecture: try args.string("arch"), classes: classes)
             return .object(ModelObject(network, source: "random"))
+        })
+
+        register(Saver(description: "model weights as safetensors (PyTorch's key names)", extensions: ["safetensors"], accepts: { value in
+            if case .object(_ as ModelObject) = value { return true }
+            return false
+        }) { value, path, _ in
+            guard case .object(let model as ModelObject) = value else { return }
+            try AtomicFile.write(SafeTensors.encode(ModelStore.stateDict(of: model.network)), to: path)
         })
 
         register(Builtin(BuiltinSignature(
@@ -93,7 +110,7 @@ extension BuiltinRegistry {
             name: "predict",
             parameters: [modelParameter, input,
                          Parameter("top", [.integer], default: .number(5), keywordOnly: true, doc: "How many classes to list.")],
-            category: models, summary: "The most probable classes with their labels and softmax probabilities.",
+            category: models, summary: "The most probable classes with their labels and softmax probabilities (sigmoid for a one-logit binary classifier).",
             details: "Returns a prediction table (a list of tables for a batch): index it for rows (row.rank, row.class, row.label, row.prob); .labels, .classes, .probs list a column, .top is the first row.",
             example: "p = predict model x top=3\nprint p.top.label")) { args, _ in
             let model = try args.object("model", as: ModelObject.self)
@@ -103,9 +120,11 @@ extension BuiltinRegistry {
             let logits = try model.network.forward(try batch(try args.tensor("x"), "predict")).logits
             let k = logits.shape[1]
             let tables = (0..<logits.shape[0]).map { i -> Value in
-                let probabilities = softmax(logits.storage[(i * k)..<((i + 1) * k)])
+                // One logit is a binary classifier: P(class 1) = sigmoid(logit), as torch.sigmoid.
+                let probabilities = k == 1 ? binaryProbabilities(logits.storage[i])
+                    : softmax(logits.storage[(i * k)..<((i + 1) * k)])
                 let order = probabilities.indices.sorted { probabilities[$0] != probabilities[$1] ? probabilities[$0] > probabilities[$1] : $0 < $1 }
-                let rows = order.prefix(min(top, k)).enumerated().map { rank, c in
+                let rows = order.prefix(min(top, probabilities.count)).enumerated().map { rank, c in
                     PredictionRow(rank: rank + 1, classIndex: c, label: c < classes ? model.network.classNames[c] : "class \(c)",
                                   probability: probabilities[c])
                 }
@@ -195,6 +214,28 @@ func softmax(_ x: ArraySlice<Float>) -> [Float] {
 
 /// Loads a checkpoint as a model and records the file with its SHA-256, so a report names the
 /// exact weights that produced it.
+/// [P(class 0), P(class 1)] of a single-logit binary classifier, in float32.
+private func binaryProbabilities(_ logit: Float) -> [Float] {
+    let one = 1 / (1 + Foundation.exp(-logit))
+    return [1 - one, one]
+}
+
+/// torchvision's published weights for a built-in ResNet, from the models folder, fetched there
+/// first when missing (progress on a terminal's stderr; Ctrl-C stops it and keeps what arrived).
+private func fetch(_ published: PublishedWeights, context: CallContext) throws -> String {
+    let folder = ModelStore.modelsFolder(environment: context.environment)
+    let downloader = WeightsDownloader(baseURL: WeightsDownloader.baseURL(environment: context.environment))
+    let reporter = isatty(STDERR_FILENO) == 1 ? ProgressReporter(name: "load: fetching \(published.fileName)", unit: .megabytes) : nil
+    defer { reporter?.finish() }
+    do {
+        return try downloader.fetch(published.fileName, hashPrefix: published.hashPrefix, into: folder,
+                                    progress: reporter.map { reporter in { @Sendable done, total in reporter.report(Int(done), total.map(Int.init)) } },
+                                    cancellation: context.cancellation)
+    } catch let error as WeightsDownloadError {
+        throw ScriptIOError(error.message)  // exit code 74, an input that could not be read
+    }
+}
+
 private func loadModel(at path: String, architecture: String?, context: CallContext) throws -> Value {
     let network = try ModelStore.load(contentsOf: path, architecture: architecture)
     try context.recordLoadedFile(at: path, kind: "model")

@@ -49,11 +49,23 @@ public final class ModelObject: ScriptObject, @unchecked Sendable {
     /// `"model"`.
     public var typeName: String { "model" }
 
+    /// Names the classes with a labels file's names, one per class of the head.
+    func setClassNames(_ names: [String], from file: String) throws {
+        let classes = network.classNames.count
+        guard names.count == classes else {
+            let head = network.isBinary ? "is a binary classifier (one logit): 2 classes, class 0 and class 1"
+                : "has \(classes) classes"
+            throw RuntimeError("labels file \(file) has \(names.count) name\(names.count == 1 ? "" : "s"), but the model's head \(head)")
+        }
+        network.classNames = names
+    }
+
     /// `model resnet50 (25.6M parameters, weights resnet50.pth), default layer "layer4", preset …`.
     public var description: String {
         let millions = Double(ModelStore.parameterCount(of: network)) / 1e6
         let count = String(format: "%.1fM", millions)
-        return "model \(network.architecture) (\(count) parameters, weights \(source)), default layer "
+        let classes = network.isBinary ? "binary classifier" : "\(network.classNames.count) classes"
+        return "model \(network.architecture) (\(count) parameters, \(classes), weights \(source)), default layer "
             + "\"\(network.defaultTargetLayer)\", preset \(ModelObject.describe(network.preset))"
     }
 
