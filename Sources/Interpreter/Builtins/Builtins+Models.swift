@@ -165,6 +165,41 @@ extension BuiltinRegistry {
         })
 
         register(Builtin(BuiltinSignature(
+            name: "layers",
+            parameters: [modelParameter,
+                         Parameter("x", [.tensor], default: Value.none, doc: "An input whose size the shapes are for (default: a blank image of the preset's crop size)."),
+                         Parameter("match", [.string], default: Value.none, keywordOnly: true,
+                                   doc: "Only the paths that contain this text (\"layer4\", \"conv\").")],
+            category: models, summary: "Lists the model's layers — the names layer= takes — with the shape of each one's output.",
+            details: "One line per module path in forward order with its output [C, H, W] for one image, as a forward hook sees it; the model's default CAM layer is marked. A module called more than once (a Bottleneck's relu) shows its first call, as pytorch-grad-cam's hook records it. A CAM needs a layer with a spatial size above 1×1 (the last one before the global pooling is the usual choice). Prints the list and returns none; model.layers gives the names as a list.",
+            example: "layers model match=\"layer4\"")) { args, context in
+            let model = try args.object("model", as: ModelObject.self)
+            let network = model.network
+            let x: Tensor
+            if args.isNone("x") {
+                x = Tensor(shape: [1, 3, network.preset.cropSize, network.preset.cropSize])
+            } else {
+                x = try batch(try args.tensor("x"), "layers")
+            }
+            let first = x.shape[0] == 1 ? x : x.slice(0).reshaped([1] + x.shape.dropFirst())
+            let wanted = args.isNone("match") ? nil : try args.string("match")
+            let names = network.layerNames.filter { wanted.map($0.contains) ?? true }
+            guard !names.isEmpty else {
+                throw RuntimeError("layers: no layer path contains \(quote(wanted ?? "")); model.layers lists them all")
+            }
+            let outputs = try network.forward(first, recording: names, cancellation: context.cancellation).activations
+            let width = max(names.map(\.count).max() ?? 0, "layer".count)
+            var lines = ["layer".padding(toLength: width, withPad: " ", startingAt: 0) + "  output"]
+            for name in names {
+                let shape = outputs[name].map { Network.describeShape(Array($0.shape.dropFirst())) } ?? "?"
+                let mark = name == network.defaultTargetLayer ? "  (default CAM layer)" : ""
+                lines.append(name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + shape + mark)
+            }
+            context.emit(.text(lines.joined(separator: "\n")))
+            return .none
+        })
+
+        register(Builtin(BuiltinSignature(
             name: "activations",
             parameters: [modelParameter, input,
                          Parameter("layer", [.string], default: Value.none, keywordOnly: true,
