@@ -29,6 +29,8 @@ enum CLI {
         if let folder { process.currentDirectoryURL = folder }
         var environment = ProcessInfo.processInfo.environment
         environment["OPENBLAS_CORETYPE"] = environment["OPENBLAS_CORETYPE"] ?? "Haswell"
+        // Published weights come from a port where nothing listens: no test reaches the internet.
+        environment["CAMSCRIPT_WEIGHTS_URL"] = "http://127.0.0.1:1/models/"
         for (k, v) in extra { environment[k] = v }
         process.environment = environment
         let out = Pipe(), err = Pipe(), input = Pipe()

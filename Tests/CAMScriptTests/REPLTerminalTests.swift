@@ -99,7 +99,7 @@ final class REPLTerminalTests: XCTestCase {
         try "old_entry = 7\n".write(toFile: history, atomically: true, encoding: .utf8)
         let environment = [
             "TERM": "xterm-256color", "HOME": folder.path, "CAMSCRIPT_HISTORY": history,
-            "PATH": "/usr/bin:/bin", "OPENBLAS_CORETYPE": "Haswell", "INPUTRC": "/dev/null",
+            "PATH": "/usr/bin:/bin", "OPENBLAS_CORETYPE": "Haswell", "CAMSCRIPT_WEIGHTS_URL": "http://127.0.0.1:1/models/", "INPUTRC": "/dev/null",
         ]
         let t = try Terminal(executable: CLI.executable.path, environment: environment, directory: folder.path)
 
