@@ -7,7 +7,7 @@ import Glibc
 /// internet. Each path answers as its route says; every request is logged with its `Range`.
 final class LocalHTTPServer: @unchecked Sendable {
     enum Route {
-        /// 200 with the bytes, or 206 from a `Range: bytes=N-` request's offset.
+        /// 200 with the bytes, or 206 from a `Range: bytes=N-` request's offset (416 past the end).
         case file(Data)
         /// 200 announcing all the bytes, then only the first `after` of them and a closed connection.
         case cut(Data, after: Int)
@@ -103,7 +103,10 @@ final class LocalHTTPServer: @unchecked Sendable {
             if let range, range.hasPrefix("bytes="), let offset = Int(range.dropFirst(6).split(separator: "-").first ?? "") {
                 start = min(offset, data.count)
             }
-            if start > 0 {
+            if start > 0 && start >= data.count {
+                send(client, "HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */\(data.count)\r\n"
+                     + "Content-Length: 0\r\nConnection: close\r\n\r\n", body: Data()[...])
+            } else if start > 0 {
                 send(client, "HTTP/1.1 206 Partial Content\r\nContent-Length: \(data.count - start)\r\n"
                      + "Content-Range: bytes \(start)-\(data.count - 1)/\(data.count)\r\nConnection: close\r\n\r\n",
                      body: data[start...])

@@ -94,6 +94,28 @@ final class WeightsDownloadTests: XCTestCase {
         XCTAssertEqual(server.requests.last?.range, "bytes=\(data.count / 3)-")
     }
 
+    func testAWholePartialFileIsCheckedAndKeptWithoutARequest() throws {
+        let (data, name, prefix) = try checkpoint()
+        let server = try LocalHTTPServer(routes: [name: .file(data)])
+        defer { server.stop() }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try data.write(to: folder.appendingPathComponent(name + ".partial"))
+        let path = try WeightsDownloader(baseURL: server.baseURL).fetch(name, hashPrefix: prefix, into: folder.path)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), data)
+        XCTAssertEqual(server.requests.count, 0)
+    }
+
+    func testAPartialFileLongerThanTheServersStartsOver() throws {
+        let (data, name, prefix) = try checkpoint()
+        let server = try LocalHTTPServer(routes: [name: .file(data)])
+        defer { server.stop() }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try (data + Data(repeating: 7, count: 100)).write(to: folder.appendingPathComponent(name + ".partial"))
+        let path = try WeightsDownloader(baseURL: server.baseURL).fetch(name, hashPrefix: prefix, into: folder.path)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), data)
+        XCTAssertEqual(server.requests.map(\.range), ["bytes=\(data.count + 100)-", nil])
+    }
+
     func testARedirectIsFollowed() throws {
         let (data, name, prefix) = try checkpoint()
         let server = try LocalHTTPServer(routes: [name: .redirect("mirror/" + name), "mirror/" + name: .file(data)])

@@ -100,7 +100,13 @@ public struct WeightsDownloader: Sendable {
         if FileManager.default.fileExists(atPath: destination) { return destination }
 
         let partial = destination + ".partial"
-        try download(url, to: partial, folder: folder, progress: progress, cancellation: cancellation)
+        // A partial file may already be whole: a fetch stopped between its last byte and the
+        // rename. Then no request is needed (and a range request past its end would be refused).
+        let whole = FileManager.default.fileExists(atPath: partial)
+            && ((try? SHA256.hexDigest(ofFileAt: partial))?.hasPrefix(hashPrefix) ?? false)
+        if !whole {
+            try download(url, to: partial, folder: folder, progress: progress, cancellation: cancellation)
+        }
         let digest = try SHA256.hexDigest(ofFileAt: partial)
         guard digest.hasPrefix(hashPrefix) else {
             try? FileManager.default.removeItem(atPath: partial)
@@ -143,6 +149,13 @@ public struct WeightsDownloader: Sendable {
         }
         if let cancellation, cancellation.isCancelled { throw CancellationError() }
         let outcome = receiver.outcome
+        if outcome.rangeRefused && start > 0 {
+            // The server cannot resume from this part (it is longer than the file now there, or
+            // the server changed it): start again from the first byte.
+            try handle.truncate(atOffset: 0)
+            try handle.close()
+            return try download(url, to: partial, folder: folder, progress: progress, cancellation: cancellation)
+        }
         if let failure = outcome.failure {
             throw WeightsDownloadError(url: url.absoluteString, folder: folder, reason: failure)
         }
@@ -158,6 +171,8 @@ public struct WeightsDownloader: Sendable {
 private final class DownloadReceiver: NSObject, URLSessionDataDelegate, @unchecked Sendable {
     struct Outcome {
         var failure: String?
+        /// Whether the server answered a range request with 416 (nothing to resume from there).
+        var rangeRefused = false
         /// Bytes in the file (including what an earlier fetch left), and the whole size when known.
         var received: Int64 = 0
         var total: Int64?
@@ -190,6 +205,9 @@ private final class DownloadReceiver: NSObject, URLSessionDataDelegate, @uncheck
                 try? handle.truncate(atOffset: 0)
                 state.received = 0
                 state.total = length >= 0 ? length : nil
+            case 416:
+                state.rangeRefused = true
+                state.failure = "the server refused to resume the download (HTTP 416)"
             case 404, 410:
                 state.failure = "the server has no such file (HTTP \(status))"
             default:
