@@ -184,14 +184,12 @@ public struct CAMEngine {
             let row = logits.storage[(i * k)..<((i + 1) * k)]
             let wanted = request.targets.map { $0.count == 1 ? $0[0] : $0[i] } ?? .top
             let c = try wanted.classIndex(logits: row, classNames: network.classNames)
-            if k == 1 {
-                guard request.score == .logit else {
-                    throw RuntimeError("softmax=true needs several classes; this model has one logit (a binary classifier), "
-                                       + "explained as pytorch-grad-cam's BinaryClassifierOutputTarget: leave out softmax=")
-                }
-                return .binary(c)
+            if request.score == .logit { return .rawScore(of: c, outputs: k) }
+            guard k > 1 else {
+                throw RuntimeError("softmax=true needs several classes; this model has one logit (a binary classifier), "
+                                   + "explained as pytorch-grad-cam's BinaryClassifierOutputTarget: leave out softmax=")
             }
-            return request.score == .logit ? .logit(c) : .softmax(c)
+            return .softmax(c)
         }
     }
 

@@ -15,9 +15,9 @@ public enum GuidedBackprop {
         let x = first.reshaped([1] + first.shape)
         let forward = try network.forward(x, recording: [], retainForBackward: true, cancellation: cancellation)
         let k = forward.logits.shape[1]
-        let cls = try target.classIndex(logits: forward.logits.storage[0..<k], classNames: network.classNames)
         let row = forward.logits.storage[0..<k]
-        let g = Tensor(shape: [1, k], storage: (k == 1 ? CAMTarget.binary(cls) : .logit(cls)).gradient(row))
+        let cls = try target.classIndex(logits: row, classNames: network.classNames)
+        let g = Tensor(shape: [1, k], storage: CAMTarget.rawScore(of: cls, outputs: k).gradient(row))
         let backward = try network.backward(g, gradientsAt: [], inputGradient: true, reluMode: .guided)
         guard let grad = backward.input, grad.shape == x.shape else {
             throw RuntimeError("guided backpropagation needs the gradient with respect to the input, but the network returned none")

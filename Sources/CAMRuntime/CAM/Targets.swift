@@ -10,6 +10,13 @@ public enum CAMTarget: Sendable, Equatable, CustomStringConvertible {
     /// the logit for class 0 (the evidence for that class).
     case binary(Int)
 
+    /// The raw-score target of class `c` for a head of `outputs` logits: its logit
+    /// (`ClassifierOutputTarget`), or for a single-logit binary head the signed logit
+    /// (`BinaryClassifierOutputTarget`).
+    static func rawScore(of c: Int, outputs: Int) -> CAMTarget {
+        outputs == 1 ? .binary(c) : .logit(c)
+    }
+
     /// The class this target is about.
     public var classIndex: Int {
         switch self {

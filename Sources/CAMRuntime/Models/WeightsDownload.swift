@@ -102,16 +102,15 @@ public struct WeightsDownloader: Sendable {
         let partial = destination + ".partial"
         // A partial file may already be whole: a fetch stopped between its last byte and the
         // rename. Then no request is needed (and a range request past its end would be refused).
-        let whole = FileManager.default.fileExists(atPath: partial)
-            && ((try? SHA256.hexDigest(ofFileAt: partial))?.hasPrefix(hashPrefix) ?? false)
-        if !whole {
+        var digest = FileManager.default.fileExists(atPath: partial) ? try? SHA256.hexDigest(ofFileAt: partial) : nil
+        if !(digest?.hasPrefix(hashPrefix) ?? false) {
             try download(url, to: partial, folder: folder, progress: progress, cancellation: cancellation)
+            digest = try SHA256.hexDigest(ofFileAt: partial)
         }
-        let digest = try SHA256.hexDigest(ofFileAt: partial)
-        guard digest.hasPrefix(hashPrefix) else {
+        guard let digest, digest.hasPrefix(hashPrefix) else {
             try? FileManager.default.removeItem(atPath: partial)
             throw WeightsDownloadError(url: url.absoluteString, folder: folder,
-                                       reason: "the file's SHA-256 starts with \(digest.prefix(hashPrefix.count)), not \(hashPrefix) "
+                                       reason: "the file's SHA-256 starts with \((digest ?? "").prefix(hashPrefix.count)), not \(hashPrefix) "
                                            + "as its name says (a corrupt download or not the published file); it was deleted")
         }
         guard rename(partial, destination) == 0 else {
