@@ -58,7 +58,7 @@ let package = Package(
         ),
         .target(
             name: "Interpreter",
-            dependencies: ["CAMRuntime", "CCrypto"]
+            dependencies: ["CAMRuntime"]
         ),
         .executableTarget(
             name: "CAMScript",

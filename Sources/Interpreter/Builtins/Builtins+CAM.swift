@@ -259,8 +259,8 @@ private func bytesImage(_ t: Tensor) throws -> RGBImage {
     return RGBImage(width: t.shape[1], height: t.shape[0], pixels: t.storage.map { UInt8(Swift.max(0, Swift.min(255, $0))) })
 }
 
-/// Writes `name: 12/64` to stderr, overwriting itself, for long CAM methods on a terminal.
-/// A one-line progress display on stderr (only made when stderr is a terminal), erased when done.
+/// A one-line progress display on stderr, overwriting itself and erased when done: `name: 12/64`
+/// for long CAM methods, `name: 12.3/97.8 MB` for a download. Made only when stderr is a terminal.
 final class ProgressReporter: @unchecked Sendable {
     /// How the counts are shown.
     enum Unit { case count, megabytes }

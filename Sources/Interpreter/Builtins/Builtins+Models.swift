@@ -247,8 +247,6 @@ func softmax(_ x: ArraySlice<Float>) -> [Float] {
     return e.map { $0 / sum }
 }
 
-/// Loads a checkpoint as a model and records the file with its SHA-256, so a report names the
-/// exact weights that produced it.
 /// [P(class 0), P(class 1)] of a single-logit binary classifier, in float32.
 private func binaryProbabilities(_ logit: Float) -> [Float] {
     let one = 1 / (1 + Foundation.exp(-logit))
@@ -271,6 +269,8 @@ private func fetch(_ published: PublishedWeights, context: CallContext) throws -
     }
 }
 
+/// Loads a checkpoint as a model and records the file with its SHA-256, so a report names the
+/// exact weights that produced it.
 private func loadModel(at path: String, architecture: String?, context: CallContext) throws -> Value {
     let network = try ModelStore.load(contentsOf: path, architecture: architecture)
     try context.recordLoadedFile(at: path, kind: "model")
