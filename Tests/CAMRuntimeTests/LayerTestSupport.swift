@@ -32,8 +32,8 @@ enum LayerTestSupport {
         let network = try Network.make(architecture: architecture)
         network.oneDNNWarmUpPasses = 0
         var seed = seed
-        for module in network.root.subtree {
-            guard let bn = module as? BatchNorm2d else { continue }
+        for node in network.graph.nodes {
+            guard let bn = node.op as? BatchNorm2d else { continue }
             for (name, low, high) in [("weight", 0.5, 1.5), ("bias", -0.1, 0.1), ("running_mean", -0.1, 0.1),
                                       ("running_var", 0.5, 1.5)] as [(String, Float, Float)] {
                 seed &+= 1
@@ -43,43 +43,82 @@ enum LayerTestSupport {
         return network
     }
 
-    /// Random weights (and BN statistics) for every layer of a module tree.
-    static func randomize(_ module: Module, seed: UInt64) {
+    /// Random weights (and BN statistics) for an operator.
+    static func randomize(_ op: Operator, seed: UInt64) {
         var s = seed
-        for m in module.subtree {
-            for (name, value) in m.parameters.sorted(by: { $0.key < $1.key }) {
-                s &+= 1
-                let isBNScale = m is BatchNorm2d && (name == "weight" || name == "running_var")
-                let t = isBNScale ? random(value.shape, seed: s, low: 0.5, high: 1.5)
-                    : random(value.shape, seed: s, low: -0.5, high: 0.5)
-                m.setParameter(name, t)
-            }
+        for (name, value) in op.parameters.sorted(by: { $0.key < $1.key }) {
+            s &+= 1
+            let isBNScale = op is BatchNorm2d && (name == "weight" || name == "running_var")
+            let t = isBNScale ? random(value.shape, seed: s, low: 0.5, high: 1.5)
+                : random(value.shape, seed: s, low: -0.5, high: 0.5)
+            op.setParameter(name, t)
         }
     }
 
-    static func forwardContext(retain: Bool = true, recording: Set<String> = []) -> ForwardContext {
-        ForwardContext(recording: recording, retain: retain, cancellation: nil)
+    /// Random weights for every operator of a graph.
+    static func randomize(_ graph: Graph, seed: UInt64) {
+        for (i, node) in graph.nodes.enumerated() { randomize(node.op, seed: seed &+ UInt64(i) &* 16) }
     }
 
-    static func backwardContext(_ mode: ReLUBackwardMode = .standard) -> BackwardContext {
-        BackwardContext(requested: [], needsInput: true, reluMode: mode)
+    /// A graph of one operator applied to the input.
+    static func graph(_ op: Operator) -> Graph {
+        graph { b in b.node(op, [b.input], path: "op") }
     }
 
-    /// Compares a module's backward with central finite differences of L = Σ f(x)·R at
-    /// `samples` input elements; returns the worst violation of |num − ana| ≤ abs + rel·|ana|
-    /// (≤ 0 means all within tolerance).
-    static func gradientCheck(_ module: Module, input: Tensor, step: Float = 1e-2, samples: Int = 40,
+    /// The operators applied one after the other, at paths `s.0`, `s.1`, ….
+    static func chain(_ ops: [Operator]) -> Graph {
+        graph { b in
+            var x = b.input
+            for (i, op) in ops.enumerated() { x = b.node(op, [x], path: "s.\(i)") }
+            return x
+        }
+    }
+
+    /// The graph that `body` builds from the input.
+    static func graph(_ body: (GraphBuilder) -> GraphValue) -> Graph {
+        let b = GraphBuilder()
+        return b.finish(output: body(b))
+    }
+
+    /// Runs a graph once on a fresh executor (OpenBLAS: a fresh workspace has not warmed up
+    /// oneDNN); `retain` runs the retaining path, otherwise the fused inference path.
+    static func run(_ graph: Graph, _ input: Tensor, retain: Bool = true, workspace: Workspace = Workspace()) throws -> Tensor {
+        try Executor(graph: graph, workspace: workspace)
+            .forward(from: graph.input, input, recording: [], retention: retain ? .all : .none, cancellation: nil).output
+    }
+
+    /// Runs one operator on a fresh executor.
+    static func run(_ op: Operator, _ input: Tensor, retain: Bool = true) throws -> Tensor {
+        try run(graph(op), input, retain: retain)
+    }
+
+    /// The output of a retaining forward of `graph` and the input gradient for `gradient` at the output.
+    static func forwardBackward(_ graph: Graph, _ input: Tensor, _ gradient: (Tensor) -> Tensor,
+                                mode: ReLUBackwardMode = .standard) throws -> (output: Tensor, input: Tensor?) {
+        let executor = Executor(graph: graph, workspace: Workspace())
+        let output = try executor.forward(from: graph.input, input, recording: [], retention: .all, cancellation: nil).output
+        let g = try executor.backward(gradient(output), targets: [], inputGradient: true, reluMode: mode)
+        return (output, g[graph.input])
+    }
+
+    /// Compares a graph's backward with central finite differences of L = Σ f(x)·R at
+    /// `samples` input elements; fails where |num − ana| > abs + rel·|ana|. The loss runs the
+    /// fused inference path unless `fusedLoss` is false.
+    static func gradientCheck(_ graph: Graph, input: Tensor, step: Float = 1e-2, samples: Int = 40,
                               absolute: Double = 2e-3, relative: Double = 1e-2, fusedLoss: Bool = true,
                               file: StaticString = #filePath, line: UInt = #line) throws {
-        let output = try module.forward(input, forwardContext())
-        let r = random(output.shape, seed: 99, low: -1, high: 1)
-        guard let analytic = module.backward(r, backwardContext()) else {
-            XCTFail("backward returned nil", file: file, line: line)
+        var r = Tensor(shape: [])
+        let (_, gradient) = try forwardBackward(graph, input) { output in
+            r = random(output.shape, seed: 99, low: -1, high: 1)
+            return r
+        }
+        guard let analytic = gradient else {
+            XCTFail("backward returned no input gradient", file: file, line: line)
             return
         }
         XCTAssertEqual(analytic.shape, input.shape, file: file, line: line)
         func loss(_ x: Tensor) throws -> Double {
-            let y = try module.forward(x, forwardContext(retain: fusedLoss ? false : true))
+            let y = try run(graph, x, retain: !fusedLoss)
             return zip(y.storage, r.storage).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
         }
         var rng = SplitMix64(seed: 7)
@@ -98,6 +137,12 @@ enum LayerTestSupport {
         XCTAssertEqual(checked, samples, file: file, line: line)
         // The check must be able to fail: a gradient that is all zeros would not pass it.
         XCTAssertGreaterThan(analytic.storage.map(abs).max() ?? 0, 0, "analytic gradient is all zeros", file: file, line: line)
+    }
+
+    /// `gradientCheck` of one operator.
+    static func gradientCheck(_ op: Operator, input: Tensor, step: Float = 1e-2, absolute: Double = 2e-3,
+                              file: StaticString = #filePath, line: UInt = #line) throws {
+        try gradientCheck(graph(op), input: input, step: step, absolute: absolute, file: file, line: line)
     }
 
     /// Asserts equal shapes and max |a − e| ≤ rel · max |e|.

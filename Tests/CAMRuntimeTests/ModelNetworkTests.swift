@@ -90,8 +90,8 @@ final class ModelNetworkTests: XCTestCase {
     func testMakeFromStateDictDetectsAndLoads() throws {
         let source = try Network.make(architecture: "resnet34")
         var dict = StateDict()
-        for module in source.root.subtree {
-            for (name, value) in module.parameters { dict.set(module.path + "." + name, value) }
+        for node in source.graph.nodes {
+            for (name, value) in node.op.parameters { dict.set(node.name + "." + name, value) }
         }
         let network = try Network.make(from: dict)
         XCTAssertEqual(network.architecture, "resnet34")
@@ -128,7 +128,7 @@ final class ModelNetworkTests: XCTestCase {
         XCTAssertEqual(paths.first, "_bn0")
         XCTAssertEqual(paths.last, "_bn1")
         XCTAssertEqual(paths.count, 2 + 15 * 3 + 2)
-        let bn = BatchNorm2d(path: "b", channels: 1, eps: 1e-3)
+        let bn = BatchNorm2d(channels: 1, eps: 1e-3)
         bn.setParameter("weight", Tensor(shape: [1], storage: [2]))
         bn.setParameter("bias", Tensor(shape: [1], storage: [0.5]))
         bn.setParameter("running_mean", Tensor(shape: [1], storage: [1]))
@@ -149,7 +149,7 @@ final class ModelNetworkTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("[1, 1000]"), "\(error)")
         }
         XCTAssertThrowsError(try network.forward(after: "layer4.0.conv1", activation: Tensor(shape: [1, 512, 2, 2]))) { error in
-            XCTAssertTrue("\(error)".contains("top-level module"), "\(error)")
+            XCTAssertTrue("\(error)".contains("computed before it"), "\(error)")
         }
     }
 
@@ -158,15 +158,14 @@ final class ModelNetworkTests: XCTestCase {
         _ = try network.forward(S.random([1, 3, 64, 64], seed: 6), retainForBackward: true)
         var g = Tensor(shape: [1, 1000])
         g[0, 3] = 1
-        let partial = BackwardContext(requested: ["layer4", "layer3.1.bn2"], needsInput: false, reluMode: .standard)
-        XCTAssertNil(network.root.backward(g, partial))
+        func visited() -> [String] { network.executor.visited.map { network.graph.nodes[$0].name } }
+        let partial = try network.backward(g, gradientsAt: ["layer4", "layer3.1.bn2"])
         XCTAssertEqual(Set(partial.gradients.keys), ["layer4", "layer3.1.bn2"])
-        XCTAssertTrue(partial.visited.contains("layer3.1.conv2") == false && partial.visited.contains("layer4.0.conv1"),
-                      "\(partial.visited)")
-        XCTAssertFalse(partial.visited.contains("conv1"))
-        let full = BackwardContext(requested: ["layer4"], needsInput: true, reluMode: .standard)
-        XCTAssertEqual(network.root.backward(g, full)?.shape, [1, 3, 64, 64])
-        XCTAssertTrue(full.visited.contains("conv1"))
+        XCTAssertTrue(visited().contains("layer3.1.conv2") == false && visited().contains("layer4.0.conv1"), "\(visited())")
+        XCTAssertFalse(visited().contains("conv1"))
+        let full = try network.backward(g, gradientsAt: ["layer4"], inputGradient: true)
+        XCTAssertEqual(full.input?.shape, [1, 3, 64, 64])
+        XCTAssertTrue(visited().contains("conv1"))
     }
 
     func testCancellationStopsAForward() throws {

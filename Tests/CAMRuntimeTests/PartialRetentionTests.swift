@@ -56,17 +56,19 @@ final class PartialRetentionTests: XCTestCase {
         try check(network, ["layer3"], input: S.random([3, 3, 40, 36], seed: 8))
     }
 
-    /// Retention starts after the target's output, or before the outermost block around it.
-    func testWhereRetentionStarts() throws {
+    /// Exactly the nodes downstream of the targets retain: the layers after them, and inside a
+    /// block only the part after the target (not the shortcut).
+    func testWhichNodesRetain() throws {
         let network = try network("resnet50")
-        XCTAssertEqual(network.retentionStart(for: ["layer4"]), .after("layer4"))
-        XCTAssertEqual(network.retentionStart(for: ["layer4.2"]), .after("layer4.2"))
-        XCTAssertEqual(network.retentionStart(for: ["layer4.2.conv3"]), .before("layer4.2"))
-        XCTAssertEqual(network.retentionStart(for: ["layer4.0.downsample.1"]), .before("layer4.0"))
-        XCTAssertEqual(network.retentionStart(for: ["layer4", "layer2.1"]), .after("layer2.1"))
-        XCTAssertEqual(network.retentionStart(for: ["layer4", "layer4.1"]), .after("layer4.1"))
-        XCTAssertEqual(network.retentionStart(for: ["bn1"]), .after("bn1"))
-        XCTAssertNil(network.retentionStart(for: []))
+        XCTAssertEqual(try network.retainingNodes(for: ["layer4"]), ["avgpool", "flatten", "fc"])
+        XCTAssertEqual(try network.retainingNodes(for: ["layer4.2"]), ["avgpool", "flatten", "fc"])
+        XCTAssertEqual(try network.retainingNodes(for: ["layer4.2.conv3"]),
+                       ["layer4.2.bn3", "layer4.2.add", "layer4.2.relu#3", "avgpool", "flatten", "fc"])
+        XCTAssertEqual(Array(try network.retainingNodes(for: ["layer4.0.downsample.1"]).prefix(3)),
+                       ["layer4.0.add", "layer4.0.relu#3", "layer4.1.conv1"])
+        XCTAssertEqual(try network.retainingNodes(for: ["layer4", "layer2.1"]).first, "layer2.2.conv1")
+        XCTAssertEqual(try network.retainingNodes(for: ["bn1"]).first, "relu")
+        XCTAssertEqual(try network.retainingNodes(for: []), [])
     }
 
     /// A backward past the retained part is refused with a message, not a crash; a full

@@ -1,74 +1,7 @@
 import Foundation
 
-/// The lukemelas-style `MBConvBlock` of EfficientNet-Lite (no squeeze-excitation, ReLU6,
-/// TF-"SAME" padding, BN eps 1e-3): expand 1×1 → BN → ReLU6 → depthwise → BN → ReLU6 →
-/// project 1×1 → BN, plus the input when the shape is kept.
-final class MBConvBlock: Module {
-    let expandConv: Conv2d?, bn0: BatchNorm2d?, act0: ActivationModule
-    let depthwiseConv: Conv2d, bn1: BatchNorm2d, act1: ActivationModule
-    let projectConv: Conv2d, bn2: BatchNorm2d
-    let hasSkip: Bool
-
-    init(path: String, kernel: Int, stride: Int, expansion: Int, inChannels: Int, outChannels: Int) {
-        let mid = inChannels * expansion
-        if expansion != 1 {
-            expandConv = Conv2d(path: path + "._expand_conv", inChannels: inChannels, outChannels: mid,
-                                kernelSize: (1, 1), padding: .same)
-            bn0 = BatchNorm2d(path: path + "._bn0", channels: mid, eps: 1e-3)
-        } else {
-            expandConv = nil
-            bn0 = nil
-        }
-        act0 = ActivationModule(path: path + "._relu#0", kind: .relu6, isNamed: false)
-        depthwiseConv = Conv2d(path: path + "._depthwise_conv", inChannels: mid, outChannels: mid,
-                               kernelSize: (kernel, kernel), stride: (stride, stride), padding: .same, groups: mid)
-        bn1 = BatchNorm2d(path: path + "._bn1", channels: mid, eps: 1e-3)
-        act1 = ActivationModule(path: path + "._relu#1", kind: .relu6, isNamed: false)
-        projectConv = Conv2d(path: path + "._project_conv", inChannels: mid, outChannels: outChannels,
-                             kernelSize: (1, 1), padding: .same)
-        bn2 = BatchNorm2d(path: path + "._bn2", channels: outChannels, eps: 1e-3)
-        hasSkip = stride == 1 && inChannels == outChannels
-        super.init(path: path)
-    }
-
-    override var children: [Module] {
-        var list: [Module] = []
-        if let expandConv, let bn0 { list += [expandConv, bn0] }
-        return list + [depthwiseConv, bn1, projectConv, bn2]
-    }
-
-    override func forward(_ input: Tensor, _ context: ForwardContext) throws -> Tensor {
-        var x = input
-        if let expandConv, let bn0 { x = try convBN(expandConv, bn0, act0, x, context) }
-        x = try convBN(depthwiseConv, bn1, act1, x, context)
-        x = try convBN(projectConv, bn2, nil, x, context)
-        return hasSkip ? residualAdd(x, input) : x
-    }
-
-    override func forwardOneDNN(_ input: PassValue, _ context: ForwardContext, _ engine: OneDNNEngine) throws -> PassValue? {
-        guard context.canFuseInside(self) else { return nil }
-        let start = try input.oneDNN(engine)
-        var x = start
-        if let expandConv, let bn0 { x = try expandConv.forwardFusedOneDNN(x, bn: bn0, activation: act0.kind) }
-        x = try depthwiseConv.forwardFusedOneDNN(x, bn: bn1, activation: act1.kind)
-        // The skip connection is added into the block input's memory (consumed here).
-        return .oneDNN(try projectConv.forwardFusedOneDNN(x, bn: bn2, activation: nil, residual: hasSkip ? start : nil))
-    }
-
-    override func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {
-        var modules: [Module] = [bn2, projectConv, act1, bn1, depthwiseConv]
-        if let expandConv, let bn0 { modules += [act0, bn0, expandConv] }
-        var g: Tensor? = gradient
-        for module in modules {
-            guard let current = g else { return nil }
-            g = context.back(module, current)
-        }
-        guard let main = g else { return nil }
-        return hasSkip ? residualAdd(main, gradient) : main
-    }
-}
-
-/// Builders of the EfficientNet-Lite0 module tree (reference §12).
+/// Builders of EfficientNet-Lite0 as a graph (reference §12), with the module paths of
+/// lukemelas's EfficientNet-PyTorch.
 enum EfficientNetLiteBuilder {
     /// (kernel, stride, expansion, in, out) of the 16 blocks of EfficientNet-Lite0.
     static let lite0Blocks: [(Int, Int, Int, Int, Int)] = [
@@ -81,23 +14,43 @@ enum EfficientNetLiteBuilder {
         (3, 1, 6, 192, 320),
     ]
 
-    /// The top-level modules: _conv_stem, _bn0, _blocks, _conv_head, _bn1, _avg_pooling, _dropout, _fc.
-    static func lite0Modules(classes: Int = 1000) -> [Module] {
-        let blocks = lite0Blocks.enumerated().map { i, b in
-            MBConvBlock(path: "_blocks.\(i)", kernel: b.0, stride: b.1, expansion: b.2, inChannels: b.3, outChannels: b.4)
+    /// _conv_stem, _bn0, _blocks, _conv_head, _bn1, _avg_pooling, _dropout, _fc.
+    static func lite0Graph(classes: Int = 1000) -> Graph {
+        let b = GraphBuilder()
+        var x = b.conv(b.input, "_conv_stem", 3, 32, kernel: 3, stride: 2, padding: .same)
+        x = b.relu(b.batchNorm(x, "_bn0", 32, eps: 1e-3), "_relu#stem", .relu6, isNamed: false)
+        x = b.module("_blocks", isIndexable: true) {
+            for (i, block) in lite0Blocks.enumerated() {
+                x = mbConv(b, x, "_blocks.\(i)", kernel: block.0, stride: block.1, expansion: block.2,
+                           inChannels: block.3, outChannels: block.4)
+            }
+            return x
         }
-        return [
-            Conv2d(path: "_conv_stem", inChannels: 3, outChannels: 32, kernelSize: (3, 3), stride: (2, 2), padding: .same),
-            BatchNorm2d(path: "_bn0", channels: 32, eps: 1e-3),
-            ActivationModule(path: "_relu#stem", kind: .relu6, isNamed: false),
-            Sequential(path: "_blocks", modules: blocks),
-            Conv2d(path: "_conv_head", inChannels: 320, outChannels: 1280, kernelSize: (1, 1), padding: .same),
-            BatchNorm2d(path: "_bn1", channels: 1280, eps: 1e-3),
-            ActivationModule(path: "_relu#head", kind: .relu6, isNamed: false),
-            GlobalAveragePool(path: "_avg_pooling"),
-            Flatten(path: "flatten", isNamed: false),
-            Dropout(path: "_dropout"),
-            Linear(path: "_fc", inFeatures: 1280, outFeatures: classes),
-        ]
+        x = b.batchNorm(b.conv(x, "_conv_head", 320, 1280, kernel: 1, padding: .same), "_bn1", 1280, eps: 1e-3)
+        x = b.relu(x, "_relu#head", .relu6, isNamed: false)
+        x = b.node(GlobalAveragePool(), [x], path: "_avg_pooling")
+        x = b.node(Flatten(), [x], path: "flatten", isNamed: false)
+        x = b.node(Identity(layer: "Dropout"), [x], path: "_dropout")
+        return b.finish(output: b.linear(x, "_fc", 1280, classes))
+    }
+
+    /// The `MBConvBlock` of EfficientNet-Lite (no squeeze-excitation, ReLU6, TF-"SAME" padding,
+    /// BN eps 1e-3): expand 1×1 → BN → ReLU6 → depthwise → BN → ReLU6 → project 1×1 → BN, plus
+    /// the input when the shape is kept.
+    static func mbConv(_ b: GraphBuilder, _ x: GraphValue, _ path: String, kernel: Int, stride: Int, expansion: Int,
+                       inChannels: Int, outChannels: Int) -> GraphValue {
+        b.module(path) {
+            let mid = inChannels * expansion
+            var y = x
+            if expansion != 1 {
+                y = b.conv(y, path + "._expand_conv", inChannels, mid, kernel: 1, padding: .same)
+                y = b.relu(b.batchNorm(y, path + "._bn0", mid, eps: 1e-3), path + "._relu#0", .relu6, isNamed: false)
+            }
+            y = b.conv(y, path + "._depthwise_conv", mid, mid, kernel: kernel, stride: stride, padding: .same, groups: mid)
+            y = b.relu(b.batchNorm(y, path + "._bn1", mid, eps: 1e-3), path + "._relu#1", .relu6, isNamed: false)
+            y = b.batchNorm(b.conv(y, path + "._project_conv", mid, outChannels, kernel: 1, padding: .same),
+                            path + "._bn2", outChannels, eps: 1e-3)
+            return stride == 1 && inChannels == outChannels ? b.add(y, x, path + ".add") : y
+        }
     }
 }

@@ -89,9 +89,9 @@ public enum ModelStore {
     /// writing a checkpoint with `SafeTensors.write`).
     public static func stateDict(of network: Network) -> StateDict {
         var dict = StateDict()
-        for module in network.root.subtree {
-            for (name, tensor) in module.parameters.sorted(by: { $0.key < $1.key }) {
-                dict.set(module.path + "." + name, tensor)
+        for node in network.graph.nodes {
+            for (name, tensor) in node.op.parameters.sorted(by: { $0.key < $1.key }) {
+                dict.set(node.name + "." + name, tensor)
             }
         }
         return dict

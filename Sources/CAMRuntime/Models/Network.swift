@@ -1,10 +1,10 @@
 import Foundation
 
-/// A loaded image classifier: a tree of named modules with PyTorch's module paths.
+/// A loaded image classifier: a graph of operators with PyTorch's module paths laid over it.
 ///
 /// Forward passes can record any module's output; a forward with `retainForBackward` keeps
 /// what `backward` needs to return gradients at module outputs and at the input.
-/// A network runs one pass at a time (its layers hold the retained state): do not share one
+/// A network runs one pass at a time (its executor holds the retained state): do not share one
 /// instance between threads that run passes concurrently.
 public final class Network {
     /// The architecture name: "resnet18" … "resnet152" or "efficientnet_lite0".
@@ -31,22 +31,26 @@ public final class Network {
         set { workspace.oneDNNWarmUpPasses = Swift.max(0, newValue) }
     }
 
-    let root: Sequential
+    /// The operators and values.
+    let graph: Graph
     /// Scratch memory reused by every pass.
     let workspace = Workspace()
-    private let modulesByPath: [String: Module]
+    /// Runs every pass.
+    let executor: Executor
+    private let modulesByPath: [String: Graph.Module]
     /// Input and logits shapes of the last forward that retained for backward, and the only
     /// layers its backward may reach when it retained just for them (nil: everything).
     private var retained: (input: [Int], logits: [Int], gradientLayers: Set<String>?)?
 
-    init(architecture: String, modules: [Module], defaultTargetLayer: String, preset: InputPreset,
+    init(architecture: String, graph: Graph, defaultTargetLayer: String, preset: InputPreset,
          classNames: [String]? = nil) {
         self.architecture = architecture
-        self.root = Sequential(path: "", modules: modules, isNamed: false)
-        let outputs = root.subtree.compactMap { ($0 as? Linear)?.outFeatures }.last ?? 0
+        self.graph = graph
+        self.executor = Executor(graph: graph, workspace: workspace)
+        let outputs = graph.nodes.compactMap { ($0.op as? Linear)?.outFeatures }.last ?? 0
         self.outputCount = outputs
         self.classNames = classNames ?? Network.defaultClassNames(outputs: outputs)
-        let named = root.subtree.filter { $0.isNamed }
+        let named = graph.namedModules
         self.layerNames = named.map(\.path)
         self.modulesByPath = Dictionary(named.map { ($0.path, $0) }, uniquingKeysWith: { first, _ in first })
         self.defaultTargetLayer = defaultTargetLayer
@@ -112,12 +116,12 @@ public final class Network {
         let network: Network
         if let config = ResNetBuilder.configurations[name] {
             network = Network(architecture: name,
-                              modules: ResNetBuilder.modules(bottleneck: config.bottleneck, blocks: config.blocks,
-                                                             classes: classes),
+                              graph: ResNetBuilder.graph(bottleneck: config.bottleneck, blocks: config.blocks,
+                                                         classes: classes),
                               defaultTargetLayer: "layer4",
                               preset: config.bottleneck ? .resnetV2 : .resnetV1)
         } else if name == "efficientnet_lite0" {
-            network = Network(architecture: name, modules: EfficientNetLiteBuilder.lite0Modules(classes: classes),
+            network = Network(architecture: name, graph: EfficientNetLiteBuilder.lite0Graph(classes: classes),
                               defaultTargetLayer: "_blocks.15", preset: .efficientNetLite0)
         } else {
             throw RuntimeError("unknown architecture \"\(architecture)\"; expected one of "
@@ -136,11 +140,11 @@ public final class Network {
                 for i in 0..<buffer.count { buffer[i] = rng.uniform(-bound, bound) }
             }
         }
-        for module in root.subtree {
-            if let conv = module as? Conv2d {
+        for node in graph.nodes {
+            if let conv = node.op as? Conv2d {
                 let fanIn = conv.weightShape.reduce(1, *) / conv.outChannels
                 conv.setParameter("weight", uniform(conv.weightShape, Float((6.0 / Double(fanIn)).squareRoot())))
-            } else if let linear = module as? Linear {
+            } else if let linear = node.op as? Linear {
                 let bound = Float(1 / Double(linear.inFeatures).squareRoot())
                 linear.setParameter("weight", uniform([linear.outFeatures, linear.inFeatures], bound))
                 linear.setParameter("bias", uniform([linear.outFeatures], bound))
@@ -150,8 +154,8 @@ public final class Network {
 
     /// The state-dict keys this network expects, with their shapes, in module order.
     public var parameterShapes: [(key: String, shape: [Int])] {
-        root.subtree.flatMap { module in
-            module.parameterShapes.sorted { $0.key < $1.key }.map { (module.path + "." + $0.key, $0.value) }
+        graph.nodes.flatMap { node in
+            node.op.parameterShapes.sorted { $0.key < $1.key }.map { (node.name + "." + $0.key, $0.value) }
         }
     }
 
@@ -162,12 +166,12 @@ public final class Network {
     /// nothing is changed then.
     public func load(_ stateDict: StateDict) throws {
         let given = Network.normalizedTensors(stateDict)
-        var owners: [String: (Module, String)] = [:]
+        var owners: [String: (Operator, String)] = [:]
         var expectedOrder: [String] = []
-        for module in root.subtree {
-            for (name, _) in module.parameterShapes.sorted(by: { $0.key < $1.key }) {
-                owners[module.path + "." + name] = (module, name)
-                expectedOrder.append(module.path + "." + name)
+        for node in graph.nodes {
+            for (name, _) in node.op.parameterShapes.sorted(by: { $0.key < $1.key }) {
+                owners[node.name + "." + name] = (node.op, name)
+                expectedOrder.append(node.name + "." + name)
             }
         }
         var missing: [String] = [], mismatched: [String] = []
@@ -221,7 +225,7 @@ public final class Network {
     public func resolveLayer(_ path: String) throws -> String {
         let trimmed = path.trimmingCharacters(in: .whitespaces)
         if modulesByPath[trimmed] != nil { return trimmed }
-        var current: Module = root
+        var current: Graph.Module = graph.root
         var index = trimmed.startIndex
         var expectName = true
         func fail() -> RuntimeError { notFound(trimmed) }
@@ -256,7 +260,7 @@ public final class Network {
                 expectName = false
             }
         }
-        guard current !== root, !expectName else { throw fail() }
+        guard current !== graph.root, !expectName else { throw fail() }
         return current.path
     }
 
@@ -274,7 +278,7 @@ public final class Network {
             let close = scored.filter { $0.1 == best }.prefix(3).map { "\"\($0.0)\"" }
             return RuntimeError("layer \"\(path)\" not found; did you mean \(close.joined(separator: " or "))?")
         }
-        let top = root.children.filter(\.isNamed).map { "\"\($0.path)\"" }.joined(separator: ", ")
+        let top = graph.root.children.filter(\.isNamed).map { "\"\($0.path)\"" }.joined(separator: ", ")
         return RuntimeError("layer \"\(path)\" not found in \(architecture); its top-level layers are \(top)")
     }
 
@@ -301,92 +305,96 @@ public final class Network {
 
     // MARK: Running
 
+    /// The value a module's forward returns, by resolved path.
+    func value(ofLayer path: String) throws -> Int {
+        guard let value = modulesByPath[path]?.output else {
+            throw RuntimeError("layer \"\(path)\" has no output in \(architecture)")
+        }
+        return value
+    }
+
+    private func checkInput(_ input: Tensor) throws {
+        guard input.rank == 4, input.shape[1] == 3, input.shape[0] > 0 else {
+            throw RuntimeError("\(architecture) expects an image batch [N, 3, H, W], found \(Network.describe(input.shape))")
+        }
+    }
+
+    /// The recorded values by the user's paths.
+    private func recordedLayers(_ recorded: [Int: Tensor], _ paths: [(path: String, value: Int)]) -> [String: Tensor] {
+        var result: [String: Tensor] = [:]
+        for (path, value) in paths { result[path] = recorded[value] }
+        return result
+    }
+
     /// Runs the network on an [N, 3, H, W] batch; returns logits [N, classes] and the outputs
     /// of the requested modules by resolved path. With `retainForBackward` the layers keep what
     /// `backward` needs.
     public func forward(_ input: Tensor, recording: [String] = [], retainForBackward: Bool = false,
                         cancellation: CancellationFlag? = nil) throws -> ForwardResult {
-        guard input.rank == 4, input.shape[1] == 3, input.shape[0] > 0 else {
-            throw RuntimeError("\(architecture) expects an image batch [N, 3, H, W], found \(Network.describe(input.shape))")
+        try checkInput(input)
+        let paths = try recording.map { path -> (path: String, value: Int) in
+            let resolved = try resolveLayer(path)
+            return (resolved, try value(ofLayer: resolved))
         }
-        let resolved = try recording.map { try resolveLayer($0) }
         workspace.beginPass()
         if !retainForBackward, input.shape[0] > 1, workspace.oneDNN != nil {
-            return try forwardImageByImage(input, recording: Set(resolved), cancellation: cancellation)
+            return try forwardImageByImage(input, recording: paths, cancellation: cancellation)
         }
-        let context = ForwardContext(recording: Set(resolved), retain: retainForBackward, cancellation: cancellation,
-                                     workspace: workspace)
         if retainForBackward { retained = nil }
-        let logits = try root.forward(input, context)
-        if retainForBackward { retained = (input.shape, logits.shape, nil) }
-        return ForwardResult(logits: logits, activations: context.activations)
+        let result = try executor.forward(from: graph.input, input, recording: Set(paths.map(\.value)),
+                                          retention: retainForBackward ? .all : .none, cancellation: cancellation)
+        if retainForBackward { retained = (input.shape, result.output.shape, nil) }
+        return ForwardResult(logits: result.output, activations: recordedLayers(result.recorded, paths))
     }
 
     /// Runs the network and keeps only what a backward to the outputs of `gradientLayers`
-    /// needs: the layers before the earliest of them run as inference (on oneDNN, BN folded)
-    /// and keep nothing. Grad-CAM at `layer4` then retains the head alone.
+    /// needs: the layers downstream of them. The others run as inference (on oneDNN, BN
+    /// folded) and keep nothing: Grad-CAM at `layer4` retains the head alone.
     ///
     /// The next `backward` may ask for gradients at these layers only, and not at the input.
     public func forward(_ input: Tensor, recording: [String], retainingFor gradientLayers: [String],
                         cancellation: CancellationFlag? = nil) throws -> ForwardResult {
-        guard input.rank == 4, input.shape[1] == 3, input.shape[0] > 0 else {
-            throw RuntimeError("\(architecture) expects an image batch [N, 3, H, W], found \(Network.describe(input.shape))")
+        try checkInput(input)
+        let paths = try recording.map { path -> (path: String, value: Int) in
+            let resolved = try resolveLayer(path)
+            return (resolved, try value(ofLayer: resolved))
         }
-        let resolved = try recording.map { try resolveLayer($0) }
         let targets = try gradientLayers.map { try resolveLayer($0) }
-        guard let start = retentionStart(for: targets) else {
+        guard !targets.isEmpty else {
             return try forward(input, recording: recording, retainForBackward: true, cancellation: cancellation)
         }
+        let targetValues = try targets.map { try value(ofLayer: $0) }
         workspace.beginPass()
-        let context = ForwardContext(recording: Set(resolved + targets), retain: true, cancellation: cancellation,
-                                     workspace: workspace, retentionStart: start)
         retained = nil
-        let logits = try root.forward(input, context)
-        retained = (input.shape, logits.shape, Set(targets))
-        return ForwardResult(logits: logits, activations: context.activations.filter { resolved.contains($0.key) })
+        let result = try executor.forward(from: graph.input, input, recording: Set(paths.map(\.value) + targetValues),
+                                          retention: .downstream(of: Set(targetValues)), cancellation: cancellation)
+        retained = (input.shape, result.output.shape, Set(targets))
+        return ForwardResult(logits: result.output, activations: recordedLayers(result.recorded, paths))
     }
 
-    /// Where a pass that back-propagates only to `layers` must start retaining: after the layer
-    /// whose output comes first, or before the outermost block around it when the layer sits
-    /// inside a block (a block's backward needs its whole forward). Nil for no layers.
-    func retentionStart(for layers: [String]) -> ForwardContext.RetentionStart? {
-        var order: [String: Int] = [:]
-        func visit(_ module: Module) {
-            for child in module.children { visit(child) }
-            if order[module.path] == nil { order[module.path] = order.count }
-        }
-        visit(root)
-        guard let first = layers.min(by: { (order[$0] ?? Int.max) < (order[$1] ?? Int.max) }) else { return nil }
-        func chain(_ module: Module) -> [Module]? {
-            if module.path == first { return [module] }
-            for child in module.children {
-                if let rest = chain(child) { return [module] + rest }
-            }
-            return nil
-        }
-        guard let path = chain(root) else { return nil }
-        if let block = path.dropFirst().dropLast().first(where: { !($0 is Sequential) }) {
-            return .before(block.path)
-        }
-        return .after(first)
+    /// The nodes that a forward retaining for `layers` runs as retaining (for tests).
+    func retainingNodes(for layers: [String]) throws -> [String] {
+        let reached = graph.downstream(of: Set(try layers.map { try value(ofLayer: try resolveLayer($0)) }))
+        return graph.nodes.filter { node in node.inputs.contains { reached[$0] } }.map(\.name)
     }
 
     /// An inference forward of a batch on oneDNN, one image at a time: oneDNN's convolutions
     /// reach ~2× the GF/s at batch 1 than at batch 16 here (activations stay in cache; bench/dnnl),
     /// so ScoreCAM's batches of 16 run faster image by image. Logits and recorded outputs are
     /// concatenated along the batch.
-    private func forwardImageByImage(_ input: Tensor, recording: Set<String>,
+    private func forwardImageByImage(_ input: Tensor, recording paths: [(path: String, value: Int)],
                                      cancellation: CancellationFlag?) throws -> ForwardResult {
         let n = input.shape[0]
         let imageShape = [1] + input.shape.dropFirst()
         var logits: (shape: [Int], storage: [Float]) = ([], [])
         var activations: [String: (shape: [Int], storage: [Float])] = [:]
         for i in 0..<n {
-            let context = ForwardContext(recording: recording, retain: false, cancellation: cancellation, workspace: workspace)
-            let output = try root.forward(input.slice(i).reshaped(imageShape), context)
-            logits.shape = output.shape
-            logits.storage.append(contentsOf: output.storage)
-            for (path, tensor) in context.activations {
+            let result = try executor.forward(from: graph.input, input.slice(i).reshaped(imageShape),
+                                              recording: Set(paths.map(\.value)), retention: .none,
+                                              cancellation: cancellation)
+            logits.shape = result.output.shape
+            logits.storage.append(contentsOf: result.output.storage)
+            for (path, tensor) in recordedLayers(result.recorded, paths) {
                 activations[path, default: (tensor.shape, [])].storage.append(contentsOf: tensor.storage)
             }
         }
@@ -420,41 +428,44 @@ public final class Network {
                                    + " needs a forward with retainForBackward")
             }
         }
-        let context = BackwardContext(requested: Set(resolved), needsInput: inputGradient, reluMode: reluMode,
-                                      workspace: workspace)
-        if context.isDone { return BackwardResult(gradients: [:], input: nil) }
-        let input = root.backward(logitsGradient, context)
-        return BackwardResult(gradients: context.gradients, input: inputGradient ? input : nil)
+        let values = try resolved.map { try value(ofLayer: $0) }
+        if values.isEmpty && !inputGradient { return BackwardResult(gradients: [:], input: nil) }
+        let gradients = try executor.backward(logitsGradient, targets: Set(values), inputGradient: inputGradient,
+                                              reluMode: reluMode)
+        var byPath: [String: Tensor] = [:]
+        for (path, value) in zip(resolved, values) { byPath[path] = gradients[value] }
+        return BackwardResult(gradients: byPath, input: inputGradient ? gradients[graph.input] : nil)
     }
 
-    /// Runs only the modules after `layer` (a top-level module or a child of a top-level
-    /// sequence, e.g. "layer3", "layer4.1", "_blocks.15") from that module's output; returns the logits.
+    /// Runs only what follows `layer`'s output, from `activation` given there; returns the
+    /// logits. Every layer after it must read only values computed from it ("layer3",
+    /// "layer4.1", "_blocks.15"; not a layer inside a residual block).
     public func forward(after layer: String, activation: Tensor, cancellation: CancellationFlag? = nil) throws -> Tensor {
         let path = try resolveLayer(layer)
+        let start = try value(ofLayer: path)
         workspace.beginPass()
-        let context = ForwardContext(recording: [], retain: false, cancellation: cancellation, workspace: workspace)
-        let top = root.modules
-        if let i = top.firstIndex(where: { $0.path == path }) {
-            return try root.forward(activation, from: i + 1, context)
+        do {
+            return try executor.forward(from: start, activation, recording: [], retention: .none,
+                                        cancellation: cancellation).output
+        } catch let error as RuntimeError where error.message.hasPrefix("cannot run from after") {
+            throw RuntimeError("cannot run \(architecture) from after \"\(path)\": a later layer also reads a value "
+                               + "computed before it; choose a block's or a stage's output (e.g. \"\(defaultTargetLayer)\")")
         }
-        for (i, module) in top.enumerated() {
-            if let sequence = module as? Sequential, let j = sequence.modules.firstIndex(where: { $0.path == path }) {
-                let x = try sequence.run(.plain(activation), from: j + 1, context)
-                return try root.run(x, from: i + 1, context).tensor()
-            }
-        }
-        throw RuntimeError("cannot run \(architecture) from after \"\(path)\": the layer must be a top-level module "
-                           + "or a child of one (e.g. \"\(defaultTargetLayer)\")")
     }
 
     /// Modules with a bias in FullGrad's sense, in forward order: every Conv2d with a bias
     /// and every BatchNorm2d (its effective bias `bias − mean · weight / sqrt(var + eps)`).
     public var biasLayers: [(path: String, bias: Tensor)] {
-        root.subtree.compactMap { module in
-            if let conv = module as? Conv2d, let bias = conv.bias { return (conv.path, bias) }
-            if let bn = module as? BatchNorm2d { return (bn.path, bn.effectiveBias) }
+        graph.nodes.compactMap { node in
+            if let conv = node.op as? Conv2d, let bias = conv.bias { return (node.name, bias) }
+            if let bn = node.op as? BatchNorm2d { return (node.name, bn.effectiveBias) }
             return nil
         }
+    }
+
+    /// The node named `name` (a layer's module path), for tests that reach into operators.
+    func node(named name: String) -> Graph.Node? {
+        graph.nodes.first { $0.name == name }
     }
 }
 

@@ -259,6 +259,15 @@ final class OneDNNTensor {
         return result
     }
 
+    /// A copy in new memory of the same layout (for a residual that a convolution would
+    /// overwrite while a later layer still reads it).
+    func duplicate() throws -> OneDNNTensor {
+        let copy = try OneDNNTensor(shape: shape, desc: desc, engine: engine)
+        var d = desc
+        copy.buffer.copyMemory(from: buffer, byteCount: dnnl_memory_desc_get_size(&d))
+        return copy
+    }
+
     /// The elements as a plain row-major `Tensor`.
     func tensor() throws -> Tensor {
         var plain = try oneDNNDescriptor(shape, OneDNNTensor.plainTag(shape.count))

@@ -46,8 +46,10 @@ struct ConvGeometry: Equatable {
 /// A 2-D convolution (`nn.Conv2d`): weight [out, in/groups, kh, kw], optional bias [out].
 ///
 /// 1×1 convolutions are one GEMM per image and group; depthwise convolutions (groups = in = out)
-/// use a direct kernel; everything else goes through im2col and `cblas_sgemm`.
-final class Conv2d: Module {
+/// use a direct kernel; everything else goes through im2col and `cblas_sgemm`. The executor
+/// fuses a following batch norm, residual add and ReLU into one call when nothing observes
+/// the values between them.
+final class Conv2d: Operator {
     let inChannels: Int
     let outChannels: Int
     let kernelSize: (Int, Int)
@@ -63,10 +65,9 @@ final class Conv2d: Module {
     /// network built to receive a checkpoint allocates no second copy of its weights.
     var weight: Tensor { storedWeight ?? Tensor(shape: weightShape) }
     private(set) var bias: Tensor?
-    private var retainedGeometry: ConvGeometry?
     /// The batch norm (and its parameter version) that the folded weights and the oneDNN
-    /// primitives were made for; nil after any parameter change.
-    private var foldedFor: (bn: ObjectIdentifier, version: Int)?
+    /// primitives were made for (nil inside: none); nil after any parameter change.
+    private var foldedFor: (bn: ObjectIdentifier?, version: Int)?
     /// BN-folded weights for the OpenBLAS inference path. The oneDNN path folds into its own
     /// copy when it builds a primitive and keeps none here (a 100 MB copy for ResNet-50).
     private var folded: (weight: [Float], bias: [Float])?
@@ -81,7 +82,7 @@ final class Conv2d: Module {
         var plain = false
     }
 
-    init(path: String, inChannels: Int, outChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
+    init(inChannels: Int, outChannels: Int, kernelSize: (Int, Int), stride: (Int, Int) = (1, 1),
          padding: ConvPadding = .explicit(0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1, bias: Bool = false) {
         precondition(inChannels % groups == 0 && outChannels % groups == 0, "channels not divisible by groups")
         self.inChannels = inChannels
@@ -93,7 +94,6 @@ final class Conv2d: Module {
         self.groups = groups
         self.weightShape = [outChannels, inChannels / groups, kernelSize.0, kernelSize.1]
         self.bias = bias ? Tensor(shape: [outChannels]) : nil
-        super.init(path: path)
     }
 
     var isDepthwise: Bool { groups > 1 && groups == inChannels && groups == outChannels }
@@ -117,21 +117,16 @@ final class Conv2d: Module {
         oneDNNPrimitives = [:]
     }
 
-    /// The geometry for an input, or a user-facing error when it does not fit.
-    func geometry(for input: Tensor) throws -> ConvGeometry {
-        try geometry(forShape: input.shape)
-    }
-
     /// The geometry for an input shape, or a user-facing error when it does not fit.
     func geometry(forShape shape: [Int]) throws -> ConvGeometry {
         guard shape.count == 4, shape[1] == inChannels else {
-            throw RuntimeError("\(path): expected input [N, \(inChannels), H, W], found \(shape)")
+            throw RuntimeError("expected input [N, \(inChannels), H, W], found \(Network.describe(shape))")
         }
         guard let y = ConvGeometry.dimension(input: shape[2], kernel: kernelSize.0, stride: stride.0,
                                              dilation: dilation.0, padding: padding, vertical: true),
               let x = ConvGeometry.dimension(input: shape[3], kernel: kernelSize.1, stride: stride.1,
                                              dilation: dilation.1, padding: padding, vertical: false) else {
-            throw RuntimeError("\(path): input \(shape[2])×\(shape[3]) is smaller than the "
+            throw RuntimeError("input \(shape[2])×\(shape[3]) is smaller than the "
                                + "\(kernelSize.0)×\(kernelSize.1) kernel")
         }
         return ConvGeometry(batch: shape[0], channels: inChannels, height: shape[2], width: shape[3],
@@ -140,37 +135,50 @@ final class Conv2d: Module {
                             dilationY: dilation.0, dilationX: dilation.1)
     }
 
-    override func forward(_ input: Tensor, _ context: ForwardContext) throws -> Tensor {
-        let g = try geometry(for: input)
-        if context.retain { retainedGeometry = g }
+    override func forward(_ inputs: [Tensor], _ step: inout ForwardStep) throws -> Tensor {
+        let input = inputs[0]
+        let g = try geometry(forShape: input.shape)
+        if step.retain { step.saved.shape = input.shape }
+        let workspace = step.workspace
         return weight.withUnsafeBufferPointer { w in
             if let bias {
                 return bias.withUnsafeBufferPointer { b in
-                    convolve(input, g, w.baseAddress, b.baseAddress, nil, context.workspace)
+                    convolve(input, g, w.baseAddress, b.baseAddress, nil, nil, workspace)
                 }
             }
-            return convolve(input, g, w.baseAddress, nil, nil, context.workspace)
+            return convolve(input, g, w.baseAddress, nil, nil, nil, workspace)
         }
     }
 
-    /// Inference only: this convolution followed by `bn` (and `activation`) in one pass.
-    func forwardFused(_ input: Tensor, bn: BatchNorm2d, activation: Activation?, workspace: Workspace) throws -> Tensor {
-        let g = try geometry(for: input)
+    /// Inference only: this convolution followed by `bn` (and `residual` added, and `activation`) in one pass.
+    func forwardFused(_ input: Tensor, bn: BatchNorm2d?, activation: Activation?, residual: Tensor? = nil,
+                      workspace: Workspace) throws -> Tensor {
+        let g = try geometry(forShape: input.shape)
+        if let residual, residual.shape != [g.batch, outChannels, g.outHeight, g.outWidth] {
+            throw RuntimeError("cannot add shapes \(Network.describe(residual.shape)) and "
+                               + "\(Network.describe([g.batch, outChannels, g.outHeight, g.outWidth]))")
+        }
         // OpenBLAS keeps the folded copy only where it is the steady path, not while oneDNN warms up.
         let f = foldedParameters(bn, keep: !workspace.usesOneDNNEventually)
         return f.weight.withUnsafeBufferPointer { w in
-            f.bias.withUnsafeBufferPointer { b in convolve(input, g, w.baseAddress, b.baseAddress, activation, workspace) }
+            f.bias.withUnsafeBufferPointer { b in
+                guard let residual else {
+                    return convolve(input, g, w.baseAddress, b.baseAddress, activation, nil, workspace)
+                }
+                return residual.withUnsafeBufferPointer { r in
+                    convolve(input, g, w.baseAddress, b.baseAddress, activation, r.baseAddress, workspace)
+                }
+            }
         }
     }
 
     /// A forward that retains for backward, fused: this convolution, `bn` and `activation` in
     /// one pass (oneDNN on NCHW tensors when available). Backward through the three needs only
-    /// the geometry kept here, the weights, BN's scale and the output (which the caller keeps
-    /// in the activation module).
+    /// the input shape, the weights, BN's scale and the output (which the caller keeps for
+    /// the activation).
     func forwardFusedRetaining(_ input: Tensor, bn: BatchNorm2d, activation: Activation?,
                                workspace: Workspace) throws -> Tensor {
-        let g = try geometry(for: input)
-        retainedGeometry = g
+        let g = try geometry(forShape: input.shape)
         // One image: OpenBLAS (ResNet-50 forward + backward 134 ms against 218 ms with oneDNN's
         // NCHW convolutions, bench/run.sh 2026-11-30 04:00); a batch: oneDNN (2.48 s against 2.63 s).
         guard input.shape[0] > 1, let engine = workspace.oneDNN else {
@@ -194,37 +202,39 @@ final class Conv2d: Module {
     }
 
     /// Drops the folded weights and the primitives when they were made for another batch norm
-    /// or an older version of its parameters.
-    private func invalidateFolding(unlessFor bn: BatchNorm2d) {
-        let id = ObjectIdentifier(bn)
-        if let made = foldedFor, made.bn == id, made.version == bn.version { return }
-        foldedFor = (id, bn.version)
+    /// (or none) or an older version of its parameters.
+    private func invalidateFolding(unlessFor bn: BatchNorm2d?) {
+        let id = bn.map(ObjectIdentifier.init)
+        if let made = foldedFor, made.bn == id, made.version == (bn?.version ?? 0) { return }
+        foldedFor = (id, bn?.version ?? 0)
         folded = nil
         oneDNNPrimitives = [:]
     }
 
-    /// The weights and bias with `bn` folded in; with `keep`, cached until a parameter of
-    /// either changes.
-    private func foldedParameters(_ bn: BatchNorm2d, keep: Bool) -> (weight: [Float], bias: [Float]) {
+    /// The weights and bias with `bn` (if any) folded in; with `keep`, cached until a parameter
+    /// of either changes.
+    private func foldedParameters(_ bn: BatchNorm2d?, keep: Bool) -> (weight: [Float], bias: [Float]) {
         invalidateFolding(unlessFor: bn)
         if let f = folded { return f }
-        let (scale, shift) = bn.scaleAndShift()
-        let perOut = weight.count / outChannels
         var w = weight.storage
-        var b = [Float](repeating: 0, count: outChannels)
-        for o in 0..<outChannels {
-            for i in 0..<perOut { w[o * perOut + i] *= scale[o] }
-            b[o] = (bias?.storage[o] ?? 0) * scale[o] + shift[o]
+        var b = bias?.storage ?? [Float](repeating: 0, count: outChannels)
+        if let bn {
+            let (scale, shift) = bn.scaleAndShift()
+            let perOut = w.count / outChannels
+            for o in 0..<outChannels {
+                for i in 0..<perOut { w[o * perOut + i] *= scale[o] }
+                b[o] = b[o] * scale[o] + shift[o]
+            }
         }
         if keep { folded = (w, b) }
         return (w, b)
     }
 
-    /// Inference only, on oneDNN: this convolution followed by `bn` (and `activation`), with
-    /// `residual` added before the activation when given.
+    /// Inference only, on oneDNN: this convolution followed by `bn` (if any) and `activation`,
+    /// with `residual` added before the activation when given.
     ///
     /// `residual` is consumed: the output is written into its memory when the layouts agree.
-    func forwardFusedOneDNN(_ input: OneDNNTensor, bn: BatchNorm2d, activation: Activation?,
+    func forwardFusedOneDNN(_ input: OneDNNTensor, bn: BatchNorm2d?, activation: Activation?,
                             residual: OneDNNTensor? = nil) throws -> OneDNNTensor {
         let g = try geometry(forShape: input.shape)
         invalidateFolding(unlessFor: bn)
@@ -243,14 +253,15 @@ final class Conv2d: Module {
         }
         guard let residual else { return try convolution.run(input) }
         guard residual.shape == convolution.outputShape else {
-            throw RuntimeError("\(path): residual \(residual.shape) does not match the output \(convolution.outputShape)")
+            throw RuntimeError("cannot add shapes \(Network.describe(residual.shape)) and "
+                               + "\(Network.describe(convolution.outputShape))")
         }
         return try convolution.run(input, accumulating: try residual.converted(to: convolution.destinationLayout))
     }
 
     /// The convolution with the given weights, optional bias and optional fused activation.
     private func convolve(_ input: Tensor, _ g: ConvGeometry, _ w: UnsafePointer<Float>?, _ b: UnsafePointer<Float>?,
-                          _ activation: Activation?, _ workspace: Workspace) -> Tensor {
+                          _ activation: Activation?, _ residual: UnsafePointer<Float>?, _ workspace: Workspace) -> Tensor {
         let outPlane = g.outPlane
         return Tensor(shape: [g.batch, outChannels, g.outHeight, g.outWidth]) { yb in
             guard let y = yb.baseAddress else { return }
@@ -259,7 +270,8 @@ final class Conv2d: Module {
                     y.update(repeating: 0, count: yb.count)
                     return
                 }
-                let epilogue = Epilogue(bias: b, activation: activation, channels: outChannels, plane: outPlane)
+                let epilogue = Epilogue(bias: b, residual: residual, activation: activation, channels: outChannels,
+                                        plane: outPlane)
                 if isDepthwise {
                     DepthwiseKernel.forward(x, w, y, g, epilogue)
                 } else {
@@ -296,7 +308,7 @@ final class Conv2d: Module {
                 for o in 0..<outChannels {
                     (y + (image * outChannels + o) * n).update(from: out + o * wide + image * n, count: n)
                 }
-                epilogue.apply(image: y + image * outChannels * n)
+                epilogue.apply(image: image, y + image * outChannels * n)
             }
         }
     }
@@ -325,20 +337,21 @@ final class Conv2d: Module {
                                 1, wg, Int32(k), source, Int32(n), 0, yg, Int32(n))
                 }
                 // While the image's output is still in cache.
-                epilogue.apply(image: y + image * outChannels * n)
+                epilogue.apply(image: image, y + image * outChannels * n)
             }
         }
     }
 
-    override func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {
-        inputGradient(gradient, workspace: context.workspace)
+    override func backward(_ gradient: Tensor, _ saved: Saved, _ step: BackwardStep) throws -> [Tensor?] {
+        [try inputGradient(gradient, inputShape: saved.shape, workspace: step.workspace)]
     }
 
-    /// The gradient with respect to the input of the last retained forward.
-    func inputGradient(_ gradient: Tensor, workspace: Workspace) -> Tensor {
-        guard let g = retainedGeometry,
-              gradient.shape == [g.batch, outChannels, g.outHeight, g.outWidth] else {
-            preconditionFailure("\(path): backward without a matching retained forward")
+    /// The gradient with respect to an input of `inputShape` from the gradient at the output.
+    func inputGradient(_ gradient: Tensor, inputShape: [Int], workspace: Workspace) throws -> Tensor {
+        let g = try geometry(forShape: inputShape)
+        guard gradient.shape == [g.batch, outChannels, g.outHeight, g.outWidth] else {
+            throw RuntimeError("the gradient \(Network.describe(gradient.shape)) does not match the output "
+                               + "\(Network.describe([g.batch, outChannels, g.outHeight, g.outWidth]))")
         }
         var result = Tensor(shape: [g.batch, inChannels, g.height, g.width])
         weight.withUnsafeBufferPointer { wb in
@@ -410,27 +423,33 @@ final class Conv2d: Module {
     }
 }
 
-/// What a convolution adds to its raw output: a per-channel bias and an activation.
+/// What a convolution adds to its raw output: a per-channel bias, a residual of the output's
+/// shape, then an activation.
 struct Epilogue {
     let bias: UnsafePointer<Float>?
+    let residual: UnsafePointer<Float>?
     let activation: Activation?
     let channels: Int
     let plane: Int
 
-    /// Applies the epilogue to one channel plane.
+    /// Applies the epilogue to plane `index` (image × channels + channel) of the output.
     @inline(__always)
-    func apply(plane p: UnsafeMutablePointer<Float>, channel: Int) {
+    func apply(plane p: UnsafeMutablePointer<Float>, index: Int) {
         if let bias {
-            let v = bias[channel]
+            let v = bias[index % channels]
             for i in 0..<plane { p[i] += v }
+        }
+        if let residual {
+            let r = residual + index * plane
+            for i in 0..<plane { p[i] += r[i] }
         }
         activation?.apply(p, count: plane)
     }
 
-    /// Applies the epilogue to the [channels, plane] output of one image.
-    func apply(image y: UnsafeMutablePointer<Float>) {
-        guard bias != nil || activation != nil else { return }
-        for c in 0..<channels { apply(plane: y + c * plane, channel: c) }
+    /// Applies the epilogue to the [channels, plane] output `y` of image `image`.
+    func apply(image: Int, _ y: UnsafeMutablePointer<Float>) {
+        guard bias != nil || residual != nil || activation != nil else { return }
+        for c in 0..<channels { apply(plane: y + c * plane, index: image * channels + c) }
     }
 }
 
@@ -548,7 +567,7 @@ enum DepthwiseKernel {
                     }
                 }
             }
-            epilogue.apply(plane: dst, channel: c)
+            epilogue.apply(plane: dst, index: plane)
         }
     }
 

@@ -2,7 +2,7 @@ import Foundation
 
 /// Batch normalisation in evaluation mode (`nn.BatchNorm2d`): per channel
 /// `(x − running_mean) / sqrt(running_var + eps) · weight + bias`.
-final class BatchNorm2d: Module {
+final class BatchNorm2d: Operator {
     let channels: Int
     let eps: Double
     private(set) var weight: Tensor
@@ -13,14 +13,13 @@ final class BatchNorm2d: Module {
     private(set) var version = 0
     private var cached: (scale: [Float], shift: [Float])?
 
-    init(path: String, channels: Int, eps: Double) {
+    init(channels: Int, eps: Double) {
         self.channels = channels
         self.eps = eps
         weight = Tensor(shape: [channels], repeating: 1)
         bias = Tensor(shape: [channels])
         runningMean = Tensor(shape: [channels])
         runningVar = Tensor(shape: [channels], repeating: 1)
-        super.init(path: path)
     }
 
     override var parameters: [String: Tensor] {
@@ -57,17 +56,18 @@ final class BatchNorm2d: Module {
         Tensor(shape: [channels], storage: scaleAndShift().shift)
     }
 
-    override func forward(_ input: Tensor, _ context: ForwardContext) throws -> Tensor {
+    override func forward(_ inputs: [Tensor], _ step: inout ForwardStep) throws -> Tensor {
+        let input = inputs[0]
         guard input.rank == 4, input.shape[1] == channels else {
-            throw RuntimeError("\(path): expected input [N, \(channels), H, W], found \(input.shape)")
+            throw RuntimeError("expected input [N, \(channels), H, W], found \(Network.describe(input.shape))")
         }
         let (scale, shift) = scaleAndShift()
         return perChannel(input, scale: scale, shift: shift)
     }
 
-    override func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {
+    override func backward(_ gradient: Tensor, _ saved: Saved, _ step: BackwardStep) throws -> [Tensor?] {
         let (scale, _) = scaleAndShift()
-        return perChannel(gradient, scale: scale, shift: nil)
+        return [perChannel(gradient, scale: scale, shift: nil)]
     }
 
     private func perChannel(_ input: Tensor, scale: [Float], shift: [Float]?) -> Tensor {

@@ -2,30 +2,31 @@ import Foundation
 
 /// Max pooling (`nn.MaxPool2d(kernel, stride, padding)`), padding with −∞; on ties the first
 /// maximum in scan order wins, as in PyTorch.
-final class MaxPool2d: Module {
+final class MaxPool2d: Operator {
     let kernelSize: Int
     let stride: Int
     let padding: Int
-    private var retained: (inputShape: [Int], argmax: [Int32])?
     /// The oneDNN primitive of the last inference input shape and layout.
     private var oneDNNPool: OneDNNMaxPool?
 
-    init(path: String, kernelSize: Int, stride: Int, padding: Int) {
+    init(kernelSize: Int, stride: Int, padding: Int) {
         self.kernelSize = kernelSize
         self.stride = stride
         self.padding = padding
-        super.init(path: path)
     }
 
-    override func forward(_ input: Tensor, _ context: ForwardContext) throws -> Tensor {
-        guard input.rank == 4 else { throw RuntimeError("\(path): expected input [N, C, H, W], found \(input.shape)") }
+    override func forward(_ inputs: [Tensor], _ step: inout ForwardStep) throws -> Tensor {
+        let input = inputs[0]
+        guard input.rank == 4 else {
+            throw RuntimeError("expected input [N, C, H, W], found \(Network.describe(input.shape))")
+        }
         let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
         let oh = (h + 2 * padding - kernelSize) / stride + 1
         let ow = (w + 2 * padding - kernelSize) / stride + 1
         guard h + 2 * padding >= kernelSize, w + 2 * padding >= kernelSize else {
-            throw RuntimeError("\(path): input \(h)×\(w) is smaller than the \(kernelSize)×\(kernelSize) pooling window")
+            throw RuntimeError("input \(h)×\(w) is smaller than the \(kernelSize)×\(kernelSize) pooling window")
         }
-        let retain = context.retain
+        let retain = step.retain
         var argmax = [Int32](repeating: 0, count: retain ? n * c * oh * ow : 0)
         let (k, s, p) = (kernelSize, stride, padding)
         let output = Tensor(shape: [n, c, oh, ow]) { out in
@@ -57,16 +58,21 @@ final class MaxPool2d: Module {
                 }
             }
         }
-        if retain { retained = (input.shape, argmax) }
+        if retain {
+            step.saved.shape = input.shape
+            step.saved.indices = argmax
+        }
         return output
     }
 
-    override func forwardOneDNN(_ input: PassValue, _ context: ForwardContext, _ engine: OneDNNEngine) throws -> PassValue? {
-        let x = try input.oneDNN(engine)
-        guard x.shape.count == 4 else { throw RuntimeError("\(path): expected input [N, C, H, W], found \(x.shape)") }
+    override func forwardOneDNN(_ inputs: [PassValue], _ engine: OneDNNEngine) throws -> PassValue? {
+        let x = try inputs[0].oneDNN(engine)
+        guard x.shape.count == 4 else {
+            throw RuntimeError("expected input [N, C, H, W], found \(Network.describe(x.shape))")
+        }
         let (h, w) = (x.shape[2], x.shape[3])
         guard h + 2 * padding >= kernelSize, w + 2 * padding >= kernelSize else {
-            throw RuntimeError("\(path): input \(h)×\(w) is smaller than the \(kernelSize)×\(kernelSize) pooling window")
+            throw RuntimeError("input \(h)×\(w) is smaller than the \(kernelSize)×\(kernelSize) pooling window")
         }
         let outputShape = [x.shape[0], x.shape[1], (h + 2 * padding - kernelSize) / stride + 1,
                            (w + 2 * padding - kernelSize) / stride + 1]
@@ -81,18 +87,18 @@ final class MaxPool2d: Module {
         return .oneDNN(try pool.run(x))
     }
 
-    override func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {
-        guard let retained, retained.argmax.count == gradient.count else {
-            preconditionFailure("\(path): backward without a matching retained forward")
+    override func backward(_ gradient: Tensor, _ saved: Saved, _ step: BackwardStep) throws -> [Tensor?] {
+        guard saved.indices.count == gradient.count, saved.shape.count == 4 else {
+            throw RuntimeError("backward without a matching retained forward")
         }
-        let shape = retained.inputShape
+        let shape = saved.shape
         let planeIn = shape[2] * shape[3]
         let planeOut = gradient.shape[2] * gradient.shape[3]
         var result = Tensor(shape: shape)
         result.withUnsafeMutableBufferPointer { gx in
             gradient.withUnsafeBufferPointer { gy in
                 guard let gxp = gx.baseAddress, let gyp = gy.baseAddress else { return }
-                let argmax = retained.argmax
+                let argmax = saved.indices
                 parallelFor(shape[0] * shape[1]) { plane in
                     for o in 0..<planeOut {
                         let i = plane * planeOut + o
@@ -101,17 +107,20 @@ final class MaxPool2d: Module {
                 }
             }
         }
-        return result
+        return [result]
     }
 }
 
 /// Adaptive average pooling to 1×1 (`nn.AdaptiveAvgPool2d(1)`): the mean of each channel.
-final class GlobalAveragePool: Module {
-    private var retainedShape: [Int]?
+final class GlobalAveragePool: Operator {
+    override var kind: String { "AdaptiveAvgPool2d" }
 
-    override func forward(_ input: Tensor, _ context: ForwardContext) throws -> Tensor {
-        guard input.rank == 4 else { throw RuntimeError("\(path): expected input [N, C, H, W], found \(input.shape)") }
-        if context.retain { retainedShape = input.shape }
+    override func forward(_ inputs: [Tensor], _ step: inout ForwardStep) throws -> Tensor {
+        let input = inputs[0]
+        guard input.rank == 4 else {
+            throw RuntimeError("expected input [N, C, H, W], found \(Network.describe(input.shape))")
+        }
+        if step.retain { step.saved.shape = input.shape }
         let planes = input.shape[0] * input.shape[1]
         let plane = input.shape[2] * input.shape[3]
         return Tensor(shape: [input.shape[0], input.shape[1], 1, 1]) { out in
@@ -127,15 +136,18 @@ final class GlobalAveragePool: Module {
         }
     }
 
-    override func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {
-        guard let shape = retainedShape else { preconditionFailure("\(path): backward without retained forward") }
+    override func backward(_ gradient: Tensor, _ saved: Saved, _ step: BackwardStep) throws -> [Tensor?] {
+        let shape = saved.shape
+        guard shape.count == 4, gradient.count == shape[0] * shape[1] else {
+            throw RuntimeError("backward without a matching retained forward")
+        }
         let plane = shape[2] * shape[3]
         let scale = 1 / Float(plane)
-        return Tensor(shape: shape) { out in
+        return [Tensor(shape: shape) { out in
             for i in 0..<(shape[0] * shape[1]) {
                 let v = gradient.storage[i] * scale
                 for j in 0..<plane { out[i * plane + j] = v }
             }
-        }
+        }]
     }
 }

@@ -2,7 +2,7 @@ import COpenBLAS
 import Foundation
 
 /// A fully connected layer (`nn.Linear`): y = x Wᵀ + b, weight [out, in], bias [out].
-final class Linear: Module {
+final class Linear: Operator {
     let inFeatures: Int
     let outFeatures: Int
     /// The weight once set (a checkpoint's, or random); nil until then.
@@ -10,15 +10,13 @@ final class Linear: Module {
     /// The weight, `[out, in]`; zeros until set, without keeping them (see `Conv2d.weight`).
     var weight: Tensor { storedWeight ?? Tensor(shape: [outFeatures, inFeatures]) }
     private(set) var bias: Tensor
-    private var retainedBatch: Int?
     /// The oneDNN primitive of the last inference batch size (cleared when a parameter changes).
     private var oneDNNProduct: OneDNNInnerProduct?
 
-    init(path: String, inFeatures: Int, outFeatures: Int) {
+    init(inFeatures: Int, outFeatures: Int) {
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
         bias = Tensor(shape: [outFeatures])
-        super.init(path: path)
     }
 
     override var parameters: [String: Tensor] { ["weight": weight, "bias": bias] }
@@ -32,11 +30,9 @@ final class Linear: Module {
 
     /// Inference passes run on oneDNN too, so that OpenBLAS's threads stay asleep (its idle
     /// threads yield in a loop for a while after each call, taking CPU from oneDNN's).
-    override func forwardOneDNN(_ input: PassValue, _ context: ForwardContext, _ engine: OneDNNEngine) throws -> PassValue? {
-        let x = try input.tensor()
-        guard x.rank == 2, x.shape[1] == inFeatures else {
-            throw RuntimeError("\(path): expected input [N, \(inFeatures)], found \(x.shape)")
-        }
+    override func forwardOneDNN(_ inputs: [PassValue], _ engine: OneDNNEngine) throws -> PassValue? {
+        let x = try inputs[0].tensor()
+        try check(x)
         let product: OneDNNInnerProduct
         if let cached = oneDNNProduct, cached.engine === engine, cached.batch == x.shape[0] {
             product = cached
@@ -47,12 +43,16 @@ final class Linear: Module {
         return .plain(try product.run(try OneDNNTensor(x, engine: engine)))
     }
 
-    override func forward(_ input: Tensor, _ context: ForwardContext) throws -> Tensor {
+    private func check(_ input: Tensor) throws {
         guard input.rank == 2, input.shape[1] == inFeatures else {
-            throw RuntimeError("\(path): expected input [N, \(inFeatures)], found \(input.shape)")
+            throw RuntimeError("expected input [N, \(inFeatures)], found \(Network.describe(input.shape))")
         }
+    }
+
+    override func forward(_ inputs: [Tensor], _ step: inout ForwardStep) throws -> Tensor {
+        let input = inputs[0]
+        try check(input)
         let n = input.shape[0]
-        if context.retain { retainedBatch = n }
         var output = Tensor(shape: [n, outFeatures])
         for i in 0..<n {
             for o in 0..<outFeatures { output.storage[i * outFeatures + o] = bias.storage[o] }
@@ -69,7 +69,7 @@ final class Linear: Module {
         return output
     }
 
-    override func backward(_ gradient: Tensor, _ context: BackwardContext) -> Tensor? {
+    override func backward(_ gradient: Tensor, _ saved: Saved, _ step: BackwardStep) throws -> [Tensor?] {
         let n = gradient.shape[0]
         var result = Tensor(shape: [n, inFeatures])
         gradient.withUnsafeBufferPointer { g in
@@ -81,6 +81,6 @@ final class Linear: Module {
                 }
             }
         }
-        return result
+        return [result]
     }
 }

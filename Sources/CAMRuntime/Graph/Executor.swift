@@ -1,0 +1,310 @@
+import Foundation
+
+/// Runs a graph: inference passes (on oneDNN once warmed up, batch norms folded and
+/// activations fused into convolutions), passes that record values, passes that retain what a
+/// backward needs (everywhere, or only downstream of the layers a backward will reach), the
+/// backward to any values and to the input, and passes that start from a value.
+///
+/// One executor per network; it runs one pass at a time (the tape of the last retaining
+/// forward lives here).
+final class Executor {
+    let graph: Graph
+    let workspace: Workspace
+    /// What each node kept in the last retaining forward (nil where it did not retain).
+    private var tape: [Saved?]
+    /// The nodes the last backward went through, in backward order (for tests of early stopping).
+    private(set) var visited: [Int] = []
+
+    init(graph: Graph, workspace: Workspace) {
+        self.graph = graph
+        self.workspace = workspace
+        tape = [Saved?](repeating: nil, count: graph.nodes.count)
+    }
+
+    /// Which nodes of a forward keep what backward needs.
+    enum Retention: Hashable {
+        /// None: an inference pass.
+        case none
+        /// Every node.
+        case all
+        /// The nodes downstream of these values, which a backward to them goes through.
+        case downstream(of: Set<Int>)
+    }
+
+    /// Runs the graph from `start` (the input, or any value whose producer's output is given)
+    /// with `tensor` there; returns the output and the `recording` values.
+    func forward(from start: Int, _ tensor: Tensor, recording: Set<Int>, retention: Retention,
+                 cancellation: CancellationFlag?) throws -> (output: Tensor, recorded: [Int: Tensor]) {
+        let retains: [Bool]
+        switch retention {
+        case .none: retains = [Bool](repeating: false, count: graph.nodes.count)
+        case .all: retains = [Bool](repeating: true, count: graph.nodes.count)
+        case let .downstream(values):
+            let reached = graph.downstream(of: values)
+            retains = graph.nodes.map { node in node.inputs.contains { reached[$0] } }
+        }
+        if retention != .none { tape = [Saved?](repeating: nil, count: graph.nodes.count) }
+        let plan = try makePlan(observed: recording, retains: retains, start: start)
+        var values = [PassValue?](repeating: nil, count: graph.valueNames.count)
+        values[start] = .plain(tensor)
+        var recorded: [Int: Tensor] = [:]
+        if recording.contains(start) { recorded[start] = tensor }
+        let engine = workspace.oneDNN
+
+        func value(_ index: Int) throws -> PassValue {
+            if let v = values[index] { return v }
+            if let constant = graph.constants[index] { return .plain(constant) }
+            throw RuntimeError("the value \"\(graph.valueNames[index])\" is used before it is computed")
+        }
+        for (index, step) in plan.steps.enumerated() {
+            try cancellation?.check()
+            let node = graph.nodes[step.lastNode]
+            do {
+                let output: PassValue
+                switch step.kind {
+                case let .node(n, retain):
+                    output = try runNode(n, retain: retain, engine: retain ? nil : engine, inputs: graph.nodes[n].inputs.map(value))
+                case let .chain(chain):
+                    let input = graph.nodes[chain.conv].inputs[0]
+                    // The convolution may write its output over the residual's memory only when
+                    // nothing reads it later (and it is not the convolution's own input).
+                    let consumable = chain.residual.map { r in
+                        plan.lastUse[r] == index && r != input && r != graph.output && !recording.contains(r)
+                    } ?? false
+                    output = try runChain(chain, engine: chain.retain ? nil : engine, input: try value(input),
+                                          residual: try chain.residual.map(value), consumable: consumable)
+                    if consumable, let r = chain.residual { values[r] = nil }
+                case let .addActivation(add, activation, op, retain):
+                    let inputs = try graph.nodes[add].inputs.map { try value($0).tensor() }
+                    let result = try op.addThenApply(inputs[0], inputs[1])
+                    if retain {
+                        tape[add] = Saved()
+                        tape[activation] = Saved(tensors: [result])
+                    }
+                    output = .plain(result)
+                }
+                values[node.output] = output
+                if recording.contains(node.output) { recorded[node.output] = try output.tensor() }
+            } catch let error as RuntimeError {
+                throw RuntimeError("\(node.name): \(error.message)")
+            }
+            for released in plan.release[index] { values[released] = nil }
+        }
+        return (try value(graph.output).tensor(), recorded)
+    }
+
+    private func runNode(_ n: Int, retain: Bool, engine: OneDNNEngine?, inputs: [PassValue]) throws -> PassValue {
+        let op = graph.nodes[n].op
+        if let engine, let output = try op.forwardOneDNN(inputs, engine) { return output }
+        var step = ForwardStep(retain: retain, workspace: workspace)
+        let output = try op.forward(try inputs.map { try $0.tensor() }, &step)
+        if retain { tape[n] = step.saved }
+        return .plain(output)
+    }
+
+    private func runChain(_ chain: ConvChain, engine: OneDNNEngine?, input x: PassValue, residual: PassValue?,
+                          consumable: Bool) throws -> PassValue {
+        if chain.retain, let bn = chain.bn, let activation = chain.activation {
+            let input = try x.tensor()
+            let output = try chain.op.forwardFusedRetaining(input, bn: bn.op, activation: activation.op.activation,
+                                                            workspace: workspace)
+            tape[chain.conv] = Saved(shape: input.shape)
+            tape[bn.node] = Saved()
+            tape[activation.node] = Saved(tensors: [output])
+            return .plain(output)
+        }
+        guard let engine else {
+            return .plain(try chain.op.forwardFused(try x.tensor(), bn: chain.bn?.op, activation: chain.activation?.op.activation,
+                                                    residual: try residual?.tensor(), workspace: workspace))
+        }
+        var memory: OneDNNTensor?
+        if let residual {
+            // A plain tensor becomes a copy in oneDNN memory anyway.
+            if case let .oneDNN(m) = residual, !consumable {
+                memory = try m.duplicate()
+            } else {
+                memory = try residual.oneDNN(engine)
+            }
+        }
+        return .oneDNN(try chain.op.forwardFusedOneDNN(try x.oneDNN(engine), bn: chain.bn?.op,
+                                                       activation: chain.activation?.op.activation, residual: memory))
+    }
+
+    /// Back-propagates `gradient` at the output through the last retaining forward; returns
+    /// the gradients at `targets` (values) and, with `inputGradient`, at the input.
+    ///
+    /// Only nodes downstream of the targets are visited: the pass ends at the earliest target.
+    func backward(_ gradient: Tensor, targets: Set<Int>, inputGradient: Bool,
+                  reluMode: ReLUBackwardMode) throws -> [Int: Tensor] {
+        var sources = targets
+        if inputGradient { sources.insert(graph.input) }
+        let wanted = graph.downstream(of: sources)
+        var gradients: [Int: Tensor] = [graph.output: gradient]
+        var result: [Int: Tensor] = [:]
+        visited = []
+        for n in graph.nodes.indices.reversed() {
+            let node = graph.nodes[n]
+            guard wanted[node.output], let g = gradients.removeValue(forKey: node.output) else { continue }
+            if sources.contains(node.output) { result[node.output] = g }
+            let needs = node.inputs.map { wanted[$0] && graph.constants[$0] == nil }
+            guard needs.contains(true) else { continue }
+            guard let saved = tape[n] else {
+                throw RuntimeError("\(node.name): backward needs a forward that retained this layer")
+            }
+            visited.append(n)
+            let step = BackwardStep(needs: needs, reluMode: reluMode, workspace: workspace)
+            let inputs: [Tensor?]
+            do {
+                inputs = try node.op.backward(g, saved, step)
+            } catch let error as RuntimeError {
+                throw RuntimeError("\(node.name): \(error.message)")
+            }
+            for (k, v) in node.inputs.enumerated() where needs[k] {
+                guard k < inputs.count, let gk = inputs[k] else { continue }
+                if let existing = gradients[v] {
+                    gradients[v] = try Add.sum(existing, gk)
+                } else {
+                    gradients[v] = gk
+                }
+            }
+        }
+        for source in sources where result[source] == nil {
+            if let g = gradients[source] { result[source] = g }
+        }
+        return result
+    }
+
+    /// The output that `node` kept in the last retaining forward (a ReLU's), if any.
+    func retainedOutput(of node: Int) -> Tensor? {
+        tape[node]?.tensors.first
+    }
+
+    /// Replaces what `node` kept (for tests that compare against a reference at ties).
+    func setRetainedOutput(of node: Int, _ tensor: Tensor) {
+        tape[node]?.tensors = [tensor]
+    }
+
+    // MARK: Planning
+
+    /// A convolution with what follows it fused: batch norm, residual add, activation.
+    struct ConvChain {
+        let conv: Int
+        let op: Conv2d
+        var bn: (node: Int, op: BatchNorm2d)?
+        var add: Int?
+        var residual: Int?
+        var activation: (node: Int, op: ReLU)?
+        let retain: Bool
+    }
+
+    /// One step of a pass.
+    struct Step {
+        enum Kind {
+            case node(Int, retain: Bool)
+            case chain(ConvChain)
+            case addActivation(add: Int, activation: Int, op: ReLU, retain: Bool)
+        }
+        let kind: Kind
+        /// The node whose output the step produces.
+        let lastNode: Int
+        /// The values the step reads.
+        let reads: [Int]
+    }
+
+    /// The steps of a pass and, after each, the values no later step reads.
+    struct Plan {
+        var steps: [Step] = []
+        var release: [[Int]] = []
+        /// The last step reading each value.
+        var lastUse: [Int: Int] = [:]
+    }
+
+    /// Groups the nodes that run from `start` into steps: a convolution absorbs the batch norm,
+    /// residual add and ReLU after it when no one else reads or observes the values between
+    /// them and they retain alike (a retaining chain only conv → BN → ReLU: folding BN changes
+    /// the rounding of the pre-activation, and at ReLU6's upper kink a flipped gradient mask
+    /// broke the 1e-4 gradient parity with PyTorch, ModelParityTests). An add feeding a ReLU
+    /// becomes one pass over memory.
+    func makePlan(observed: Set<Int>, retains: [Bool], start: Int) throws -> Plan {
+        // The nodes that run: those whose inputs all follow from `start` and the constants.
+        let reached = graph.downstream(of: [start])
+        var computable = reached
+        for constant in graph.constants.keys { computable[constant] = true }
+        var active = [Bool](repeating: false, count: graph.nodes.count)
+        for (n, node) in graph.nodes.enumerated() {
+            if node.inputs.allSatisfy({ computable[$0] }) {
+                active[n] = true
+                computable[node.output] = true
+            } else if node.inputs.contains(where: { reached[$0] }), let input = node.inputs.first(where: { !computable[$0] }) {
+                throw RuntimeError("cannot run from after \"\(graph.valueNames[start])\": \"\(node.name)\" also reads "
+                                   + "\"\(graph.valueNames[input])\", computed before it")
+            }
+        }
+        var absorbed = Set<Int>()
+        func soleConsumer(_ value: Int, retain: Bool) -> Int? {
+            guard !observed.contains(value), value != graph.output else { return nil }
+            let users = graph.consumers[value].filter { active[$0] && !absorbed.contains($0) }
+            guard users.count == 1, let user = users.first, retains[user] == retain,
+                  graph.nodes[user].inputs.filter({ $0 == value }).count == 1 else { return nil }
+            return user
+        }
+        var plan = Plan()
+        var pending: [Int: Step] = [:]
+        for (n, node) in graph.nodes.enumerated() where active[n] {
+            if absorbed.contains(n) {
+                if let step = pending.removeValue(forKey: n) { plan.steps.append(step) }
+                continue
+            }
+            let retain = retains[n]
+            if let conv = node.op as? Conv2d {
+                var chain = ConvChain(conv: n, op: conv, retain: retain)
+                var members = [n]
+                var value = node.output
+                if let m = soleConsumer(value, retain: retain), let bn = graph.nodes[m].op as? BatchNorm2d {
+                    chain.bn = (m, bn)
+                    members.append(m)
+                    value = graph.nodes[m].output
+                }
+                if !retain, let m = soleConsumer(value, retain: retain), graph.nodes[m].op is Add,
+                   graph.nodes[m].inputs.count == 2, let other = graph.nodes[m].inputs.first(where: { $0 != value }) {
+                    chain.add = m
+                    chain.residual = other
+                    members.append(m)
+                    value = graph.nodes[m].output
+                }
+                if let m = soleConsumer(value, retain: retain), let relu = graph.nodes[m].op as? ReLU {
+                    chain.activation = (m, relu)
+                    members.append(m)
+                }
+                let fusable = !retain || (chain.bn != nil && chain.activation?.op.activation == .relu)
+                if fusable, let last = members.last {
+                    let reads = [node.inputs[0]] + (chain.residual.map { [$0] } ?? [])
+                    let step = Step(kind: .chain(chain), lastNode: last, reads: reads)
+                    if last == n {
+                        plan.steps.append(step)
+                    } else {
+                        absorbed.formUnion(members.dropFirst())
+                        pending[last] = step
+                    }
+                    continue
+                }
+            }
+            if node.op is Add, node.inputs.count == 2, let m = soleConsumer(node.output, retain: retain),
+               let relu = graph.nodes[m].op as? ReLU {
+                absorbed.insert(m)
+                pending[m] = Step(kind: .addActivation(add: n, activation: m, op: relu, retain: retain), lastNode: m,
+                                  reads: node.inputs)
+                continue
+            }
+            plan.steps.append(Step(kind: .node(n, retain: retain), lastNode: n, reads: node.inputs))
+        }
+        plan.release = [[Int]](repeating: [], count: plan.steps.count)
+        for (index, step) in plan.steps.enumerated() {
+            for value in step.reads { plan.lastUse[value] = index }
+        }
+        for (value, index) in plan.lastUse where value != graph.output {
+            plan.release[index].append(value)
+        }
+        return plan
+    }
+}
