@@ -40,7 +40,7 @@ final class Executor {
         case .none: retains = [Bool](repeating: false, count: graph.nodes.count)
         case .all: retains = [Bool](repeating: true, count: graph.nodes.count)
         case let .downstream(values):
-            let reached = graph.downstream(of: values)
+            let reached = graph.downstream(of: values, differentiable: true)
             retains = graph.nodes.map { node in node.inputs.contains { reached[$0] } }
         }
         if retention != .none { tape = [Saved?](repeating: nil, count: graph.nodes.count) }
@@ -138,7 +138,7 @@ final class Executor {
                   reluMode: ReLUBackwardMode) throws -> [Int: Tensor] {
         var sources = targets
         if inputGradient { sources.insert(graph.input) }
-        let wanted = graph.downstream(of: sources)
+        let wanted = graph.downstream(of: sources, differentiable: true)
         var gradients: [Int: Tensor] = [graph.output: gradient]
         var result: [Int: Tensor] = [:]
         visited = []

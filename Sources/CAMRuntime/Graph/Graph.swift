@@ -82,11 +82,14 @@ final class Graph {
         self.consumers = consumers
     }
 
-    /// For each value, whether it is `sources` or computed from one of them.
-    func downstream(of sources: Set<Int>) -> [Bool] {
+    /// For each value, whether it is `sources` or computed from one of them (through
+    /// differentiable operators only, with `differentiable`: what a gradient at the sources
+    /// depends on).
+    func downstream(of sources: Set<Int>, differentiable: Bool = false) -> [Bool] {
         var reached = [Bool](repeating: false, count: valueNames.count)
         for value in sources { reached[value] = true }
         for node in nodes where node.inputs.contains(where: { reached[$0] }) {
+            if differentiable && !node.op.isDifferentiable { continue }
             reached[node.output] = true
         }
         return reached

@@ -50,6 +50,11 @@ class Operator {
     /// Replaces a parameter; the shape was checked by the caller.
     func setParameter(_ name: String, _ value: Tensor) {}
 
+    /// Whether a gradient flows through this operator. False for operators whose output does
+    /// not depend smoothly on their inputs' values (Shape, comparisons, Cast to integers): a
+    /// backward neither visits them nor retains for them.
+    var isDifferentiable: Bool { true }
+
     /// Computes the output from the inputs; keeps what `backward` needs in `step.saved` when
     /// `step.retain` is set.
     func forward(_ inputs: [Tensor], _ step: inout ForwardStep) throws -> Tensor {

@@ -374,7 +374,8 @@ public final class Network {
 
     /// The nodes that a forward retaining for `layers` runs as retaining (for tests).
     func retainingNodes(for layers: [String]) throws -> [String] {
-        let reached = graph.downstream(of: Set(try layers.map { try value(ofLayer: try resolveLayer($0)) }))
+        let reached = graph.downstream(of: Set(try layers.map { try value(ofLayer: try resolveLayer($0)) }),
+                                       differentiable: true)
         return graph.nodes.filter { node in node.inputs.contains { reached[$0] } }.map(\.name)
     }
 
