@@ -84,7 +84,8 @@ let package = Package(
         ),
         .testTarget(
             name: "CAMRuntimeTests",
-            dependencies: ["CAMRuntime"],
+            // ONNXProto and SwiftProtobuf: the ONNX reader's tests write hostile models with them.
+            dependencies: ["CAMRuntime", "ONNXProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Fixtures"]
         ),
         .testTarget(
