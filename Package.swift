@@ -11,6 +11,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(
@@ -52,9 +53,16 @@ let package = Package(
             path: "Sources/CJPEGScan",
             linkerSettings: [.linkedLibrary("jpeg")]
         ),
+        // The ONNX messages CAMScript reads, as Swift code generated from camscript_onnx.proto by
+        // tools/onnx/regenerate.sh and committed (the build never runs protoc).
+        .target(
+            name: "ONNXProto",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["camscript_onnx.proto"]
+        ),
         .target(
             name: "CAMRuntime",
-            dependencies: ["CPNG", "CJPEG", "CJPEGScan", "COpenBLAS", "CDNNL", "CCrypto"]
+            dependencies: ["CPNG", "CJPEG", "CJPEGScan", "COpenBLAS", "CDNNL", "CCrypto", "ONNXProto"]
         ),
         .target(
             name: "Interpreter",
@@ -76,7 +84,8 @@ let package = Package(
         ),
         .testTarget(
             name: "CAMRuntimeTests",
-            dependencies: ["CAMRuntime"],
+            // ONNXProto and SwiftProtobuf: the ONNX reader's tests write hostile models with them.
+            dependencies: ["CAMRuntime", "ONNXProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Fixtures"]
         ),
         .testTarget(

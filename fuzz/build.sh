@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets: CAMRuntime once as an instrumented static library, then one
-# executable per fuzz/targets/<name>.swift (libFuzzer's main + FuzzSupport.swift + the target).
+# Builds the libFuzzer targets: SwiftProtobuf, ONNXProto and CAMRuntime once each as instrumented
+# static libraries, then one executable per fuzz/targets/<name>.swift (libFuzzer's main +
+# FuzzSupport.swift + the target).
 #
 # SwiftPM is not used: `swift build -Xswiftc -sanitize=fuzzer` fails to link because SwiftPM
 # renames `main` (see docs/reliability.md). swiftc is driven directly instead.
@@ -16,17 +17,51 @@ mkdir -p "$OUT"
 # Instrumentation: libFuzzer coverage + AddressSanitizer (with LeakSanitizer) everywhere.
 # lld (shipped with the toolchain) links the targets: ld.gold prints ~200 harmless warnings
 # about ASan's local symbols. -enable-testing lets a target reach internal entry points (the unpickler) with @testable.
-FLAGS=(-O -g -sanitize=fuzzer,address -enable-testing -swift-version 5
+INSTRUMENT=(-O -g -sanitize=fuzzer,address -enable-testing)
+FLAGS=("${INSTRUMENT[@]}" -swift-version 5 -I "$OUT"
        -I Sources/CPNG -I Sources/CJPEG -I Sources/CJPEGScan/include -I Sources/COpenBLAS -I Sources/CDNNL -I Sources/CCrypto)
 # The C target CJPEGScan (libjpeg behind setjmp) is compiled with clang, instrumented the same
 # way, and archived into libCAMRuntime.a.
 CLANG=${CLANG:-clang}
 
+# SwiftProtobuf (the ONNX reader's protobuf runtime) from SwiftPM's checkout of the version
+# Package.resolved pins, compiled as its own package compiles it (Swift 6, ExistentialAny, its
+# package name and default traits); then ONNXProto, the committed generated messages. Both are
+# instrumented like the runtime, so the fuzzer also sees the protobuf decoder's branches.
+PROTOBUF_DIR=.build/checkouts/swift-protobuf/Sources/SwiftProtobuf
+if [[ ! -d "$PROTOBUF_DIR" ]]; then
+    echo "fuzz: resolving packages for the SwiftProtobuf sources"
+    "${SWIFT:-swift}" package resolve
+fi
+[[ -d "$PROTOBUF_DIR" ]] || { echo "fuzz: no $PROTOBUF_DIR after swift package resolve" >&2; exit 1; }
+PROTOBUF_SOURCES=$(find "$PROTOBUF_DIR" -name '*.swift' | sort)
+if [[ ! -f "$OUT/libSwiftProtobuf.a" || ! -f "$OUT/SwiftProtobuf.sources" ]] \
+   || [[ -n "$(find "$PROTOBUF_DIR" fuzz/build.sh -newer "$OUT/libSwiftProtobuf.a" -print -quit)" ]] \
+   || [[ "$(cat "$OUT/SwiftProtobuf.sources")" != "$PROTOBUF_SOURCES" ]]; then
+    echo "fuzz: building instrumented SwiftProtobuf"
+    # shellcheck disable=SC2086
+    "$SWIFTC" "${INSTRUMENT[@]}" -swift-version 6 -enable-upcoming-feature ExistentialAny \
+        -package-name swift_protobuf -DBinaryDelimitedStreams -DFieldMaskUtilities -suppress-warnings \
+        -parse-as-library -module-name SwiftProtobuf \
+        -emit-library -static -o "$OUT/libSwiftProtobuf.a" \
+        -emit-module -emit-module-path "$OUT/SwiftProtobuf.swiftmodule" \
+        $PROTOBUF_SOURCES
+    echo "$PROTOBUF_SOURCES" > "$OUT/SwiftProtobuf.sources"
+fi
+if [[ ! -f "$OUT/libONNXProto.a" ]] \
+   || [[ -n "$(find Sources/ONNXProto fuzz/build.sh "$OUT/libSwiftProtobuf.a" -newer "$OUT/libONNXProto.a" -print -quit)" ]]; then
+    echo "fuzz: building instrumented ONNXProto"
+    "$SWIFTC" "${FLAGS[@]}" -parse-as-library -module-name ONNXProto \
+        -emit-library -static -o "$OUT/libONNXProto.a" \
+        -emit-module -emit-module-path "$OUT/ONNXProto.swiftmodule" \
+        Sources/ONNXProto/*.swift
+fi
+
 LIB_SOURCES=$(find Sources/CAMRuntime -name '*.swift' | sort)
 STAMP="$OUT/CAMRuntime.sources"
 # Rebuild the library only when a runtime source or this script changed.
 if [[ ! -f "$OUT/libCAMRuntime.a" || ! -f "$STAMP" ]] \
-   || [[ -n "$(find Sources/CAMRuntime Sources/CJPEGScan fuzz/build.sh -newer "$OUT/libCAMRuntime.a" -print -quit)" ]] \
+   || [[ -n "$(find Sources/CAMRuntime Sources/CJPEGScan fuzz/build.sh "$OUT/libONNXProto.a" -newer "$OUT/libCAMRuntime.a" -print -quit)" ]] \
    || [[ "$(cat "$STAMP")" != "$LIB_SOURCES" ]]; then
     echo "fuzz: building instrumented CAMRuntime"
     # shellcheck disable=SC2086
@@ -51,7 +86,7 @@ build_interpreter() {
        || [[ "$(cat "$stamp")" != "$sources" ]]; then
         echo "fuzz: building instrumented Interpreter"
         # shellcheck disable=SC2086
-        "$SWIFTC" "${FLAGS[@]}" -parse-as-library -module-name Interpreter -I "$OUT" \
+        "$SWIFTC" "${FLAGS[@]}" -parse-as-library -module-name Interpreter \
             -emit-library -static -o "$OUT/libInterpreter.a" \
             -emit-module -emit-module-path "$OUT/Interpreter.swiftmodule" \
             $sources
@@ -66,17 +101,17 @@ for name in "$@"; do
     src="fuzz/targets/$name.swift"
     exe="$OUT/fuzz-$name"
     [[ -f "$src" ]] || { echo "fuzz: no target $src" >&2; exit 1; }
-    libs=(-lCAMRuntime)
-    deps=("$OUT/libCAMRuntime.a")
+    libs=(-lCAMRuntime -lONNXProto -lSwiftProtobuf)
+    deps=("$OUT/libCAMRuntime.a" "$OUT/libONNXProto.a" "$OUT/libSwiftProtobuf.a")
     if grep -q '^// fuzz-needs: *Interpreter' "$src"; then
         build_interpreter
-        libs=(-lInterpreter -lCAMRuntime)
+        libs=(-lInterpreter "${libs[@]}")
         deps+=("$OUT/libInterpreter.a")
     fi
     if [[ ! -x "$exe" || -n "$(find "$src" fuzz/FuzzSupport.swift "${deps[@]}" -newer "$exe" -print -quit)" ]]; then
         echo "fuzz: building $exe"
         "$SWIFTC" "${FLAGS[@]}" -parse-as-library -module-name "Fuzz_$name" \
-            -use-ld=lld -I "$OUT" -L "$OUT" "${libs[@]}" -lpng16 -lturbojpeg -ljpeg -lopenblas -ldnnl -lcrypto \
+            -use-ld=lld -L "$OUT" "${libs[@]}" -lpng16 -lturbojpeg -ljpeg -lopenblas -ldnnl -lcrypto \
             fuzz/FuzzSupport.swift "$src" -o "$exe"
     fi
 done
