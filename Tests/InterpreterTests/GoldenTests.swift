@@ -37,6 +37,10 @@ final class GoldenTests: XCTestCase {
         return result
     }
 
+    /// The ONNX fixtures of the runtime tests (golden scripts read them through `env`).
+    static let onnxFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("CAMRuntimeTests/Fixtures/onnx").path
+
     static func goldenFiles() throws -> [URL] {
         guard let enumerator = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: nil) else { return [] }
         return enumerator.compactMap { $0 as? URL }.filter { $0.pathExtension == "cam" }.sorted { $0.path < $1.path }
@@ -68,6 +72,7 @@ final class GoldenTests: XCTestCase {
         let sink = CollectingSink()
         let session = Session(output: sink, arguments: ["one", "two"], baseDirectory: scratch,
                               environment: ["CAMSCRIPT_TEST": "yes", "HOME": scratch,
+                                            "CAMSCRIPT_TEST_ONNX": GoldenTests.onnxFixtures,
                                             "CAMSCRIPT_WEIGHTS_URL": GoldenTests.unreachableWeightsURL])
         var failure: Diagnostic?
         do {

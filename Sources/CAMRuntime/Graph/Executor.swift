@@ -10,8 +10,9 @@ import Foundation
 final class Executor {
     let graph: Graph
     let workspace: Workspace
-    /// What each node kept in the last retaining forward (nil where it did not retain).
-    private var tape: [Saved?]
+    /// What each node kept in the last retaining forward (nil where it did not retain); a
+    /// network that runs a batch image by image swaps one tape per image in and out.
+    var tape: [Saved?]
     /// The nodes the last backward went through, in backward order (for tests of early stopping).
     private(set) var visited: [Int] = []
 

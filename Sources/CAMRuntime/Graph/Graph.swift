@@ -95,6 +95,28 @@ final class Graph {
         return reached
     }
 
+    /// A module tree from paths in order of first appearance, each with its parent's path
+    /// ("" for the root) and its output value; a module whose children are all numbered
+    /// ("features.0", "features.1") may be indexed.
+    static func moduleTree(_ entries: [(path: String, parent: String, output: Int)], output: Int) -> Module {
+        let root = Module(path: "", isNamed: false, isIndexable: true)
+        root.output = output
+        var children: [String: [(path: String, output: Int)]] = [:]
+        for entry in entries { children[entry.parent, default: []].append((entry.path, entry.output)) }
+        func build(_ path: String, output: Int) -> Module {
+            let kids = children[path] ?? []
+            let numbered = !kids.isEmpty && kids.allSatisfy { kid in
+                Int(kid.path.split(separator: ".").last.map(String.init) ?? "") != nil
+            }
+            let module = Module(path: path, isNamed: true, isIndexable: numbered)
+            module.output = output
+            module.children = kids.map { build($0.path, output: $0.output) }
+            return module
+        }
+        root.children = (children[""] ?? []).map { build($0.path, output: $0.output) }
+        return root
+    }
+
     /// The module paths with their output values, named modules only, in pre-order.
     var namedModules: [Module] {
         root.subtree.dropFirst().filter(\.isNamed)
@@ -165,6 +187,19 @@ final class GraphBuilder {
         return Graph(nodes: nodes, valueNames: valueNames, constants: constants, input: input.index,
                      output: output.index, root: root)
     }
+
+    /// The finished graph with a module tree made elsewhere (an importer's, from scopes).
+    func finish(output: GraphValue, modules: [(path: String, parent: String, output: GraphValue)]) -> Graph {
+        let root = Graph.moduleTree(modules.map { ($0.path, $0.parent, $0.output.index) }, output: output.index)
+        return Graph(nodes: nodes, valueNames: valueNames, constants: constants, input: input.index,
+                     output: output.index, root: root)
+    }
+
+    /// The number of nodes so far (the index the next node gets).
+    var nodeCount: Int { nodes.count }
+
+    /// The value index of a builder value (for maps from names to values).
+    func index(of value: GraphValue) -> Int { value.index }
 
     // MARK: PyTorch layers
 

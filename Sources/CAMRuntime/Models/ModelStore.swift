@@ -46,14 +46,24 @@ public enum ModelStore {
         return path
     }
 
-    /// Loads a checkpoint file (safetensors or PyTorch, recognised by its content, whatever its
-    /// extension) into a network of `architecture`, or of the architecture its keys show, with
-    /// as many classes as the checkpoint's head (a fine-tuned `fc` of 5 classes gives 5).
+    /// Loads a model file, recognised by its content whatever its extension: an ONNX model
+    /// (imported with its own graph), or a checkpoint (safetensors or PyTorch) loaded into a
+    /// network of `architecture`, or of the architecture its keys show, with as many classes as
+    /// the checkpoint's head (a fine-tuned `fc` of 5 classes gives 5).
     ///
     /// - Throws: the checkpoint reader's errors, `RuntimeError` for an undetectable
     ///   architecture or a checkpoint that does not fit.
     public static func load(contentsOf path: String, architecture: String? = nil) throws -> Network {
-        let stateDict = try Checkpoint.read(contentsOf: URL(fileURLWithPath: path))
+        let url = URL(fileURLWithPath: path)
+        let file = try FileCheckpointBytes(url: url)
+        if ONNXFile.looksLikeONNX(prefix: try file.bytes(0 ..< min(file.count, 64))) {
+            if let architecture {
+                throw RuntimeError("\(file.fileName) is an ONNX model, which carries its own graph; "
+                                   + "arch=\"\(architecture)\" is for PyTorch checkpoints")
+            }
+            return try ONNXImporter.network(contentsOf: url)
+        }
+        let stateDict = try Checkpoint.read(contentsOf: url)
         let name: String
         if let architecture {
             guard let known = self.architecture(named: architecture) else {

@@ -33,21 +33,36 @@ public final class Network {
 
     /// The operators and values.
     let graph: Graph
+    /// An imported graph's declared input shape [N, 3, H, W] (symbolic sizes resolved), nil for
+    /// the built-in families.
+    var importedInputShape: [Int]?
+    /// Whether an imported graph's batch size is fixed at 1: its shape constants then assume
+    /// one image, and a batch runs image by image.
+    var batchIsFixed = false
+    /// The image size (height, width) an imported graph was exported for, when fixed.
+    var requiredInputSize: (height: Int, width: Int)?
+    /// The tapes of a retaining forward that ran image by image (a fixed-batch graph), one per image.
+    private var perImageTapes: [[Saved?]]?
     /// Scratch memory reused by every pass.
     let workspace = Workspace()
     /// Runs every pass.
     let executor: Executor
     private let modulesByPath: [String: Graph.Module]
+    /// Other names a layer may be given: an imported graph's tensor and node names, by value.
+    private let aliases: [String: Int]
     /// Input and logits shapes of the last forward that retained for backward, and the only
     /// layers its backward may reach when it retained just for them (nil: everything).
     private var retained: (input: [Int], logits: [Int], gradientLayers: Set<String>?)?
 
+    /// A network over `graph`; `outputCount` is the number of logits (the last linear layer's
+    /// outputs when not given), `aliases` other names of values that `resolveLayer` accepts.
     init(architecture: String, graph: Graph, defaultTargetLayer: String, preset: InputPreset,
-         classNames: [String]? = nil) {
+         classNames: [String]? = nil, outputCount: Int? = nil, aliases: [String: Int] = [:]) {
         self.architecture = architecture
         self.graph = graph
         self.executor = Executor(graph: graph, workspace: workspace)
-        let outputs = graph.nodes.compactMap { ($0.op as? Linear)?.outFeatures }.last ?? 0
+        self.aliases = aliases
+        let outputs = outputCount ?? graph.nodes.compactMap { ($0.op as? Linear)?.outFeatures }.last ?? 0
         self.outputCount = outputs
         self.classNames = classNames ?? Network.defaultClassNames(outputs: outputs)
         let named = graph.namedModules
@@ -224,7 +239,7 @@ public final class Network {
     /// "_blocks[-1]", "_blocks.15"; an unknown path throws an error naming the nearest valid ones.
     public func resolveLayer(_ path: String) throws -> String {
         let trimmed = path.trimmingCharacters(in: .whitespaces)
-        if modulesByPath[trimmed] != nil { return trimmed }
+        if modulesByPath[trimmed] != nil || aliases[trimmed] != nil { return trimmed }
         var current: Graph.Module = graph.root
         var index = trimmed.startIndex
         var expectName = true
@@ -307,7 +322,7 @@ public final class Network {
 
     /// The value a module's forward returns, by resolved path.
     func value(ofLayer path: String) throws -> Int {
-        guard let value = modulesByPath[path]?.output else {
+        guard let value = modulesByPath[path]?.output ?? aliases[path] else {
             throw RuntimeError("layer \"\(path)\" has no output in \(architecture)")
         }
         return value
@@ -316,6 +331,10 @@ public final class Network {
     private func checkInput(_ input: Tensor) throws {
         guard input.rank == 4, input.shape[1] == 3, input.shape[0] > 0 else {
             throw RuntimeError("\(architecture) expects an image batch [N, 3, H, W], found \(Network.describe(input.shape))")
+        }
+        if let size = requiredInputSize, input.shape[2] != size.height || input.shape[3] != size.width {
+            throw RuntimeError("\(architecture) was exported for \(size.height)×\(size.width) images, found "
+                               + "\(input.shape[2])×\(input.shape[3]); its preprocess preset gives that size")
         }
     }
 
@@ -337,12 +356,16 @@ public final class Network {
             return (resolved, try value(ofLayer: resolved))
         }
         workspace.beginPass()
-        if !retainForBackward, input.shape[0] > 1, workspace.oneDNN != nil {
-            return try forwardImageByImage(input, recording: paths, cancellation: cancellation)
-        }
+        let retention: Executor.Retention = retainForBackward ? .all : .none
         if retainForBackward { retained = nil }
+        perImageTapes = nil
+        if input.shape[0] > 1, batchIsFixed || (!retainForBackward && workspace.oneDNN != nil) {
+            let result = try forwardImageByImage(input, recording: paths, retention: retention, cancellation: cancellation)
+            if retainForBackward { retained = (input.shape, result.logits.shape, nil) }
+            return result
+        }
         let result = try executor.forward(from: graph.input, input, recording: Set(paths.map(\.value)),
-                                          retention: retainForBackward ? .all : .none, cancellation: cancellation)
+                                          retention: retention, cancellation: cancellation)
         if retainForBackward { retained = (input.shape, result.output.shape, nil) }
         return ForwardResult(logits: result.output, activations: recordedLayers(result.recorded, paths))
     }
@@ -366,8 +389,15 @@ public final class Network {
         let targetValues = try targets.map { try value(ofLayer: $0) }
         workspace.beginPass()
         retained = nil
+        perImageTapes = nil
+        let retention = Executor.Retention.downstream(of: Set(targetValues))
+        if input.shape[0] > 1, batchIsFixed {
+            let result = try forwardImageByImage(input, recording: paths, retention: retention, cancellation: cancellation)
+            retained = (input.shape, result.logits.shape, Set(targets))
+            return result
+        }
         let result = try executor.forward(from: graph.input, input, recording: Set(paths.map(\.value) + targetValues),
-                                          retention: .downstream(of: Set(targetValues)), cancellation: cancellation)
+                                          retention: retention, cancellation: cancellation)
         retained = (input.shape, result.output.shape, Set(targets))
         return ForwardResult(logits: result.output, activations: recordedLayers(result.recorded, paths))
     }
@@ -379,20 +409,24 @@ public final class Network {
         return graph.nodes.filter { node in node.inputs.contains { reached[$0] } }.map(\.name)
     }
 
-    /// An inference forward of a batch on oneDNN, one image at a time: oneDNN's convolutions
-    /// reach ~2× the GF/s at batch 1 than at batch 16 here (activations stay in cache; bench/dnnl),
-    /// so ScoreCAM's batches of 16 run faster image by image. Logits and recorded outputs are
-    /// concatenated along the batch.
+    /// A forward of a batch one image at a time. Inference on oneDNN: its convolutions reach
+    /// ~2× the GF/s at batch 1 than at batch 16 here (activations stay in cache; bench/dnnl), so
+    /// ScoreCAM's batches of 16 run faster image by image. A graph exported for one image
+    /// (shape constants with a batch of 1) runs every pass so, keeping one tape per image for
+    /// the backward. Logits and recorded outputs are concatenated along the batch.
     private func forwardImageByImage(_ input: Tensor, recording paths: [(path: String, value: Int)],
+                                     retention: Executor.Retention = .none,
                                      cancellation: CancellationFlag?) throws -> ForwardResult {
         let n = input.shape[0]
         let imageShape = [1] + input.shape.dropFirst()
         var logits: (shape: [Int], storage: [Float]) = ([], [])
         var activations: [String: (shape: [Int], storage: [Float])] = [:]
+        var tapes: [[Saved?]] = []
         for i in 0..<n {
             let result = try executor.forward(from: graph.input, input.slice(i).reshaped(imageShape),
-                                              recording: Set(paths.map(\.value)), retention: .none,
+                                              recording: Set(paths.map(\.value)), retention: retention,
                                               cancellation: cancellation)
+            if retention != .none { tapes.append(executor.tape) }
             logits.shape = result.output.shape
             logits.storage.append(contentsOf: result.output.storage)
             for (path, tensor) in recordedLayers(result.recorded, paths) {
@@ -402,6 +436,7 @@ public final class Network {
         func batched(_ part: (shape: [Int], storage: [Float])) -> Tensor {
             Tensor(shape: [n] + part.shape.dropFirst(), storage: part.storage)
         }
+        if retention != .none { perImageTapes = tapes }
         return ForwardResult(logits: batched(logits), activations: activations.mapValues(batched))
     }
 
@@ -431,8 +466,21 @@ public final class Network {
         }
         let values = try resolved.map { try value(ofLayer: $0) }
         if values.isEmpty && !inputGradient { return BackwardResult(gradients: [:], input: nil) }
-        let gradients = try executor.backward(logitsGradient, targets: Set(values), inputGradient: inputGradient,
+        var gradients: [Int: Tensor]
+        if let tapes = perImageTapes {
+            // One backward per image, on that image's tape; the gradients are concatenated.
+            var parts: [Int: (shape: [Int], storage: [Float])] = [:]
+            for (i, tape) in tapes.enumerated() {
+                executor.tape = tape
+                let one = try executor.backward(logitsGradient.slice(i).reshaped([1] + logitsGradient.shape.dropFirst()),
+                                                targets: Set(values), inputGradient: inputGradient, reluMode: reluMode)
+                for (value, g) in one { parts[value, default: (g.shape, [])].storage.append(contentsOf: g.storage) }
+            }
+            gradients = parts.mapValues { Tensor(shape: [tapes.count] + $0.shape.dropFirst(), storage: $0.storage) }
+        } else {
+            gradients = try executor.backward(logitsGradient, targets: Set(values), inputGradient: inputGradient,
                                               reluMode: reluMode)
+        }
         var byPath: [String: Tensor] = [:]
         for (path, value) in zip(resolved, values) { byPath[path] = gradients[value] }
         return BackwardResult(gradients: byPath, input: inputGradient ? gradients[graph.input] : nil)

@@ -5,8 +5,13 @@ import Foundation
 enum ConvPadding: Equatable, Sendable {
     /// PyTorch's symmetric zero padding (rows, columns) on each side.
     case explicit(Int, Int)
-    /// TensorFlow's "SAME": output = ceil(input / stride), the extra row/column at the bottom/right.
+    /// TensorFlow's "SAME": output = ceil(input / stride), the extra row/column at the bottom/right
+    /// (ONNX `auto_pad = SAME_UPPER`).
     case same
+    /// ONNX `auto_pad = SAME_LOWER`: as `same`, the extra row/column at the top/left.
+    case sameLower
+    /// ONNX `pads` (top, left, bottom, right), possibly asymmetric.
+    case pads(Int, Int, Int, Int)
 }
 
 /// The sizes of one convolution call.
@@ -35,10 +40,14 @@ struct ConvGeometry: Equatable {
             let p = vertical ? ph : pw
             let out = (n + 2 * p - span) / s + 1
             return n + 2 * p >= span ? (out, p) : nil
-        case .same:
+        case .same, .sameLower:
             let out = (n + s - 1) / s
             let total = Swift.max((out - 1) * s + span - n, 0)
-            return n > 0 ? (out, total / 2) : nil
+            return n > 0 ? (out, padding == .same ? total / 2 : (total + 1) / 2) : nil
+        case let .pads(top, left, bottom, right):
+            let before = vertical ? top : left, after = vertical ? bottom : right
+            guard n + before + after >= span, s > 0 else { return nil }
+            return ((n + before + after - span) / s + 1, before)
         }
     }
 }

@@ -445,16 +445,23 @@ final class OneDNNMaxPool {
     let destinationLayout: dnnl_memory_desc_t
     let outputShape: [Int]
 
-    init(input: OneDNNTensor, outputShape: [Int], kernel: Int, stride: Int, padding: Int) throws {
+    /// `padding` is (top, left, bottom, right); the trailing padding makes oneDNN's output size
+    /// the one asked for (ceil mode).
+    init(input: OneDNNTensor, outputShape: [Int], kernel: (Int, Int), stride: (Int, Int),
+         padding: (Int, Int, Int, Int)) throws {
         var src = input.desc
         var dst = try oneDNNDescriptor(outputShape, dnnl_format_tag_any)
-        var strides: [Int64] = [Int64(stride), Int64(stride)]
-        var window: [Int64] = [Int64(kernel), Int64(kernel)]
+        var strides: [Int64] = [Int64(stride.0), Int64(stride.1)]
+        var window: [Int64] = [Int64(kernel.0), Int64(kernel.1)]
         var dilation: [Int64] = [0, 0]
-        var pad: [Int64] = [Int64(padding), Int64(padding)]
+        var padLeft: [Int64] = [Int64(padding.0), Int64(padding.1)]
+        var padRight: [Int64] = [
+            Int64(Swift.max((outputShape[2] - 1) * stride.0 + kernel.0 - input.shape[2] - padding.0, 0)),
+            Int64(Swift.max((outputShape[3] - 1) * stride.1 + kernel.1 - input.shape[3] - padding.1, 0)),
+        ]
         var desc = dnnl_pooling_v2_desc_t()
         try oneDNNCheck(dnnl_pooling_v2_forward_desc_init(&desc, dnnl_forward_inference, dnnl_pooling_max, &src, &dst,
-                                                          &strides, &window, &dilation, &pad, &pad),
+                                                          &strides, &window, &dilation, &padLeft, &padRight),
                         "pooling_v2_forward_desc_init")
         let attributes = try makeOneDNNAttributes()
         defer { dnnl_primitive_attr_destroy(attributes) }

@@ -2,13 +2,14 @@ import CAMRuntime
 import Foundation
 
 extension BuiltinRegistry {
-    /// Registers the checkpoint loader (`.pth`, `.pt`, `.safetensors`), the loader of built-in
+    /// Registers the model loader (`.onnx`, `.pth`, `.pt`, `.safetensors`), the loader of built-in
     /// architecture names, `random_model`, `preprocess`, `predict` and `logits`.
     mutating func registerModelBuiltins() {
         let models = "Models"
 
-        register(Loader(description: "model checkpoint, safetensors or PyTorch; architecture from its keys or arch=",
-                        extensions: ["pth", "pt", "safetensors"]) { path, args, context in
+        register(Loader(description: "model: an ONNX graph, or a checkpoint (safetensors or PyTorch) whose "
+                                     + "architecture comes from its keys or arch=",
+                        extensions: ["pth", "pt", "safetensors", "onnx"]) { path, args, context in
             if args.isGiven("weights") {
                 throw RuntimeError("weights= is for architecture names (load \"resnet50\" weights=\"file.pth\"); "
                                    + "\(quote(try args.string("path"))) is already a checkpoint")

@@ -1,0 +1,78 @@
+import Foundation
+import XCTest
+@testable import CAMRuntime
+
+/// ONNX exports of reduced-width random-weight torchvision and timm classifiers
+/// (tools/fixtures/gen_onnx.py), imported with `ONNXImporter` and checked against PyTorch and
+/// pytorch-grad-cam 1.5.7 on the PyTorch model: logits and the target layer's activation and
+/// gradient within 1e-4 relative, every CAM case within 1e-3 (5e-3 ScoreCAM/AblationCAM),
+/// ill-conditioned reference cases skipped by the rule of `CAMNetworkParityTests`.
+final class ONNXParityTests: XCTestCase {
+    typealias S = LayerTestSupport
+
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/onnx")
+
+    private struct Meta: Decodable {
+        var classes: Int
+        var explicit_class: Int
+        var target_layer: String
+        var target_module: String
+        var target_raw_shape: [Int]
+        var cases: [CAMCase]
+        var random_cam_seed: UInt32?
+        var files: [String]
+    }
+
+    /// Max |a − e| relative to max |e|.
+    private func relative(_ a: Tensor, _ e: Tensor) -> Float {
+        a.maxAbsDifference(e) / max(e.storage.map(abs).max() ?? 1, 1e-12)
+    }
+
+    private func check(_ stem: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let meta = try JSONDecoder().decode(Meta.self, from: Data(contentsOf: Self.folder.appendingPathComponent(stem + ".json")))
+        let network = try ONNXImporter.network(contentsOf: Self.folder.appendingPathComponent(stem + ".onnx"))
+        let tensors = try SafeTensors.read(contentsOf: Self.folder.appendingPathComponent(stem + ".safetensors"))
+        XCTAssertEqual(network.outputCount, meta.classes, "\(stem): classes", file: file, line: line)
+
+        let input = try XCTUnwrap(tensors["input"]), logits = try XCTUnwrap(tensors["logits"])
+        let layer = try network.resolveLayer(meta.target_layer)
+        XCTAssertEqual(try network.value(ofLayer: layer), try network.value(ofLayer: try network.resolveLayer(meta.target_module)),
+                       "\(stem): \(meta.target_layer) and \(meta.target_module) name one value", file: file, line: line)
+        let forward = try network.forward(input, recording: [layer], retainForBackward: true)
+        XCTAssertEqual(forward.logits.shape, logits.shape, file: file, line: line)
+        XCTAssertLessThanOrEqual(relative(forward.logits, logits), 1e-4, "\(stem) logits", file: file, line: line)
+        let activation = try XCTUnwrap(forward.activations[layer])
+        XCTAssertEqual(activation.shape, meta.target_raw_shape, "\(stem) target shape", file: file, line: line)
+        if let raw = tensors["A_raw"] {
+            XCTAssertLessThanOrEqual(relative(activation, raw), 1e-4, "\(stem) activation at \(layer)", file: file, line: line)
+        }
+        // The gradient pytorch-grad-cam records for the explicit class (the raw logit's).
+        var seed = Tensor(shape: forward.logits.shape)
+        seed[0, meta.explicit_class] = 1
+        let gradient = try XCTUnwrap(try network.backward(seed, gradientsAt: [layer]).gradients[layer])
+        if let expected = tensors["G"], expected.shape == gradient.shape {
+            XCTAssertLessThanOrEqual(relative(gradient, expected), 1e-4, "\(stem) gradient at \(layer)", file: file, line: line)
+        }
+
+        var skipped = 0, compared = 0
+        for c in meta.cases {
+            let conditioning = try XCTUnwrap(c.conditioning), limit = try XCTUnwrap(c.conditioning_limit)
+            if conditioning > limit {
+                print("\(stem): skipping ill-conditioned reference case \(c.name): float32 vs float64 differ by \(conditioning)")
+                skipped += 1
+                continue
+            }
+            let (result, reference, tolerance) = try runCAMCase(c, network: network, input: input, tensors: tensors,
+                                                                seed: meta.random_cam_seed ?? 1234)
+            let diff = result.map.maxAbsDifference(reference)
+            XCTAssertLessThanOrEqual(diff, tolerance, "\(stem) \(c.name): max abs diff \(diff)", file: file, line: line)
+            compared += 1
+        }
+        XCTAssertLessThanOrEqual(skipped, 2, "\(stem): too many ill-conditioned cases", file: file, line: line)
+        XCTAssertGreaterThan(compared, 0, file: file, line: line)
+    }
+
+    func testResNet50TorchScriptExport() throws {
+        try check("resnet50")
+    }
+}
