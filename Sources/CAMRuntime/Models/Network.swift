@@ -43,6 +43,8 @@ public final class Network {
     var requiredInputSize: (height: Int, width: Int)?
     /// The tapes of a retaining forward that ran image by image (a fixed-batch graph), one per image.
     private var perImageTapes: [[Saved?]]?
+    /// Layouts given by the user for layers whose output the guess reads wrong, by resolved path.
+    public var layoutOverrides: [String: ActivationLayout] = [:]
     /// Scratch memory reused by every pass.
     let workspace = Workspace()
     /// Runs every pass.
@@ -338,11 +340,32 @@ public final class Network {
         }
     }
 
-    /// The recorded values by the user's paths.
-    private func recordedLayers(_ recorded: [Int: Tensor], _ paths: [(path: String, value: Int)]) -> [String: Tensor] {
+    /// The recorded values by the user's paths, as `[N, C, h, w]` grids.
+    private func recordedLayers(_ recorded: [Int: Tensor], _ paths: [(path: String, value: Int)]) throws -> [String: Tensor] {
         var result: [String: Tensor] = [:]
-        for (path, value) in paths { result[path] = recorded[value] }
+        for (path, value) in paths {
+            guard let tensor = recorded[value] else { continue }
+            result[path] = try layout(of: path, value: value, shape: tensor.shape).grid(tensor)
+        }
         return result
+    }
+
+    /// How the output of layer `path` (value `value`, of `shape`) becomes a CAM's grid: the
+    /// user's override, else channels last for a 4-D layer norm output (Swin), tokens for a
+    /// rank-3 output (ViT: the fewest prefix tokens that leave a square), else as it is.
+    public func layout(of path: String, value: Int, shape: [Int]) throws -> ActivationLayout {
+        if let given = layoutOverrides[path] { return given }
+        if shape.count == 4, let producer = graph.producer[value], graph.nodes[producer].op.kind == "LayerNormalization" {
+            return .channelsLast
+        }
+        if shape.count == 3 {
+            guard let tokens = ActivationLayout.guessTokens(count: shape[1]) else {
+                throw RuntimeError("layer \"\(path)\" outputs \(Network.describe(shape)): \(shape[1]) tokens leave no square "
+                                   + "grid after dropping prefix tokens; say how many to drop with tokens=")
+            }
+            return tokens
+        }
+        return .channelsFirst
     }
 
     /// Runs the network on an [N, 3, H, W] batch; returns logits [N, classes] and the outputs
@@ -367,7 +390,7 @@ public final class Network {
         let result = try executor.forward(from: graph.input, input, recording: Set(paths.map(\.value)),
                                           retention: retention, cancellation: cancellation)
         if retainForBackward { retained = (input.shape, result.output.shape, nil) }
-        return ForwardResult(logits: result.output, activations: recordedLayers(result.recorded, paths))
+        return ForwardResult(logits: result.output, activations: try recordedLayers(result.recorded, paths))
     }
 
     /// Runs the network and keeps only what a backward to the outputs of `gradientLayers`
@@ -399,7 +422,7 @@ public final class Network {
         let result = try executor.forward(from: graph.input, input, recording: Set(paths.map(\.value) + targetValues),
                                           retention: retention, cancellation: cancellation)
         retained = (input.shape, result.output.shape, Set(targets))
-        return ForwardResult(logits: result.output, activations: recordedLayers(result.recorded, paths))
+        return ForwardResult(logits: result.output, activations: try recordedLayers(result.recorded, paths))
     }
 
     /// The nodes that a forward retaining for `layers` runs as retaining (for tests).
@@ -429,7 +452,7 @@ public final class Network {
             if retention != .none { tapes.append(executor.tape) }
             logits.shape = result.output.shape
             logits.storage.append(contentsOf: result.output.storage)
-            for (path, tensor) in recordedLayers(result.recorded, paths) {
+            for (path, tensor) in try recordedLayers(result.recorded, paths) {
                 activations[path, default: (tensor.shape, [])].storage.append(contentsOf: tensor.storage)
             }
         }
@@ -482,7 +505,10 @@ public final class Network {
                                               reluMode: reluMode)
         }
         var byPath: [String: Tensor] = [:]
-        for (path, value) in zip(resolved, values) { byPath[path] = gradients[value] }
+        for (path, value) in zip(resolved, values) {
+            guard let g = gradients[value] else { continue }
+            byPath[path] = try layout(of: path, value: value, shape: g.shape).grid(g)
+        }
         return BackwardResult(gradients: byPath, input: inputGradient ? gradients[graph.input] : nil)
     }
 
@@ -493,8 +519,14 @@ public final class Network {
         let path = try resolveLayer(layer)
         let start = try value(ofLayer: path)
         workspace.beginPass()
+        var raw = activation
+        if let given = layoutOverrides[path] {
+            raw = try given.ungrid(activation)
+        } else if let producer = graph.producer[start], graph.nodes[producer].op.kind == "LayerNormalization" {
+            raw = try ActivationLayout.channelsLast.ungrid(activation)
+        }
         do {
-            return try executor.forward(from: start, activation, recording: [], retention: .none,
+            return try executor.forward(from: start, raw, recording: [], retention: .none,
                                         cancellation: cancellation).output
         } catch let error as RuntimeError where error.message.hasPrefix("cannot run from after") {
             throw RuntimeError("cannot run \(architecture) from after \"\(path)\": a later layer also reads a value "
