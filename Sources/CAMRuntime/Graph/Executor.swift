@@ -79,7 +79,9 @@ final class Executor {
                     let inputs = try graph.nodes[add].inputs.map { try value($0).tensor() }
                     let result = try op.addThenApply(inputs[0], inputs[1])
                     if retain {
-                        tape[add] = Saved()
+                        // A broadcasting add sums its gradient back to its inputs' shapes.
+                        let shapes = inputs.map(\.shape)
+                        tape[add] = shapes[0] == shapes[1] ? Saved() : Saved(shapes: shapes)
                         tape[activation] = Saved(tensors: [result])
                     }
                     output = .plain(result)
@@ -114,6 +116,13 @@ final class Executor {
             tape[activation.node] = Saved(tensors: [output])
             return .plain(output)
         }
+        if let residual, try residualBroadcasts(residual, chain: chain, input: x) {
+            // ONNX Add broadcasts (a bias of shape [C, 1, 1]): the convolution's own epilogue
+            // cannot, so the add and the activation run after it.
+            let y = try chain.op.forwardFused(try x.tensor(), bn: chain.bn?.op, activation: nil, workspace: workspace)
+            let sum = try Broadcast.map(y, try residual.tensor()) { $0 + $1 }
+            return .plain(chain.activation.map { $0.op.apply(sum) } ?? sum)
+        }
         guard let engine else {
             return .plain(try chain.op.forwardFused(try x.tensor(), bn: chain.bn?.op, activation: chain.activation?.op.activation,
                                                     residual: try residual?.tensor(), workspace: workspace))
@@ -129,6 +138,19 @@ final class Executor {
         }
         return .oneDNN(try chain.op.forwardFusedOneDNN(try x.oneDNN(engine), bn: chain.bn?.op,
                                                        activation: chain.activation?.op.activation, residual: memory))
+    }
+
+    /// Whether a residual fused into a convolution chain differs in shape from the
+    /// convolution's output (so that the add broadcasts).
+    private func residualBroadcasts(_ residual: PassValue, chain: ConvChain, input: PassValue) throws -> Bool {
+        func shape(_ value: PassValue) -> [Int] {
+            switch value {
+            case let .plain(t): return t.shape
+            case let .oneDNN(m): return m.shape
+            }
+        }
+        let g = try chain.op.geometry(forShape: shape(input))
+        return shape(residual) != [g.batch, chain.op.outChannels, g.outHeight, g.outWidth]
     }
 
     /// Back-propagates `gradient` at the output through the last retaining forward; returns

@@ -8,6 +8,8 @@ struct Saved {
     var tensors: [Tensor] = []
     var shape: [Int] = []
     var indices: [Int32] = []
+    /// The inputs' shapes, for operators that broadcast (their gradients are summed back to them).
+    var shapes: [[Int]] = []
 }
 
 /// The state of one node's forward: whether it retains, and the scratch memory it may use.
@@ -100,31 +102,57 @@ final class Identity: Operator {
     }
 }
 
-/// Flattens [N, ...] to [N, rest] (`torch.flatten(x, 1)`).
+/// Flattens to two dimensions at `axis`: [d0 × … × d(axis−1), the rest] (`torch.flatten(x, 1)`
+/// with the default axis 1; ONNX Flatten with any axis in −rank...rank).
 final class Flatten: Operator {
+    let axis: Int
+
+    init(axis: Int = 1) {
+        self.axis = axis
+    }
+
     override func forward(_ inputs: [Tensor], _ step: inout ForwardStep) throws -> Tensor {
         let input = inputs[0]
-        guard input.rank >= 1 else { throw RuntimeError("expected a batch, found a scalar") }
+        guard input.rank >= 1 || axis != 1 else { throw RuntimeError("expected a batch, found a scalar") }
+        guard axis >= -input.rank, axis <= input.rank else {
+            throw RuntimeError("Flatten axis \(axis) is out of range for rank \(input.rank) "
+                               + "(expected \(-input.rank)...\(input.rank))")
+        }
+        let split = axis < 0 ? axis + input.rank : axis
         if step.retain { step.saved.shape = input.shape }
-        return input.reshaped([input.shape[0], input.count / Swift.max(input.shape[0], 1)])
+        return input.reshaped([input.shape[..<split].reduce(1, *), input.shape[split...].reduce(1, *)])
     }
 
     override func backward(_ gradient: Tensor, _ saved: Saved, _ step: BackwardStep) throws -> [Tensor?] {
-        [gradient.reshaped(saved.shape)]
+        guard saved.shape.reduce(1, *) == gradient.count else { throw unmatchedBackward }
+        return [gradient.reshaped(saved.shape)]
     }
 }
 
-/// The sum of two tensors of equal shape (a residual connection).
+/// The sum of two tensors: a residual connection, or ONNX Add with numpy broadcasting.
+///
+/// The executor fuses an add into the convolution before it and the ReLU after it; equal
+/// shapes take a plain loop and keep nothing for backward, broadcast ones keep the inputs'
+/// shapes to sum the gradient back to them.
 final class Add: Operator {
     override func forward(_ inputs: [Tensor], _ step: inout ForwardStep) throws -> Tensor {
-        try Add.sum(inputs[0], inputs[1])
+        try checkInputCount(inputs, 2...2, "A, B")
+        let (a, b) = (inputs[0], inputs[1])
+        if a.shape == b.shape { return try Add.sum(a, b) }
+        let result = try Broadcast.map(a, b) { $0 + $1 }
+        if step.retain { step.saved.shapes = [a.shape, b.shape] }
+        return result
     }
 
     override func backward(_ gradient: Tensor, _ saved: Saved, _ step: BackwardStep) throws -> [Tensor?] {
-        [gradient, gradient]
+        // Nothing saved: the shapes were equal.
+        guard saved.shapes.count == 2 else { return [gradient, gradient] }
+        return try saved.shapes.enumerated().map { k, shape in
+            step.needs[k] ? try Broadcast.reduce(gradient, to: shape) : nil
+        }
     }
 
-    /// `a + b` for equal shapes.
+    /// `a + b` for equal shapes (also the executor's sum of gradients that meet at a value).
     static func sum(_ a: Tensor, _ b: Tensor) throws -> Tensor {
         guard a.shape == b.shape else {
             throw RuntimeError("cannot add shapes \(Network.describe(a.shape)) and \(Network.describe(b.shape))")

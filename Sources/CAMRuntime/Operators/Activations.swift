@@ -37,10 +37,9 @@ final class ReLU: Operator {
     }
 
     /// The activation of `a + b` in one pass over memory (a residual block's output).
+    /// Shapes that differ broadcast (ONNX Add), in two passes.
     func addThenApply(_ a: Tensor, _ b: Tensor) throws -> Tensor {
-        guard a.shape == b.shape else {
-            throw RuntimeError("cannot add shapes \(Network.describe(a.shape)) and \(Network.describe(b.shape))")
-        }
+        guard a.shape == b.shape else { return apply(try Broadcast.map(a, b) { $0 + $1 }) }
         let kind = activation
         return Tensor(shape: a.shape) { r in
             a.withUnsafeBufferPointer { ab in
