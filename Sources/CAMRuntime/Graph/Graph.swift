@@ -96,8 +96,7 @@ final class Graph {
     }
 
     /// A module tree from paths in order of first appearance, each with its parent's path
-    /// ("" for the root) and its output value; a module whose children are all numbered
-    /// ("features.0", "features.1") may be indexed.
+    /// ("" for the root) and its output value; any module with children may be indexed.
     static func moduleTree(_ entries: [(path: String, parent: String, output: Int)], output: Int) -> Module {
         let root = Module(path: "", isNamed: false, isIndexable: true)
         root.output = output
@@ -105,10 +104,9 @@ final class Graph {
         for entry in entries { children[entry.parent, default: []].append((entry.path, entry.output)) }
         func build(_ path: String, output: Int) -> Module {
             let kids = children[path] ?? []
-            let numbered = !kids.isEmpty && kids.allSatisfy { kid in
-                Int(kid.path.split(separator: ".").last.map(String.init) ?? "") != nil
-            }
-            let module = Module(path: path, isNamed: true, isIndexable: numbered)
+            // As in PyTorch, where `features[-1]` indexes a Sequential whatever its children's
+            // names (DenseNet's `norm5`); an export does not say which modules are containers.
+            let module = Module(path: path, isNamed: true, isIndexable: !kids.isEmpty)
             module.output = output
             module.children = kids.map { build($0.path, output: $0.output) }
             return module

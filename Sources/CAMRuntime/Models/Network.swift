@@ -43,6 +43,9 @@ public final class Network {
     var requiredInputSize: (height: Int, width: Int)?
     /// The tapes of a retaining forward that ran image by image (a fixed-batch graph), one per image.
     private var perImageTapes: [[Saved?]]?
+    /// Values that a functional in-place ReLU overwrites in PyTorch, with that ReLU's output: a
+    /// CAM reads the activation there (as pytorch-grad-cam's hook does) and the gradient before it.
+    var inPlaceReLU: [Int: Int] = [:]
     /// Layouts given by the user for layers whose output the guess reads wrong, by resolved path.
     public var layoutOverrides: [String: ActivationLayout] = [:]
     /// Scratch memory reused by every pass.
@@ -340,11 +343,16 @@ public final class Network {
         }
     }
 
+    /// The values a forward records for `paths` (with the in-place ReLUs' outputs).
+    private func recordingSet(_ paths: [(path: String, value: Int)]) -> Set<Int> {
+        Set(paths.flatMap { [$0.value] + (inPlaceReLU[$0.value].map { [$0] } ?? []) })
+    }
+
     /// The recorded values by the user's paths, as `[N, C, h, w]` grids.
     private func recordedLayers(_ recorded: [Int: Tensor], _ paths: [(path: String, value: Int)]) throws -> [String: Tensor] {
         var result: [String: Tensor] = [:]
         for (path, value) in paths {
-            guard let tensor = recorded[value] else { continue }
+            guard let tensor = recorded[inPlaceReLU[value] ?? value] else { continue }
             result[path] = try layout(of: path, value: value, shape: tensor.shape).grid(tensor)
         }
         return result
@@ -355,7 +363,7 @@ public final class Network {
     /// rank-3 output (ViT: the fewest prefix tokens that leave a square), else as it is.
     public func layout(of path: String, value: Int, shape: [Int]) throws -> ActivationLayout {
         if let given = layoutOverrides[path] { return given }
-        if shape.count == 4, let producer = graph.producer[value], graph.nodes[producer].op.kind == "LayerNormalization" {
+        if shape.count == 4, let producer = graph.producer[value], graph.nodes[producer].op is LayerNormalization {
             return .channelsLast
         }
         if shape.count == 3 {
@@ -387,7 +395,7 @@ public final class Network {
             if retainForBackward { retained = (input.shape, result.logits.shape, nil) }
             return result
         }
-        let result = try executor.forward(from: graph.input, input, recording: Set(paths.map(\.value)),
+        let result = try executor.forward(from: graph.input, input, recording: recordingSet(paths),
                                           retention: retention, cancellation: cancellation)
         if retainForBackward { retained = (input.shape, result.output.shape, nil) }
         return ForwardResult(logits: result.output, activations: try recordedLayers(result.recorded, paths))
@@ -419,7 +427,7 @@ public final class Network {
             retained = (input.shape, result.logits.shape, Set(targets))
             return result
         }
-        let result = try executor.forward(from: graph.input, input, recording: Set(paths.map(\.value) + targetValues),
+        let result = try executor.forward(from: graph.input, input, recording: recordingSet(paths).union(targetValues),
                                           retention: retention, cancellation: cancellation)
         retained = (input.shape, result.output.shape, Set(targets))
         return ForwardResult(logits: result.output, activations: try recordedLayers(result.recorded, paths))
@@ -447,7 +455,7 @@ public final class Network {
         var tapes: [[Saved?]] = []
         for i in 0..<n {
             let result = try executor.forward(from: graph.input, input.slice(i).reshaped(imageShape),
-                                              recording: Set(paths.map(\.value)), retention: retention,
+                                              recording: recordingSet(paths), retention: retention,
                                               cancellation: cancellation)
             if retention != .none { tapes.append(executor.tape) }
             logits.shape = result.output.shape
@@ -522,10 +530,22 @@ public final class Network {
         var raw = activation
         if let given = layoutOverrides[path] {
             raw = try given.ungrid(activation)
-        } else if let producer = graph.producer[start], graph.nodes[producer].op.kind == "LayerNormalization" {
+        } else if let producer = graph.producer[start], graph.nodes[producer].op is LayerNormalization {
             raw = try ActivationLayout.channelsLast.ungrid(activation)
         }
         do {
+            if batchIsFixed, raw.shape.first ?? 1 > 1 {
+                // A graph exported for one image: one image at a time, the logits concatenated.
+                var storage: [Float] = []
+                var shape: [Int] = []
+                for i in 0..<raw.shape[0] {
+                    let one = try executor.forward(from: start, raw.slice(i).reshaped([1] + raw.shape.dropFirst()),
+                                                   recording: [], retention: .none, cancellation: cancellation).output
+                    shape = one.shape
+                    storage += one.storage
+                }
+                return Tensor(shape: [raw.shape[0]] + shape.dropFirst(), storage: storage)
+            }
             return try executor.forward(from: start, raw, recording: [], retention: .none,
                                         cancellation: cancellation).output
         } catch let error as RuntimeError where error.message.hasPrefix("cannot run from after") {

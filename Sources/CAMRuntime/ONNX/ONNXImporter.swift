@@ -264,10 +264,29 @@ final class Lowering {
                                  interpolation: .bilinear, mean: InputPreset.imageNetMean, std: InputPreset.imageNetStd)
         let network = Network(architecture: name, graph: graph, defaultTargetLayer: target, preset: preset,
                               outputCount: trial.output.shape[1], aliases: aliases)
+        network.inPlaceReLU = inPlaceReLUs(modules, graph: graph)
         network.importedInputShape = inputShape
         network.batchIsFixed = batchIsFixed
         network.requiredInputSize = inputSizeIsFixed ? (inputShape[2], inputShape[3]) : nil
         return network
+    }
+
+    /// Module outputs that only a functional ReLU outside every module reads (torchvision's
+    /// DenseNet: `F.relu(self.features(x), inplace=True)`), with that ReLU's output. PyTorch's
+    /// in-place ReLU overwrites the module's output tensor, so pytorch-grad-cam's forward hook
+    /// holds the rectified values (while its gradient hook sees the gradient before the ReLU).
+    private func inPlaceReLUs(_ modules: [(path: String, parent: String, output: GraphValue)], graph: Graph) -> [Int: Int] {
+        var scopesByValue: [Int: [String]] = [:]
+        for entry in nodeScopes { scopesByValue[builder.index(of: entry.value)] = entry.scopes }
+        var result: [Int: Int] = [:]
+        for module in modules {
+            let value = builder.index(of: module.output)
+            let users = graph.consumers[value]
+            guard users.count == 1, let user = users.first, let relu = graph.nodes[user].op as? ReLU,
+                  relu.activation == .relu, scopesByValue[graph.nodes[user].output]?.isEmpty ?? false else { continue }
+            result[value] = graph.nodes[user].output
+        }
+        return result
     }
 
     /// The default target layer: the outermost module whose output is the last 4-D activation

@@ -16,10 +16,7 @@ enum ONNXOperators {
         "MaxPool": maxPool,
         "GlobalAveragePool": { c in try c.lowering.emit(GlobalAveragePool(), [c.inputs[0]], for: c.node) },
         "Gemm": gemm,
-        "Flatten": { c in
-            guard try c.int("axis", default: 1) == 1 else { throw RuntimeError("Flatten is supported with axis 1") }
-            try c.lowering.emit(Flatten(), [c.inputs[0]], for: c.node)
-        },
+
         "Identity": { c in try c.lowering.alias(c.node.outputs[0], to: c.inputs[0], for: c.node) },
         "Dropout": { c in try c.lowering.alias(c.node.outputs[0], to: c.inputs[0], for: c.node) },
         "Constant": constant,
