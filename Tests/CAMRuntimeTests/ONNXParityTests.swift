@@ -39,6 +39,9 @@ final class ONNXParityTests: XCTestCase {
         let layer = try network.resolveLayer(meta.target_layer)
         XCTAssertEqual(try network.value(ofLayer: layer), try network.value(ofLayer: try network.resolveLayer(meta.target_module)),
                        "\(stem): \(meta.target_layer) and \(meta.target_module) name one value", file: file, line: line)
+        XCTAssertEqual(try network.value(ofLayer: try network.resolveLayer(network.defaultTargetLayer)),
+                       try network.value(ofLayer: layer), "\(stem): the default layer \(network.defaultTargetLayer) is "
+                       + "pytorch-grad-cam's tutorial target \(meta.target_layer)", file: file, line: line)
         let forward = try network.forward(input, recording: [layer], retainForBackward: true)
         XCTAssertEqual(forward.logits.shape, logits.shape, file: file, line: line)
         XCTAssertLessThanOrEqual(relative(forward.logits, logits), 1e-4, "\(stem) logits", file: file, line: line)

@@ -353,9 +353,18 @@ public final class Network {
         var result: [String: Tensor] = [:]
         for (path, value) in paths {
             guard let tensor = recorded[inPlaceReLU[value] ?? value] else { continue }
-            result[path] = try layout(of: path, value: value, shape: tensor.shape).grid(tensor)
+            result[path] = try grid(tensor, path: path, value: value)
         }
         return result
+    }
+
+    /// A layer's output (or its gradient) as the CAM grid, errors naming the layer.
+    private func grid(_ tensor: Tensor, path: String, value: Int) throws -> Tensor {
+        do {
+            return try layout(of: path, value: value, shape: tensor.shape).grid(tensor)
+        } catch let error as RuntimeError where !error.message.hasPrefix("layer ") {
+            throw RuntimeError("layer \"\(path)\": \(error.message)")
+        }
     }
 
     /// How the output of layer `path` (value `value`, of `shape`) becomes a CAM's grid: the
@@ -515,7 +524,7 @@ public final class Network {
         var byPath: [String: Tensor] = [:]
         for (path, value) in zip(resolved, values) {
             guard let g = gradients[value] else { continue }
-            byPath[path] = try layout(of: path, value: value, shape: g.shape).grid(g)
+            byPath[path] = try grid(g, path: path, value: value)
         }
         return BackwardResult(gradients: byPath, input: inputGradient ? gradients[graph.input] : nil)
     }

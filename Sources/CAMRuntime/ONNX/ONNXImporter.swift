@@ -289,20 +289,40 @@ final class Lowering {
         return result
     }
 
-    /// The default target layer: the outermost module whose output is the last 4-D activation
-    /// with a spatial size above 1 (before the global pooling), else the last module output.
+    /// The default target layer: for a transformer the layer norm before the last attention,
+    /// else the outermost module whose output is the last 4-D activation with a spatial size
+    /// above 1 (before the global pooling), else the last module output.
     private func defaultTarget(_ modules: [(path: String, parent: String, output: GraphValue)], graph: Graph,
                                shapes: [Int: [Int]]) -> String {
         let ordered = modules.map { (path: $0.path, value: builder.index(of: $0.output)) }
+        func outermost(_ value: Int) -> String? {
+            ordered.filter { $0.value == value }.min { $0.path.count < $1.path.count }?.path
+        }
+        func producer(_ value: Int) -> Int { graph.producer[value] ?? -1 }
+        // A transformer: the layer norm before the last attention (pytorch-grad-cam's tutorial
+        // targets: ViT's encoder.layers[-1].ln_1, timm's blocks[-1].norm1, Swin's
+        // features[-1][-1].norm1). Later layers reach the class token only, so their patch
+        // tokens get no gradient.
+        if let softmax = graph.nodes.lastIndex(where: { $0.op is Softmax }) {
+            let norms = ordered.filter { producer($0.value) < softmax && producer($0.value) >= 0
+                && graph.nodes[producer($0.value)].op is LayerNormalization }
+            for norm in norms.sorted(by: { producer($0.value) > producer($1.value) })
+            where graph.downstream(of: [norm.value])[graph.nodes[softmax].output] {
+                if let path = outermost(norm.value) { return path }
+            }
+        }
+        // A CNN: the last 4-D activation with a spatial size above 1, not counting an average
+        // pool that only resamples the features for the head (VGG's AdaptiveAvgPool2d(7)).
         let spatial = ordered.filter { module in
-            guard let shape = shapes[module.value] else { return false }
+            guard let shape = shapes[module.value], producer(module.value) >= 0,
+                  !(graph.nodes[producer(module.value)].op is AveragePool2d) else { return false }
             return shape.count == 4 && shape[2] > 1 && shape[3] > 1
         }
         let candidates = spatial.isEmpty ? ordered : spatial
-        guard let last = candidates.max(by: { (graph.producer[$0.value] ?? -1) < (graph.producer[$1.value] ?? -1) }) else {
+        guard let last = candidates.max(by: { producer($0.value) < producer($1.value) }) else {
             return graph.valueNames[graph.output]
         }
-        return candidates.filter { $0.value == last.value }.min { $0.path.count < $1.path.count }?.path ?? last.path
+        return outermost(last.value) ?? last.path
     }
 }
 

@@ -153,6 +153,8 @@ private func camParameters(method: Parameter?) -> [Parameter] {
         Parameter("aug_smooth", [.bool], default: .bool(false), keywordOnly: true, doc: "Average over flips and scalings (6 passes)."),
         Parameter("eigen_smooth", [.bool], default: .bool(false), keywordOnly: true, doc: "Use the first principal component of the weighted activations."),
         Parameter("seed", [.integer], default: .number(0), keywordOnly: true, doc: "The random seed of randomcam."),
+        Parameter("tokens", [.integer, .string], default: Value.none, keywordOnly: true,
+                  doc: "How a transformer layer's output becomes a grid: the number of prefix tokens to drop from [N, T, C] (1 for a class token), or \"nhwc\" for [N, H, W, C]; guessed when omitted."),
         Parameter("batch_size", [.integer], default: Value.none, keywordOnly: true, doc: "Masked inputs per batch for scorecam (16) and ablationcam (32)."),
         Parameter("max_passes", [.integer], default: Value.none, keywordOnly: true,
                   doc: "Refuse scorecam, ablationcam and fullgrad above this many forward passes (default $CAMSCRIPT_MAX_PASSES or \(CAMWorkCeiling.defaultMaxPasses))."),
@@ -184,6 +186,32 @@ private func computeCAM(method name: String, _ args: BoundArguments, _ context: 
     }
     let layers = try layerList(args["layer"], callee)
     let targets = try targetList(args["target"], callee)
+    let network = model.network
+    if !args.isNone("tokens") {
+        let layout: ActivationLayout
+        switch args["tokens"] {
+        case .string("nhwc"): layout = .channelsLast
+        case .string("nchw"): layout = .channelsFirst
+        case .string(let other):
+            throw RuntimeError("\(callee): tokens= is a number of prefix tokens, \"nhwc\" or \"nchw\", not \"\(other)\"")
+        default:
+            let prefix = try args.integer("tokens")
+            guard prefix >= 0 else { throw RuntimeError("\(callee): tokens= must be at least 0, got \(prefix)") }
+            layout = .tokens(prefix: prefix)
+        }
+        let saved = network.layoutOverrides
+        defer { network.layoutOverrides = saved }
+        for layer in try (layers ?? [network.defaultTargetLayer]).map({ try network.resolveLayer($0) }) {
+            network.layoutOverrides[layer] = layout
+        }
+        return try runCAM(method, callee, args, model, x, layers, targets, context)
+    }
+    return try runCAM(method, callee, args, model, x, layers, targets, context)
+}
+
+/// Runs a CAM method once its arguments are read.
+private func runCAM(_ method: CAMMethod, _ callee: String, _ args: BoundArguments, _ model: ModelObject, _ x: Tensor,
+                    _ layers: [String]?, _ targets: [ClassTarget]?, _ context: CallContext) throws -> Value {
     let ceiling = try CAMWorkCeiling(argument: args.isNone("max_passes") ? nil : try args.integer("max_passes"),
                                      environment: ProcessInfo.processInfo.environment, callee: callee)
     let isLong = method is ScoreCAM || method is AblationCAM || method is FullGrad
