@@ -8,15 +8,15 @@ import Foundation
 /// scopes recovered from the exporter's names (TorchScript: `/layer4/layer4.2/relu_2/Relu`;
 /// dynamo: `pkg.torch.onnx.name_scopes` in node metadata), and one trial forward on zeros that
 /// checks the graph runs and finds the logits' size and the default target layer.
-enum ONNXImporter {
+public enum ONNXImporter {
     /// Loads an ONNX model file into a network.
-    static func network(contentsOf url: URL) throws -> Network {
+    public static func network(contentsOf url: URL) throws -> Network {
         let file = try ONNXFile(contentsOf: url)
         return try network(from: file, name: url.deletingPathExtension().lastPathComponent)
     }
 
     /// Lowers a decoded ONNX model into a network named `name`.
-    static func network(from file: ONNXFile, name: String) throws -> Network {
+    public static func network(from file: ONNXFile, name: String) throws -> Network {
         try file.checkDefaultOpset()
         let lowering = try Lowering(file: file)
         try lowering.lowerNodes()
@@ -24,7 +24,7 @@ enum ONNXImporter {
     }
 
     /// The operators the importer lowers, by ONNX op type.
-    static var supportedOperators: [String] { ONNXOperators.table.keys.sorted() }
+    public static var supportedOperators: [String] { ONNXOperators.table.keys.sorted() }
 }
 
 /// The state of one import.
@@ -78,7 +78,7 @@ final class Lowering {
             throw RuntimeError("\(file.fileName): the input's batch size is fixed at \(inputShape[0]); export with a "
                                + "batch of 1 or a dynamic batch (dynamic_axes / dynamic_shapes)")
         }
-        guard (1...8192).contains(inputShape[2]), (1...8192).contains(inputShape[3]) else {
+        guard (1...4096).contains(inputShape[2]), (1...4096).contains(inputShape[3]) else {
             throw RuntimeError("\(file.fileName): the input size \(inputShape[2])×\(inputShape[3]) is out of range")
         }
         builder = GraphBuilder(inputName: input.name)
@@ -262,13 +262,36 @@ final class Lowering {
         let size = inputShape[2]
         let preset = InputPreset(resizeShorterSide: Int((Double(size) * 256 / 224).rounded()), cropSize: size,
                                  interpolation: .bilinear, mean: InputPreset.imageNetMean, std: InputPreset.imageNetStd)
+        let outputs = trial.output.shape[1]
         let network = Network(architecture: name, graph: graph, defaultTargetLayer: target, preset: preset,
-                              outputCount: trial.output.shape[1], aliases: aliases)
+                              classNames: try classNames(outputs: outputs), outputCount: outputs, aliases: aliases)
         network.inPlaceReLU = inPlaceReLUs(modules, graph: graph)
         network.importedInputShape = inputShape
         network.batchIsFixed = batchIsFixed
         network.requiredInputSize = inputSizeIsFixed ? (inputShape[2], inputShape[3]) : nil
         return network
+    }
+
+    /// The metadata keys that may name the classes, in the order they are looked for.
+    static let labelKeys = ["class_names", "classes", "labels"]
+
+    /// Class names from the model's metadata_props (a JSON list, a JSON object from index to
+    /// name, or one name per line), or nil to use `class 0…`; a list of the wrong length is an error.
+    private func classNames(outputs: Int) throws -> [String]? {
+        guard let key = Lowering.labelKeys.first(where: { file.metadata[$0] != nil }), let text = file.metadata[key] else {
+            return nil
+        }
+        let source = "\(file.fileName) metadata \"\(key)\""
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let names = trimmed.hasPrefix("[") || trimmed.hasPrefix("{")
+            ? try ClassLabels.parseJSON(Data(trimmed.utf8), file: source)
+            : try ClassLabels.parseLines(text, file: source)
+        let expected = Swift.max(outputs, 2)
+        guard names.count == expected else {
+            throw RuntimeError("\(source) names \(names.count) classes, but the model has \(expected)"
+                               + (outputs == 1 ? " (one logit: a binary classifier, class 0 and class 1)" : ""))
+        }
+        return names
     }
 
     /// Module outputs that only a functional ReLU outside every module reads (torchvision's

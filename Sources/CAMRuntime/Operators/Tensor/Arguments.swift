@@ -12,7 +12,7 @@ enum Arguments {
 
     /// The most elements an operator creates: larger shapes are mistakes in a model, and
     /// would otherwise end in a failed allocation.
-    static let elementLimit = Int(Int32.max)
+    static let elementLimit = 1 << 28
 
     /// `value` as an integer, or an error naming the argument when it has a fraction or is
     /// not finite.

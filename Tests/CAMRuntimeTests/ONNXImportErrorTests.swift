@@ -1,0 +1,152 @@
+import Foundation
+import XCTest
+@testable import CAMRuntime
+
+/// Graphs the importer must refuse at load time with one clear sentence — unsupported
+/// operators and attributes, dangling inputs, cycles, missing initializers, inconsistent
+/// shapes, absurd sizes, graphs that are not image classifiers — and metadata class names.
+final class ONNXImportErrorTests: XCTestCase {
+    private func tensor(_ name: String, _ dims: [Int], _ values: [Float]? = nil) -> ONNXTensor {
+        let count = dims.reduce(1, *)
+        let data: [Float] = values ?? (0..<count).map { (i: Int) -> Float in Float((i * 7919) % 23) / 23 - 0.5 }
+        return ONNXTensor(name: name, dims: dims, dataType: .float, values: .floats(data))
+    }
+
+    private func ints(_ name: String, _ values: [Int64]) -> ONNXTensor {
+        ONNXTensor(name: name, dims: [values.count], dataType: .int64, values: .ints(values))
+    }
+
+    private func node(_ op: String, _ inputs: [String], _ output: String, name: String? = nil,
+                      _ attributes: [String: ONNXAttribute] = [:], domain: String = "") -> ONNXNode {
+        ONNXNode(name: name ?? "/\(output)/\(op)", opType: op, domain: domain, inputs: inputs, outputs: [output],
+                 attributes: attributes, metadata: [:])
+    }
+
+    /// input [1, 3, 8, 8] → conv (4 channels) → relu → global pool → flatten → gemm (2 classes).
+    private func classifier(nodes edit: (inout [ONNXNode]) -> Void = { _ in }, features: Int = 4,
+                            input: [ONNXDimension] = [.fixed(1), .fixed(3), .fixed(8), .fixed(8)],
+                            extraInputs: [ONNXValueInfo] = [], initializers extra: [ONNXTensor] = [],
+                            opset: Int = 17, metadata: [String: String] = [:], output: String = "logits") -> ONNXFile {
+        var nodes = [
+            node("Conv", ["input", "w", "b"], "c", ["pads": .ints([1, 1, 1, 1])]),
+            node("Relu", ["c"], "r"),
+            node("GlobalAveragePool", ["r"], "p"),
+            node("Flatten", ["p"], "f"),
+            node("Gemm", ["f", "fc", "fcb"], "logits", ["transB": .int(1)]),
+        ]
+        edit(&nodes)
+        var initializers = [tensor("w", [4, 3, 3, 3]), tensor("b", [4]), tensor("fc", [2, features]), tensor("fcb", [2])]
+        initializers += extra
+        let graph = ONNXGraph(name: "g", nodes: nodes, initializers: Dictionary(uniqueKeysWithValues: initializers.map { ($0.name, $0) }),
+                              initializerNames: initializers.map(\.name),
+                              inputs: [ONNXValueInfo(name: "input", elementType: .float, dims: input)] + extraInputs,
+                              outputs: [ONNXValueInfo(name: output, elementType: .float, dims: nil)], valueInfo: [])
+        return ONNXFile(fileName: "m.onnx", irVersion: 8, producerName: "test", producerVersion: "", domain: "",
+                        modelVersion: 0, docString: "", opsets: ["": opset], metadata: metadata, localFunctionCount: 0,
+                        graph: graph)
+    }
+
+    private func refuses(_ file: ONNXFile, _ fragments: String..., line: UInt = #line) {
+        XCTAssertThrowsError(try ONNXImporter.network(from: file, name: "m"), line: line) { error in
+            let message = "\(error)"
+            XCTAssertTrue(error is RuntimeError, "not a RuntimeError: \(message)", line: line)
+            for fragment in fragments {
+                XCTAssertTrue(message.contains(fragment), "\"\(message)\" lacks \"\(fragment)\"", line: line)
+            }
+        }
+    }
+
+    func testAValidClassifierLoadsAndRuns() throws {
+        let network = try ONNXImporter.network(from: classifier(), name: "m")
+        XCTAssertEqual(network.outputCount, 2)
+        XCTAssertEqual(network.classNames, ["class 0", "class 1"])
+        XCTAssertEqual(network.defaultTargetLayer, "r")
+        let x = Tensor(shape: [2, 3, 8, 8], repeating: 0.5)
+        XCTAssertEqual(try network.forward(x).logits.shape, [2, 2])
+    }
+
+    func testUnsupportedOperatorNamesItsNodeAndOpset() {
+        refuses(classifier(nodes: { $0[1] = self.node("LSTM", ["c"], "r", name: "lstm_node") }),
+                "operator LSTM", "\"lstm_node\"", "opset 17", "supports", "Conv")
+        refuses(classifier(nodes: { $0[1] = self.node("Relu", ["c"], "r", domain: "com.microsoft") }),
+                "operator domain \"com.microsoft\"")
+    }
+
+    func testUnsupportedAttributeIsRefused() {
+        refuses(classifier(nodes: { $0[0].attributes["auto_pad"] = .string("SOMETIMES") }), "auto_pad SOMETIMES")
+        refuses(classifier(nodes: { $0[2] = self.node("MaxPool", ["r"], "p", ["kernel_shape": .ints([2, 2]),
+                                                                                  "dilations": .ints([2, 2])]) }),
+                "dilated max pooling")
+    }
+
+    func testDanglingInputsAndCyclesAreRefused() {
+        refuses(classifier(nodes: { $0[1].inputs = ["nowhere"] }), "reads \"nowhere\"", "no earlier node")
+        // A cycle: the ReLU reads the pooling's output, which reads the ReLU's.
+        refuses(classifier(nodes: { $0[1].inputs = ["p"] }), "reads \"p\"")
+    }
+
+    func testMissingInitializerIsRefused() {
+        refuses(classifier(nodes: { $0[0].inputs = ["input", "missing_weight", "b"] }), "weight", "must be a constant")
+    }
+
+    func testInconsistentShapesFailTheTrialForward() {
+        refuses(classifier(features: 5), "trial forward", "expected input [N, 5]")
+    }
+
+    func testAbsurdSizesAreRefused() {
+        refuses(classifier(nodes: { nodes in
+            nodes.insert(self.node("ConstantOfShape", ["huge"], "z"), at: 0)
+            nodes[1].inputs = ["input", "w", "b"]
+            nodes.insert(self.node("Add", ["z", "z"], "zz"), at: 1)
+        }, initializers: [ints("huge", [100_000, 100_000, 100_000])]), "too many elements")
+        refuses(classifier(input: [.fixed(1), .fixed(3), .fixed(100_000), .fixed(8)]), "out of range")
+    }
+
+    func testGraphsThatAreNotImageClassifiers() {
+        refuses(classifier(opset: 12), "opset")
+        refuses(classifier(input: [.fixed(1), .fixed(1), .fixed(8), .fixed(8)]), "1 channels")
+        refuses(classifier(input: [.fixed(1), .fixed(8), .fixed(8)]), "[N, 3, H, W]")
+        refuses(classifier(extraInputs: [ONNXValueInfo(name: "mask", elementType: .float, dims: [.fixed(1)])]),
+                "takes 2", "\"mask\"")
+        refuses(classifier(output: "r"), "[N, classes]")
+        refuses(classifier(output: "nothing"), "never computed")
+    }
+
+    func testClassNamesFromMetadata() throws {
+        let listed = try ONNXImporter.network(from: classifier(metadata: ["classes": "[\"cat\", \"dog\"]"]), name: "m")
+        XCTAssertEqual(listed.classNames, ["cat", "dog"])
+        let lines = try ONNXImporter.network(from: classifier(metadata: ["class_names": "cat\ndog\n"]), name: "m")
+        XCTAssertEqual(lines.classNames, ["cat", "dog"])
+        let object = try ONNXImporter.network(from: classifier(metadata: ["labels": "{\"1\": \"dog\", \"0\": \"cat\"}"]),
+                                              name: "m")
+        XCTAssertEqual(object.classNames, ["cat", "dog"])
+        refuses(classifier(metadata: ["labels": "[\"cat\", \"dog\", \"eel\"]"]), "metadata \"labels\"", "3 classes",
+                "has 2")
+    }
+
+    func testDynamicBatchAndFixedBatchBothRunBatches() throws {
+        let fixed = try ONNXImporter.network(from: classifier(), name: "m")
+        XCTAssertTrue(fixed.batchIsFixed)
+        let dynamic = try ONNXImporter.network(from: classifier(input: [.symbolic("N"), .fixed(3), .fixed(8), .fixed(8)]),
+                                               name: "m")
+        XCTAssertFalse(dynamic.batchIsFixed)
+        var x = Tensor(shape: [3, 3, 8, 8])
+        for i in 0..<x.count { x.storage[i] = Float(i % 17) / 17 }
+        for network in [fixed, dynamic] {
+            let forward = try network.forward(x, recording: ["c"], retainForBackward: true)
+            var g = Tensor(shape: [3, 2])
+            for i in 0..<3 { g[i, i % 2] = 1 }
+            let backward = try network.backward(g, gradientsAt: ["c"], inputGradient: true)
+            XCTAssertEqual(backward.gradients["c"]?.shape, [3, 4, 8, 8])
+            XCTAssertEqual(backward.input?.shape, [3, 3, 8, 8])
+            // Each image's logits equal a pass of that image alone.
+            for i in 0..<3 {
+                let one = try network.forward(x.slice(i).reshaped([1, 3, 8, 8])).logits
+                XCTAssertLessThanOrEqual(one.reshaped([2]).maxAbsDifference(forward.logits.slice(i)), 1e-6)
+            }
+        }
+        XCTAssertThrowsError(try fixed.forward(Tensor(shape: [1, 3, 16, 16]))) { error in
+            XCTAssertTrue("\(error)".contains("exported for 8×8 images"), "\(error)")
+        }
+    }
+}
