@@ -127,6 +127,13 @@ final class ONNXFileHostileTests: XCTestCase {
     /// Eight bytes: the floats 1.5 and -2 little-endian.
     private let eightBytes: [UInt8] = [0x00, 0x00, 0xC0, 0x3F, 0x00, 0x00, 0x00, 0xC0]
 
+    func testTheLimitsHaveTheirDocumentedValues() {
+        // docs/reliability.md, "Resource limits": the ONNX rows.
+        XCTAssertEqual(ONNXFile.maxMessageDepth, 64)
+        XCTAssertEqual(ONNXFile.maxElementsPerTensor, 2_147_483_648)
+        XCTAssertEqual(ONNXFile.maxModelBytes, 2_147_483_647)
+    }
+
     // MARK: Not ONNX, truncated, corrupt
 
     func testTheBaseModelOfTheseTestsIsRead() throws {
