@@ -193,21 +193,26 @@ final class Conv2d: Operator {
         guard input.shape[0] > 1, let engine = workspace.oneDNN else {
             return try forwardFused(input, bn: bn, activation: activation, workspace: workspace)
         }
-        invalidateFolding(unlessFor: bn)
-        let key = OneDNNKey(inputShape: input.shape, activation: activation, accumulates: false, plain: true)
-        let convolution: OneDNNConvolution
-        if let cached = oneDNNPrimitives[key], cached.engine === engine {
-            convolution = cached
-        } else {
-            let f = foldedParameters(bn, keep: false)
-            convolution = try OneDNNConvolution(g, outChannels: outChannels, groups: groups, weights: f.weight,
-                                                bias: f.bias, activation: activation, accumulates: false, plain: true,
-                                                engine: engine)
-            // A few input sizes per session; a bound keeps images of many sizes from piling up.
-            if oneDNNPrimitives.count >= 16 { oneDNNPrimitives = [:] }
-            oneDNNPrimitives[key] = convolution
-        }
+        let convolution = try primitive(g, bn: bn, activation: activation, accumulates: false, plain: true, engine: engine)
         return try convolution.run(plain: input, engine: engine)
+    }
+
+    /// The oneDNN convolution (BN folded) for this geometry and post-ops, made once per input
+    /// shape and engine and kept until a parameter changes.
+    private func primitive(_ g: ConvGeometry, bn: BatchNorm2d?, activation: Activation?, accumulates: Bool, plain: Bool,
+                           engine: OneDNNEngine) throws -> OneDNNConvolution {
+        invalidateFolding(unlessFor: bn)
+        let key = OneDNNKey(inputShape: [g.batch, g.channels, g.height, g.width], activation: activation,
+                            accumulates: accumulates, plain: plain)
+        if let cached = oneDNNPrimitives[key], cached.engine === engine { return cached }
+        let f = foldedParameters(bn, keep: false)
+        let convolution = try OneDNNConvolution(g, outChannels: outChannels, groups: groups, weights: f.weight,
+                                                bias: f.bias, activation: activation, accumulates: accumulates,
+                                                plain: plain, engine: engine)
+        // A few input sizes per session; a bound keeps images of many sizes from piling up.
+        if oneDNNPrimitives.count >= 16 { oneDNNPrimitives = [:] }
+        oneDNNPrimitives[key] = convolution
+        return convolution
     }
 
     /// Drops the folded weights and the primitives when they were made for another batch norm
@@ -246,20 +251,8 @@ final class Conv2d: Operator {
     func forwardFusedOneDNN(_ input: OneDNNTensor, bn: BatchNorm2d?, activation: Activation?,
                             residual: OneDNNTensor? = nil) throws -> OneDNNTensor {
         let g = try geometry(forShape: input.shape)
-        invalidateFolding(unlessFor: bn)
-        let key = OneDNNKey(inputShape: input.shape, activation: activation, accumulates: residual != nil)
-        let convolution: OneDNNConvolution
-        if let cached = oneDNNPrimitives[key], cached.engine === input.engine {
-            convolution = cached
-        } else {
-            let f = foldedParameters(bn, keep: false)
-            convolution = try OneDNNConvolution(g, outChannels: outChannels, groups: groups, weights: f.weight,
-                                                bias: f.bias, activation: activation, accumulates: residual != nil,
-                                                engine: input.engine)
-            // A few input sizes per session; a bound keeps images of many sizes from piling up.
-            if oneDNNPrimitives.count >= 16 { oneDNNPrimitives = [:] }
-            oneDNNPrimitives[key] = convolution
-        }
+        let convolution = try primitive(g, bn: bn, activation: activation, accumulates: residual != nil, plain: false,
+                                        engine: input.engine)
         guard let residual else { return try convolution.run(input) }
         guard residual.shape == convolution.outputShape else {
             throw RuntimeError("cannot add shapes \(Network.describe(residual.shape)) and "

@@ -281,15 +281,19 @@ private struct Reduction {
     }
 }
 
-/// ONNX ReduceMean: the mean over `axes` (from the attribute before opset 18, or the second
-/// input), all axes when there are none, unless `noopWithEmptyAxes` makes that the identity;
-/// `keepDims` keeps the reduced axes with size 1.
-final class ReduceMean: Operator {
+/// ONNX ReduceMean and ReduceSum: the mean or sum over `axes` (from the attribute, or the
+/// second input since opset 13 for ReduceSum and 18 for ReduceMean), all axes when there are
+/// none, unless `noopWithEmptyAxes` makes that the identity; `keepDims` keeps the reduced axes
+/// with size 1.
+class Reduce: Operator {
     let axes: [Int]?
     let keepDims: Bool
     let noopWithEmptyAxes: Bool
+    /// Whether the sum is divided by the number of elements reduced (ReduceMean).
+    let averages: Bool
 
-    init(axes: [Int]? = nil, keepDims: Bool = true, noopWithEmptyAxes: Bool = false) {
+    init(averages: Bool, axes: [Int]?, keepDims: Bool, noopWithEmptyAxes: Bool) {
+        self.averages = averages
         self.axes = axes
         self.keepDims = keepDims
         self.noopWithEmptyAxes = noopWithEmptyAxes
@@ -302,39 +306,28 @@ final class ReduceMean: Operator {
         guard let reduction = try Reduction(shape: x.shape, axes: axes, keepDims: keepDims,
                                             noopWithEmptyAxes: noopWithEmptyAxes) else { return x }
         if step.retain { step.saved.shapes = [x.shape, reduction.kept] }
+        let sum = try reduction.sum(x)
+        guard averages else { return sum }
         let scale = 1 / Float(reduction.count)
-        return try reduction.sum(x).map { $0 * scale }
+        return sum.map { $0 * scale }
     }
 
     override func backward(_ gradient: Tensor, _ saved: Saved, _ step: BackwardStep) throws -> [Tensor?] {
-        [try Reduction.spread(gradient, saved) { 1 / Float($0) }, nil]
+        let averages = self.averages
+        return [try Reduction.spread(gradient, saved) { averages ? 1 / Float($0) : 1 }, nil]
     }
 }
 
-/// ONNX ReduceSum: the sum over `axes` (from the second input since opset 13, or the
-/// attribute), with ReduceMean's rules for empty axes and `keepDims`.
-final class ReduceSum: Operator {
-    let axes: [Int]?
-    let keepDims: Bool
-    let noopWithEmptyAxes: Bool
-
+/// ONNX ReduceMean (see `Reduce`).
+final class ReduceMean: Reduce {
     init(axes: [Int]? = nil, keepDims: Bool = true, noopWithEmptyAxes: Bool = false) {
-        self.axes = axes
-        self.keepDims = keepDims
-        self.noopWithEmptyAxes = noopWithEmptyAxes
+        super.init(averages: true, axes: axes, keepDims: keepDims, noopWithEmptyAxes: noopWithEmptyAxes)
     }
+}
 
-    override func forward(_ inputs: [Tensor], _ step: inout ForwardStep) throws -> Tensor {
-        try checkInputCount(inputs, 1...2, "data, axes")
-        let x = inputs[0]
-        let axes = inputs.count == 2 ? try Arguments.integers(inputs[1], "axes") : self.axes
-        guard let reduction = try Reduction(shape: x.shape, axes: axes, keepDims: keepDims,
-                                            noopWithEmptyAxes: noopWithEmptyAxes) else { return x }
-        if step.retain { step.saved.shapes = [x.shape, reduction.kept] }
-        return try reduction.sum(x)
-    }
-
-    override func backward(_ gradient: Tensor, _ saved: Saved, _ step: BackwardStep) throws -> [Tensor?] {
-        [try Reduction.spread(gradient, saved) { _ in 1 }, nil]
+/// ONNX ReduceSum (see `Reduce`).
+final class ReduceSum: Reduce {
+    init(axes: [Int]? = nil, keepDims: Bool = true, noopWithEmptyAxes: Bool = false) {
+        super.init(averages: false, axes: axes, keepDims: keepDims, noopWithEmptyAxes: noopWithEmptyAxes)
     }
 }
