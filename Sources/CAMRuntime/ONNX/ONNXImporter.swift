@@ -100,7 +100,15 @@ final class Lowering {
 
     /// Lowers every node in file order (ONNX requires a topological order).
     func lowerNodes() throws {
-        for node in onnx.nodes {
+        // Constant nodes are known before lowering (their values are attributes), so the
+        // rewrites can match constants that Constant nodes hold as well as initializers.
+        var known = constants
+        for node in onnx.nodes where node.opType == "Constant" {
+            if case let .tensor(t)? = node.attributes["value"], let first = node.outputs.first {
+                known[first] = try Lowering.floatTensor(t)
+            }
+        }
+        for node in ONNXRewrites.apply(onnx.nodes, constants: { known[$0] }) {
             guard node.domain.isEmpty || node.domain == "ai.onnx" else {
                 throw RuntimeError("\(file.fileName): node \"\(node.name)\" (\(node.opType)) is from the operator domain "
                                    + "\"\(node.domain)\"; CAMScript reads the default ONNX domain only")
