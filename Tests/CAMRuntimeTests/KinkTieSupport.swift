@@ -82,3 +82,60 @@ func reportKinkTies(_ adoption: KinkAdoption, _ what: String, file: StaticString
     print("\(what): \(ties.count) of \(adoption.near) ReLU6 inputs within rounding of a kink fell on the other side than in the reference\(ties.isEmpty ? "" : ": " + ties.joined(separator: ", "))")
     XCTAssertLessThanOrEqual(ties.count, maximumKinkTies, "\(what): kink ties \(ties)", file: file, line: line)
 }
+
+/// A `Network` for `CAMEngine` that forwards every call to it and, right after each retaining
+/// forward of the one input a kinks file was made for, gives the reference's gates at its listed
+/// elements (`adoptReferenceGatesAtKinks`), keeping what it did in `adoptions`.
+///
+/// Any other input — another image, a batch, an augmentation-smoothing pass — adopts nothing, and
+/// so does every forward while `enabled` is false; forwards that retain nothing have no gates to
+/// adopt.
+final class KinkAdoptingNetwork: CAMNetwork {
+    let network: Network
+    /// The fixture's input: the only forward the kinks describe.
+    let input: Tensor
+    let kinks: StateDict
+    var enabled = true
+    private(set) var adoptions: [KinkAdoption] = []
+
+    init(_ network: Network, input: Tensor, kinks: StateDict) {
+        self.network = network
+        self.input = input
+        self.kinks = kinks
+    }
+
+    private func adopt(after input: Tensor) throws {
+        guard enabled, input.shape == self.input.shape, input.storage == self.input.storage else { return }
+        adoptions.append(try adoptReferenceGatesAtKinks(network, kinks: kinks))
+    }
+
+    func forward(_ input: Tensor, recording: [String], retainForBackward: Bool,
+                 cancellation: CancellationFlag?) throws -> ForwardResult {
+        let result = try network.forward(input, recording: recording, retainForBackward: retainForBackward,
+                                         cancellation: cancellation)
+        if retainForBackward { try adopt(after: input) }
+        return result
+    }
+
+    func forward(_ input: Tensor, recording: [String], retainingFor gradientLayers: [String],
+                 cancellation: CancellationFlag?) throws -> ForwardResult {
+        let result = try network.forward(input, recording: recording, retainingFor: gradientLayers,
+                                         cancellation: cancellation)
+        try adopt(after: input)
+        return result
+    }
+
+    func backward(_ logitsGradient: Tensor, gradientsAt: [String], inputGradient: Bool,
+                  reluMode: ReLUBackwardMode) throws -> BackwardResult {
+        try network.backward(logitsGradient, gradientsAt: gradientsAt, inputGradient: inputGradient, reluMode: reluMode)
+    }
+
+    func forward(after layer: String, activation: Tensor, cancellation: CancellationFlag?) throws -> Tensor {
+        try network.forward(after: layer, activation: activation, cancellation: cancellation)
+    }
+
+    func resolveLayer(_ path: String) throws -> String { try network.resolveLayer(path) }
+    var defaultTargetLayer: String { network.defaultTargetLayer }
+    var classNames: [String] { network.classNames }
+    var biasLayers: [(path: String, bias: Tensor)] { network.biasLayers }
+}
