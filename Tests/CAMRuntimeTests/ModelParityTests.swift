@@ -43,7 +43,7 @@ final class ModelParityTests: XCTestCase {
         for path in m.record {
             S.assertClose(result.activations[path], io["act." + path], "\(name) activation \(path)")
         }
-        try adoptReferenceGatesAtKinks(network, fixture: name)
+        try adoptFixtureKinkGates(network, fixture: name)
         let g = oneHot(m.targets, classes: logits.shape[1])
         let back = try network.backward(g, gradientsAt: m.gradients, inputGradient: true)
         for path in m.gradients {
@@ -62,61 +62,16 @@ final class ModelParityTests: XCTestCase {
         S.assertClose(guided.input, io["guided_input"], "\(name) guided input gradient")
     }
 
-    /// The most ReLU6 gates whose side of a kink may differ from the reference's. The measured
-    /// counts are in docs/reliability.md ("Parity on every x86-64 CPU"); a larger count means the pre-activations
-    /// disagree by more than rounding, which this test must catch.
-    static let maximumKinkTies = 8
-
-    /// Gives the reference's gate to every ReLU6 element whose reference input lies within the
-    /// fixture's kink distance (1e-4 × that tensor's largest magnitude, the activation tolerance
-    /// above) of 0 or 6 and whose retained gate differs, then checks how many there were.
-    ///
-    /// Such an element falls on one side of the kink or the other by float32 rounding alone
-    /// (PyTorch's own float32 gradients differ from its float64 ones by ~1 % on this fixture for
-    /// one such element), and a flipped gate moves the gradients below it by far more than 1e-4.
-    /// Every other gate keeps our decision, so any real difference still fails the gradient
-    /// checks at their unchanged tolerance. A fixture without a kinks file changes nothing.
-    private func adoptReferenceGatesAtKinks(_ network: Network, fixture name: String) throws {
+    /// Gives the reference's gate at the fixture's kink ties (`adoptReferenceGatesAtKinks`,
+    /// KinkTieSupport.swift): every ReLU6 element whose reference input lies within 1e-4 × that
+    /// tensor's largest magnitude (the activation tolerance above) of 0 or 6 and whose retained
+    /// gate differs, then checks how many there were. A fixture without a kinks file changes nothing.
+    private func adoptFixtureKinkGates(_ network: Network, fixture name: String) throws {
         let url = S.fixtures.appendingPathComponent(name + ".kinks.safetensors")
         guard FileManager.default.fileExists(atPath: url.path) else { return }
-        let kinks = try SafeTensors.read(contentsOf: url)
-        var gates: [String: Int] = [:]
-        for (index, node) in network.graph.nodes.enumerated() where node.op is ReLU { gates[node.name] = index }
-        /// The ReLU6 that a batch norm of the fixture feeds.
-        func gate(after bn: String) -> String {
-            switch bn {
-            case "_bn0": return "_relu#stem"
-            case "_bn1": return "_relu#head"
-            default: return bn.hasSuffix("._bn0") ? String(bn.dropLast(5)) + "._relu#0" : String(bn.dropLast(5)) + "._relu#1"
-            }
-        }
-        var ties: [String] = []
-        var near = 0
-        for key in kinks.keys.sorted() where key.hasPrefix("index.") {
-            let bn = String(key.dropFirst("index.".count))
-            let path = gate(after: bn)
-            let node = try XCTUnwrap(gates[path], "no ReLU6 at \(path) for \(bn)")
-            var output = try XCTUnwrap(network.executor.retainedOutput(of: node), "\(path) kept no output")
-            let indices = try XCTUnwrap(kinks[key]), values = try XCTUnwrap(kinks["value." + bn])
-            XCTAssertEqual(indices.count, values.count, key)
-            near += indices.count
-            for (index, value) in zip(indices.storage, values.storage) {
-                let theirs = value > 0 && value < 6
-                let i = Int(index)
-                XCTAssertTrue(output.storage.indices.contains(i), "\(path): index \(index) out of range")
-                guard output.storage.indices.contains(i) else { continue }
-                let ours = output.storage[i] > 0 && output.storage[i] < 6
-                guard ours != theirs else { continue }
-                // A value strictly inside (0, 6) opens the gate; 0 closes it. The tensor that was
-                // passed on is not changed: the tape keeps its own copy.
-                output.storage[i] = theirs ? 3 : 0
-                ties.append("\(path)[\(Int(index))] reference input \(value)")
-            }
-            network.executor.setRetainedOutput(of: node, output)
-        }
-        XCTAssertGreaterThan(near, 0, "\(name): the kinks fixture lists no element")
-        print("\(name): \(ties.count) of \(near) ReLU6 inputs within rounding of a kink fell on the other side than in the reference\(ties.isEmpty ? "" : ": " + ties.joined(separator: ", "))")
-        XCTAssertLessThanOrEqual(ties.count, Self.maximumKinkTies, "\(name): kink ties \(ties)")
+        let adoption = try adoptReferenceGatesAtKinks(network, kinks: try SafeTensors.read(contentsOf: url))
+        XCTAssertEqual(adoption.unretained, [], "\(name): a forward retaining for backward kept no output at these ReLU6")
+        reportKinkTies(adoption, name)
     }
 
     private func tinyResNet(bottleneck: Bool, blocks: [Int], widths: [Int], weights: String) throws -> Network {
