@@ -44,6 +44,8 @@ case "$onnx" in
     0|1|only) ;;
     *) echo "bench/run.sh: CAMBENCH_ONNX is 0, 1 or only, not ${onnx}" >&2; exit 2 ;;
 esac
+# CAMBench reads CAMBENCH_ONNX as a folder of models: only the ONNX comparison passes it one.
+unset CAMBENCH_ONNX
 swift build -c release --scratch-path "$scratch" --product CAMBench >/dev/null
 bench="$scratch/release/CAMBench"
 # The smaller median of a case over PyTorch's two runs (its better wait policy), empty when absent.
