@@ -20,6 +20,13 @@ import Foundation
 // preprocess(_:preset:), and "draft-decode+<preset>" the opt-in draft: true (DCT-scaled decode,
 // pixels differ from the reference), for the ResNet V2 preset (232 bilinear) and EfficientNet-Lite0's (256
 // bicubic); those lines use the image's name and size as the model column.
+//
+// CAMBENCH_ONNX=DIR adds, after the built-in models, two cases per DIR/*.onnx (bench/onnx/export.py's
+// full-size exports; bench/run.sh with CAMBENCH_ONNX=1 makes them): "<stem>.onnx forward 1" and
+// "<stem>.onnx gradcam 1", Grad-CAM at the target layer of DIR/<stem>.json (pytorch-grad-cam's
+// tutorial targets: layer4[-1], features[-1], encoder.layers[-1].ln_1; class 281), loaded with
+// ModelStore.load(contentsOf:) and oneDNNWarmUpPasses = 0; a "#" line per model gives its load time
+// and how far its logits are from PyTorch's (recorded by export.py for this very input).
 
 // Debian's OpenBLAS may fall back to its generic "Prescott" kernels on CPUs it does not know, and
 // oneDNN's OpenMP threads should wait passively; both are read only when the libraries load, so
@@ -106,6 +113,55 @@ func benchmarkDecoding(_ path: String, repeats: Int) throws {
     }
 }
 
+/// The sidecar bench/onnx/export.py writes beside each model.
+struct ONNXSidecar: Decodable {
+    var target_layer: String
+    var `class`: Int
+    var cambench_input_logits: [Float]
+}
+
+/// Times every FOLDER/*.onnx (bench/onnx/export.py's full-size exports): the inference forward and
+/// Grad-CAM at the sidecar's target layer (pytorch-grad-cam's tutorial target; without a sidecar the
+/// network's default layer, class 281), batch 1, median of `repeats` after a warm-up.
+func benchmarkONNX(folder: String, repeats: Int) throws {
+    let files = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".onnx") }.sorted()
+    let x = input(batch: 1)
+    for file in files {
+        let path = folder + "/" + file
+        let stem = String(file.dropLast(".onnx".count))
+        let sidecarURL = URL(fileURLWithPath: folder + "/" + stem + ".json")
+        let sidecar = FileManager.default.fileExists(atPath: sidecarURL.path)
+            ? try JSONDecoder().decode(ONNXSidecar.self, from: Data(contentsOf: sidecarURL)) : nil
+        var network: Network? = nil
+        let load = try time { network = try ModelStore.load(contentsOf: path) }
+        guard let network else { continue }
+        network.oneDNNWarmUpPasses = 0  // the steady state: every pass on oneDNN
+        let layer = sidecar?.target_layer ?? network.defaultTargetLayer
+        let logits = try network.forward(x).logits
+        var note = ""
+        if let reference = sidecar?.cambench_input_logits, reference.count == logits.count {
+            let diff = zip(logits.storage, reference).map { abs($0 - $1) }.max() ?? 0
+            let scale = reference.map(abs).max() ?? 0
+            note = String(format: ", logits vs PyTorch: max abs diff %.3g (max |logit| %.4g)", diff, scale)
+        }
+        print("# \(file): loaded in \(String(format: "%.0f", load)) ms, \(network.outputCount) classes, "
+              + "Grad-CAM at \(layer)\(note)")
+        if operations.contains("forward") {
+            _ = try network.forward(x)
+            let forward = best(try (0..<repeats).map { _ in try time { _ = try network.forward(x) } })
+            print("\(file) forward 1 \(String(format: "%.1f", forward))")
+        }
+        if operations.contains("gradcam") {
+            let engine = CAMEngine(network: network)
+            let target = ClassTarget.index(sidecar?.class ?? 281)
+            let run = { _ = try engine.compute(GradCAM(), input: x, layers: [layer], targets: [target]) }
+            try run()
+            let gradcam = best(try (0..<repeats).map { _ in try time(run) })
+            print("\(file) gradcam 1 \(String(format: "%.1f", gradcam))")
+        }
+    }
+}
+
 do {
     if operations.contains("decode") {
         let images = (environment["CAMBENCH_JPEG"].map { [$0] } ?? [])
@@ -156,6 +212,9 @@ do {
                 }
             }
         }
+    }
+    if let folder = environment["CAMBENCH_ONNX"] {
+        try benchmarkONNX(folder: folder, repeats: repeats)
     }
 } catch {
     print("CAMBench: \(error)")
