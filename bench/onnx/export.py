@@ -32,6 +32,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torchvision  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tools', 'fixtures'))
+import random_weights as random_weights_rule  # noqa: E402
+
 OPSET = 17
 SIZE = 224
 # stem: (torchvision builder, seed (gen_onnx.py's for the family), pytorch-grad-cam tutorial target layer,
@@ -54,29 +57,9 @@ WEIGHT_RULE = (
 
 
 def random_weights(model, seed):
-    """tools/fixtures/gen_onnx.py's random_weights (WEIGHT_RULE); returns the float64 sum of every
-    floating tensor as a checksum."""
-    rs = np.random.RandomState(seed)
-    new = {}
-    for key, value in model.state_dict().items():
-        if not value.is_floating_point():
-            new[key] = value
-            continue
-        shape = list(value.shape)
-        leaf = key.rsplit('.', 1)[-1]
-        if leaf in ('class_token', 'cls_token', 'pos_embedding', 'pos_embed', 'relative_position_bias_table'):
-            low, high = -0.5, 0.5
-        elif leaf == 'running_var' or leaf == 'layer_scale' or (value.ndim == 1 and leaf == 'weight'):
-            low, high = 0.5, 1.5
-        elif value.ndim <= 1:
-            low, high = -0.2, 0.2
-        else:
-            fan_in = int(np.prod(shape[1:]))
-            bound = float(np.sqrt((6.0 if value.ndim == 4 else 3.0) / fan_in))
-            low, high = -bound, bound
-        new[key] = torch.from_numpy(rs.uniform(low, high, size=shape).astype(np.float32))
-    model.load_state_dict(new)
-    return float(sum(np.float64(v.numpy()).sum() for v in new.values() if v.is_floating_point()))
+    """tools/fixtures/random_weights.py's rule (gen_onnx.py's WEIGHT_RULE); returns the float64 sum
+    of every floating tensor as a checksum."""
+    return random_weights_rule.draw(model, seed)
 
 
 def build(stem):
