@@ -175,12 +175,7 @@ final class Softmax: Operator {
                         if inner == 1 {
                             var m = r[0]
                             for j in 1..<length where r[j] > m { m = r[j] }
-                            var sum: Float = 0
-                            for j in 0..<length {
-                                y[j] = Foundation.exp(r[j] - m)
-                                sum += y[j]
-                            }
-                            let scale = 1 / sum
+                            let scale = 1 / VectorMath.exponentials(r, y, count: length, shift: m)
                             for j in 0..<length { y[j] *= scale }
                             continue
                         }
@@ -193,10 +188,8 @@ final class Softmax: Operator {
                         total.update(repeating: 0, count: inner)
                         for j in 0..<length {
                             let row = r + j * inner, out = y + j * inner
-                            for i in 0..<inner {
-                                out[i] = Foundation.exp(row[i] - top[i])
-                                total[i] += out[i]
-                            }
+                            VectorMath.map(row, top, out, count: inner) { VectorMath.exp($0 - $1) }
+                            for i in 0..<inner { total[i] += out[i] }
                         }
                         for i in 0..<inner { total[i] = 1 / total[i] }
                         for j in 0..<length {

@@ -92,11 +92,11 @@ final class Unary: Operator {
         let x = inputs[0]
         let y: Tensor
         switch function {
-        case .sigmoid: y = Unary.apply(x) { 1 / (1 + Foundation.exp(-$0)) }
+        case .sigmoid: y = Unary.vectorApply(x) { 1 / (1 + VectorMath.exp(-$0)) }
         case .tanh: y = Unary.apply(x) { Foundation.tanh($0) }
-        case .erf: y = Unary.apply(x) { Foundation.erf($0) }
+        case .erf: y = Unary.vectorApply(x) { VectorMath.erf($0) }
         case .gelu(tanhApproximation: false):
-            y = Unary.apply(x) { $0 * 0.5 * (1 + Foundation.erf($0 * 0.70710678118654752)) }
+            y = Unary.vectorApply(x) { $0 * 0.5 * (1 + VectorMath.erf($0 * 0.70710678118654752)) }
         case .gelu(tanhApproximation: true):
             let beta = Unary.geluBeta
             y = Unary.apply(x) { v in 0.5 * v * (1 + Foundation.tanh(beta * (v + 0.044715 * v * v * v))) }
@@ -108,11 +108,11 @@ final class Unary: Operator {
         case .sqrt: y = Unary.apply(x) { $0.squareRoot() }
         case .reciprocal: y = Unary.apply(x) { 1 / $0 }
         case .neg: y = Unary.apply(x) { -$0 }
-        case .exp: y = Unary.apply(x) { Foundation.exp($0) }
+        case .exp: y = Unary.vectorApply(x) { VectorMath.exp($0) }
         case .log: y = Unary.apply(x) { Foundation.log($0) }
         case .abs: y = Unary.apply(x) { Swift.abs($0) }
         case .softplus: y = Unary.apply(x) { $0 > 20 ? $0 : Foundation.log1p(Foundation.exp($0)) }
-        case .silu: y = Unary.apply(x) { $0 / (1 + Foundation.exp(-$0)) }
+        case .silu: y = Unary.vectorApply(x) { $0 / (1 + VectorMath.exp(-$0)) }
         }
         if step.retain { step.saved.tensors = [derivativeUsesOutput ? y : x] }
         return y
@@ -126,12 +126,12 @@ final class Unary: Operator {
         switch function {
         case .sigmoid: result = Unary.apply(g, v) { g, y in g * y * (1 - y) }
         case .tanh: result = Unary.apply(g, v) { g, y in g * (1 - y * y) }
-        case .erf: result = Unary.apply(g, v) { g, x in g * 1.1283791670955126 * Foundation.exp(-x * x) }
+        case .erf: result = Unary.vectorApply(g, v) { g, x in g * 1.1283791670955126 * VectorMath.exp(-x * x) }
         case .gelu(tanhApproximation: false):
             let scale = Unary.normalScale
-            result = Unary.apply(g, v) { g, x in
-                let cdf = 0.5 * (1 + Foundation.erf(x * 0.70710678118654752))
-                return g * (cdf + x * scale * Foundation.exp(-0.5 * x * x))
+            result = Unary.vectorApply(g, v) { g, x in
+                let cdf = 0.5 * (1 + VectorMath.erf(x * 0.70710678118654752))
+                return g * (cdf + x * scale * VectorMath.exp(-0.5 * x * x))
             }
         case .gelu(tanhApproximation: true):
             let beta = Unary.geluBeta
@@ -163,8 +163,8 @@ final class Unary: Operator {
                 return g * z / (z + 1)
             }
         case .silu:
-            result = Unary.apply(g, v) { g, x in
-                let s = 1 / (1 + Foundation.exp(-x))
+            result = Unary.vectorApply(g, v) { g, x in
+                let s = 1 / (1 + VectorMath.exp(-x))
                 return g * s * (1 + x * (1 - s))
             }
         }
@@ -184,6 +184,31 @@ final class Unary: Operator {
             Tensor(shape: x.shape) { out in
                 guard let s = source.baseAddress, let o = out.baseAddress else { return }
                 for i in 0..<out.count { o[i] = f(s[i]) }
+            }
+        }
+    }
+
+    /// `f` of every element sixteen at a time (the transcendental functions: VectorMath).
+    @inline(__always)
+    static func vectorApply(_ x: Tensor, _ f: (VectorMath.Vector) -> VectorMath.Vector) -> Tensor {
+        x.withUnsafeBufferPointer { source in
+            Tensor(shape: x.shape) { out in
+                guard let s = source.baseAddress, let o = out.baseAddress else { return }
+                VectorMath.map(s, o, count: out.count, f)
+            }
+        }
+    }
+
+    /// `f` of every pair of elements of two tensors of equal shape, sixteen at a time.
+    @inline(__always)
+    static func vectorApply(_ a: Tensor, _ b: Tensor,
+                            _ f: (VectorMath.Vector, VectorMath.Vector) -> VectorMath.Vector) -> Tensor {
+        a.withUnsafeBufferPointer { ab in
+            b.withUnsafeBufferPointer { bb in
+                Tensor(shape: a.shape) { out in
+                    guard let x = ab.baseAddress, let y = bb.baseAddress, let o = out.baseAddress else { return }
+                    VectorMath.map(x, y, o, count: Swift.min(out.count, bb.count), f)
+                }
             }
         }
     }
