@@ -70,6 +70,9 @@ final class ONNXImportErrorTests: XCTestCase {
                 "operator LSTM", "\"lstm_node\"", "opset 17", "supports", "Conv")
         refuses(classifier(nodes: { $0[1] = self.node("Relu", ["c"], "r", domain: "com.microsoft") }),
                 "operator domain \"com.microsoft\"")
+        // The rewrites' own domain is not open to files.
+        refuses(classifier(nodes: { $0[1] = self.node("MatMulAdd", ["c"], "r", domain: ONNXRewrites.domain) }),
+                "operator domain \"camscript.rewrites\"")
     }
 
     func testUnsupportedAttributeIsRefused() {

@@ -103,6 +103,11 @@ final class ONNXParityTests: XCTestCase {
 
     func testConvNeXtTiny() throws {
         try check("convnext_tiny")
+        // Each block's two pointwise linear layers (MatMul + bias Add) run as one product each.
+        let network = try ONNXImporter.network(contentsOf: Self.folder.appendingPathComponent("convnext_tiny.onnx"))
+        let kinds = network.graph.nodes.map(\.op.kind)
+        XCTAssertEqual(kinds.filter { $0 == "MatMul+Add" }.count, 10)
+        XCTAssertFalse(kinds.contains("MatMul"))
     }
 
     func testViTB16() throws {
@@ -111,6 +116,11 @@ final class ONNXParityTests: XCTestCase {
         let network = try ONNXImporter.network(contentsOf: Self.folder.appendingPathComponent("vit_b_16.onnx"))
         XCTAssertEqual(network.graph.nodes.filter { $0.op.kind == "GELU" }.count, 2)
         XCTAssertFalse(network.graph.nodes.contains { $0.op.kind == "Erf" })
+        // Its linear layers (QKV, out-projection, both MLP layers, per block) run as MatMul+Add; the
+        // attention's two products have no bias.
+        let kinds = network.graph.nodes.map(\.op.kind)
+        XCTAssertEqual(kinds.filter { $0 == "MatMul+Add" }.count, 6)
+        XCTAssertEqual(kinds.filter { $0 == "MatMul" }.count, 4)
     }
 
     func testViTB16DynamoExport() throws {

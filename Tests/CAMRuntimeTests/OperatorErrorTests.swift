@@ -29,6 +29,8 @@ final class OperatorErrorTests: XCTestCase {
                        "cannot multiply [2, 3] by [4, 2]: 3 columns against 4 rows")
         O.assertThrows(MatMul(), [Tensor(shape: [2, 2, 3]), Tensor(shape: [3, 3, 2])], "the batch axes do not broadcast")
         O.assertThrows(MatMul(), [Tensor(shape: []), Tensor(shape: [3])], "rank 1 or more")
+        O.assertThrows(MatMul(addsBias: true), [Tensor(shape: [2, 3]), Tensor(shape: [3, 4]), Tensor(shape: [3])],
+                       "a bias of 4 values")
         O.assertThrows(Gemm(transA: true), [Tensor(shape: [2, 3]), Tensor(shape: [3, 2])], "cannot multiply [2, 3]ᵀ")
         O.assertThrows(Gemm(), [Tensor(shape: [2, 3]), Tensor(shape: [3, 2]), Tensor(shape: [3])],
                        "expected C broadcasting to the result [2, 2], found [3]")

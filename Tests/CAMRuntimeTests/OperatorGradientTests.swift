@@ -138,6 +138,14 @@ final class OperatorGradientTests: XCTestCase {
         }
     }
 
+    /// The importer's fused linear layer: the bias's gradient is the result's summed over rows.
+    func testMatMulWithBiasGradients() throws {
+        for (sa, bias) in [([2, 3, 4], [5]), ([3, 4], [1, 5])] {
+            let a = O.random(sa, seed: 26), b = O.random([4, 5], seed: 27), c = O.random(bias, seed: 28)
+            for input in 0..<3 { try O.check(MatMul(addsBias: true), [a, b, c], wrt: input) }
+        }
+    }
+
     func testGemmGradients() throws {
         for (transA, transB) in [(false, false), (true, false), (false, true), (true, true)] {
             let a = O.random(transA ? [4, 3] : [3, 4], seed: 23), b = O.random(transB ? [5, 4] : [4, 5], seed: 24)

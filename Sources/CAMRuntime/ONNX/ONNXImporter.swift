@@ -108,12 +108,15 @@ final class Lowering {
                 known[first] = try Lowering.floatTensor(t)
             }
         }
-        for node in ONNXRewrites.apply(onnx.nodes, constants: { known[$0] }) {
-            guard node.domain.isEmpty || node.domain == "ai.onnx" else {
-                throw RuntimeError("\(file.fileName): node \"\(node.name)\" (\(node.opType)) is from the operator domain "
-                                   + "\"\(node.domain)\"; CAMScript reads the default ONNX domain only")
-            }
-            guard let lower = ONNXOperators.table[node.opType] else {
+        // The file's domains are checked before the rewrites, whose own nodes have a domain of theirs.
+        for node in onnx.nodes where !(node.domain.isEmpty || node.domain == "ai.onnx") {
+            throw RuntimeError("\(file.fileName): node \"\(node.name)\" (\(node.opType)) is from the operator domain "
+                               + "\"\(node.domain)\"; CAMScript reads the default ONNX domain only")
+        }
+        let outputs = Set(onnx.outputs.map(\.name))
+        for node in ONNXRewrites.apply(onnx.nodes, constants: { known[$0] }, outputs: outputs) {
+            let table = node.domain == ONNXRewrites.domain ? ONNXRewrites.lowerings : ONNXOperators.table
+            guard let lower = table[node.opType] else {
                 throw RuntimeError("\(file.fileName): operator \(node.opType) (node \"\(node.name)\", opset \(opset)) is "
                                    + "not supported; CAMScript supports " + ONNXImporter.supportedOperators.joined(separator: ", "))
             }

@@ -27,7 +27,19 @@ enum MatrixProduct {
 ///
 /// One `cblas_sgemm` per batch element, or one for the whole batch when the second operand has
 /// no batch (a linear layer on [N, tokens, features]: ViT's 197 tokens in one product).
+///
+/// With `addsBias`, a third input [m] is added to every row of the result, in the product itself
+/// (the output starts as the bias and the product accumulates onto it): the importer's rewrite of
+/// an exported linear layer's MatMul + Add, which saves a broadcasting pass over the result.
 final class MatMul: Operator {
+    let addsBias: Bool
+
+    init(addsBias: Bool = false) {
+        self.addsBias = addsBias
+    }
+
+    override var kind: String { addsBias ? "MatMul+Add" : "MatMul" }
+
     /// The shapes of a product: the operands as matrices with batch axes, and the result.
     private struct Plan {
         var a: [Int], b: [Int], batch: [Int], output: [Int]
@@ -78,34 +90,52 @@ final class MatMul: Operator {
     }
 
     override func forward(_ inputs: [Tensor], _ step: inout ForwardStep) throws -> Tensor {
-        try checkInputCount(inputs, 2...2, "A, B")
+        if addsBias { try checkInputCount(inputs, 3...3, "A, B, bias") } else { try checkInputCount(inputs, 2...2, "A, B") }
         let (a, b) = (inputs[0], inputs[1])
         let p = try plan(a.shape, b.shape)
         let (n, k, m) = (p.n, p.k, p.m)
         var output = Tensor(shape: p.output)
+        let beta: Float = addsBias ? 1 : 0
+        if addsBias {
+            let bias = inputs[2]
+            guard bias.shape.last == m, bias.shape.dropLast().allSatisfy({ $0 == 1 }), bias.shape.count <= p.output.count,
+                  b.shape.count > 1 else {
+                throw RuntimeError("expected a bias of \(m) values for the product's \(m) columns, "
+                                   + "found \(Network.describe(bias.shape))")
+            }
+            bias.withUnsafeBufferPointer { bb in
+                output.withUnsafeMutableBufferPointer { ob in
+                    guard let source = bb.baseAddress, let o = ob.baseAddress else { return }
+                    for row in 0..<(ob.count / m) { (o + row * m).update(from: source, count: m) }
+                }
+            }
+        }
         a.withUnsafeBufferPointer { ab in
             b.withUnsafeBufferPointer { bb in
                 output.withUnsafeMutableBufferPointer { ob in
                     guard let x = ab.baseAddress, let y = bb.baseAddress, let o = ob.baseAddress else { return }
                     if p.bBatch.reduce(1, *) == 1 && p.aBatch.reduce(1, *) == p.batchCount {
                         MatrixProduct.multiply(transposeA: false, transposeB: false, m: p.batchCount * n, n: m, k: k,
-                                               x, lda: k, y, ldb: m, beta: 0, o, ldc: m)
+                                               x, lda: k, y, ldb: m, beta: beta, o, ldc: m)
                         return
                     }
                     for (i, pair) in batchPairs(p).enumerated() {
                         MatrixProduct.multiply(transposeA: false, transposeB: false, m: n, n: m, k: k,
                                                x + pair.a * n * k, lda: k, y + pair.b * k * m, ldb: m,
-                                               beta: 0, o + i * n * m, ldc: m)
+                                               beta: beta, o + i * n * m, ldc: m)
                     }
                 }
             }
         }
-        if step.retain { step.saved.tensors = [a, b] }
+        if step.retain {
+            step.saved.tensors = [a, b]
+            if addsBias { step.saved.shapes = [inputs[2].shape] }
+        }
         return output
     }
 
     override func backward(_ gradient: Tensor, _ saved: Saved, _ step: BackwardStep) throws -> [Tensor?] {
-        guard saved.tensors.count == 2, step.needs.count == 2 else { throw unmatchedBackward }
+        guard saved.tensors.count == 2, step.needs.count == (addsBias ? 3 : 2) else { throw unmatchedBackward }
         let (a, b) = (saved.tensors[0], saved.tensors[1])
         let p = try plan(a.shape, b.shape)
         guard gradient.shape == p.output else { throw unmatchedBackward }
@@ -149,6 +179,10 @@ final class MatMul: Operator {
                 }
             }
         }
-        return [ga, gb]
+        guard addsBias else { return [ga, gb] }
+        // The bias's gradient: the result's gradient summed over its rows.
+        guard let biasShape = saved.shapes.first else { throw unmatchedBackward }
+        let gbias = step.needs[2] ? try Broadcast.reduce(gradient, to: biasShape) : nil
+        return [ga, gb, gbias]
     }
 }
