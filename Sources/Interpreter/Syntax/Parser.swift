@@ -274,6 +274,16 @@ public struct Parser {
     }
 
     private mutating func commandOrExpression() throws -> ExpressionNode {
+        // `help for`, `help def`: the topics `help` lists include the keywords, which cannot be
+        // names, so a keyword alone after `help` is its topic.
+        if case .identifier("help") = current.kind, case .keyword(let k) = peekToken().kind, peekToken().spaceBefore,
+           [.newline, .end, .dedent].contains(where: { peekToken(2).kind == $0 }) {
+            let callee = advance()
+            let topic = advance()
+            return .call(.name("help", callee.range),
+                         [ArgumentSyntax(name: nil, nameRange: nil, value: .string(k.rawValue, topic.range))],
+                         command: true, callee.range.extended(to: topic.range))
+        }
         if case .identifier(let name) = current.kind, startsCommandArgument(peekToken(), followedBy: peekToken(2)) {
             let callee = advance()
             if name == "time" {
