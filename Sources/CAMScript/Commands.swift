@@ -29,10 +29,24 @@ struct CAMScriptCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "camscript",
         abstract: "Class activation maps for image classifiers, in a small scripting language.",
-        discussion: "Without a subcommand, starts the interactive prompt (REPL).",
+        discussion: """
+            Without a subcommand, starts the interactive prompt (REPL). `camscript FILE.cam [ARGS…]` \
+            runs a script as `camscript run FILE.cam -- ARGS…` does.
+            """,
         version: "camscript \(CAMScriptVersion.current)",
-        subcommands: [REPLCommand.self, RunCommand.self, CheckCommand.self],
+        subcommands: [REPLCommand.self, RunCommand.self, CheckCommand.self, CellsCommand.self],
         defaultSubcommand: REPLCommand.self)
+
+    /// The arguments with `camscript FILE [ARGS…]` spelled out as `camscript run FILE -- ARGS…`, so
+    /// that a script runs the way `python file.py a b` does: everything after the file is the
+    /// script's `args`. Subcommands and options are left as they are.
+    static func expandingScriptShorthand(_ arguments: [String]) -> [String] {
+        guard let first = arguments.first, !first.hasPrefix("-") else { return arguments }
+        let subcommands = configuration.subcommands.compactMap { $0.configuration.commandName } + ["help"]
+        guard !subcommands.contains(first) else { return arguments }
+        let rest = Array(arguments.dropFirst())
+        return ["run", first] + (rest.isEmpty ? [] : ["--"] + rest)
+    }
 }
 
 /// `camscript repl` (the default): the interactive prompt.
@@ -67,7 +81,8 @@ struct RunCommand: ParsableCommand {
             then the chosen cell runs with its output shown. Expression values are not echoed \
             (the REPL echoes them). --html writes a self-contained report page and --ipynb a Jupyter \
             notebook of the run (every cell, its output, pictures, errors and times), also when the \
-            run fails. Exit codes: 0 success, 64 bad --cell, 65 syntax error, 66 missing \
+            run fails. -i then starts the prompt with the script's variables. `camscript cells FILE` \
+            lists the numbers and titles --cell takes. Exit codes: 0 success, 64 bad --cell, 65 syntax error, 66 missing \
             file, 70 runtime error, 74 I/O error, 130 interrupted.
             """)
 
@@ -86,14 +101,26 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Also write the run as a Jupyter notebook (nbformat 4.5).", valueName: "OUT.ipynb"))
     var ipynb: String?
 
+    @Flag(name: .customShort("i"), help: "Then stay in the interactive prompt with the script's variables (as python -i).")
+    var interactive = false
+
     @Argument(parsing: .postTerminator, help: "Arguments for the script (`args`), after --.")
     var scriptArguments: [String] = []
 
     func run() throws {
         var runner = ScriptRunner(path: file, noImages: noImages)
         runner.reports = ReportDestinations(html: html, ipynb: ipynb)
-        let code = runner.run(cell: cell, arguments: scriptArguments)
-        if code != 0 { throw ExitCode(code) }
+        guard interactive else {
+            let code = runner.run(cell: cell, arguments: scriptArguments)
+            if code != 0 { throw ExitCode(code) }
+            return
+        }
+        // As python -i: the prompt follows whether or not the script failed; its exit code is the prompt's.
+        var kept: Session?
+        let code = runner.run(cell: cell, arguments: scriptArguments) { kept = $0 }
+        guard let session = kept else { throw ExitCode(code) }
+        let prompt = REPL(noImages: noImages).run(continuing: session)
+        if prompt != 0 { throw ExitCode(prompt) }
     }
 }
 
@@ -109,6 +136,22 @@ struct CheckCommand: ParsableCommand {
 
     func run() throws {
         let code = ScriptRunner(path: file, noImages: true).check()
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+/// `camscript cells FILE.cam`: the cells with the numbers and titles `run --cell` takes.
+struct CellsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cells",
+        abstract: "List a .cam script's cells: the numbers and titles that run --cell takes.",
+        discussion: "Markdown cells are listed too (they have numbers, as in editors) but cannot be run. Exit code 0, 66 for a missing file, 74 when it cannot be read.")
+
+    @Argument(help: "The script.")
+    var file: String
+
+    func run() throws {
+        let code = ScriptRunner(path: file, noImages: true).listCells()
         if code != 0 { throw ExitCode(code) }
     }
 }

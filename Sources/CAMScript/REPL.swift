@@ -86,6 +86,14 @@ struct REPL {
         let sink = TerminalSink(noImages: noImages, showEchoes: true)
         let session = Session(output: sink, arguments: [])
         session.recordsProvenance = false  // the REPL writes no report
+        return run(continuing: session)
+    }
+
+    /// Runs until end of input in `session`, whose variables a script may already have set
+    /// (`run -i`); values are echoed from here on.
+    func run(continuing session: Session) -> Int32 {
+        session.output = TerminalSink(noImages: noImages, showEchoes: true)
+        session.currentCell = nil
         let interrupts = InterruptHandler(cancellation: session.cancellation)
         defer { interrupts.stop() }
         let transcript = Transcript()

@@ -31,8 +31,9 @@ struct ScriptRunner {
         DiagnosticRenderer { _, line in script.line(line) }
     }
 
-    /// Runs the script (or up to a cell); returns the exit code.
-    func run(cell selector: String?, arguments: [String]) -> Int32 {
+    /// Runs the script (or up to a cell); returns the exit code. `keep` receives the session once
+    /// the script has run or failed in it (`run -i` continues in it); not on errors before it starts.
+    func run(cell selector: String?, arguments: [String], keep: ((Session) -> Void)? = nil) -> Int32 {
         let script: ScriptFile
         switch load() {
         case .success(let s): script = s
@@ -77,6 +78,7 @@ struct ScriptRunner {
         let sink = TerminalSink(noImages: noImages, showEchoes: false)
         let session = Session(output: sink, arguments: arguments, baseDirectory: folder)
         session.recordsProvenance = reporter != nil
+        defer { keep?(session) }
         let interrupts = InterruptHandler(cancellation: session.cancellation)
         defer { interrupts.stop() }
         let silent = DiscardingSink()
@@ -97,6 +99,29 @@ struct ScriptRunner {
         }
         fflush(stdout)
         return reporter?.finish(provenance: session.provenance, exitCode: 0) ?? 0
+    }
+
+    /// Prints the cells: number, kind, lines and title (or first line); returns the exit code.
+    func listCells() -> Int32 {
+        let script: ScriptFile
+        switch load() {
+        case .success(let s): script = s
+        case .failure(let f):
+            writeError(f.message + "\n")
+            return f.code
+        }
+        let numberWidth = String(script.cells.count).count
+        for cell in script.cells {
+            let number = String(cell.index).leftPadded(to: numberWidth)
+            let lines = "lines \(cell.firstLine)–\(cell.lastLine)"
+            let first = cell.source.split(separator: "\n").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            let name = cell.title.isEmpty ? (first.isEmpty ? "(empty)" : "(untitled) " + String(first.prefix(50))) : cell.title
+            print("\(number)  \(cell.kind == .code ? "code    " : "markdown")  \(lines.padding(toLength: 14, withPad: " ", startingAt: 0))  \(name)")
+        }
+        let codeCells = script.cells.filter { $0.kind == .code }.count
+        print("\(codeCells) code cell\(codeCells == 1 ? "" : "s"), \(script.cells.count - codeCells) markdown; "
+              + "run one with: camscript run \(path) --cell N (the cells before it run first, silently)")
+        return 0
     }
 
     /// Parses and resolves the script without running it; returns the exit code.
@@ -135,4 +160,11 @@ struct ExitFailure: Error {
 /// Writes to standard error.
 func writeError(_ text: String) {
     FileHandle.standardError.write(Data(text.utf8))
+}
+
+private extension String {
+    /// The string right-aligned in `width` columns.
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
 }

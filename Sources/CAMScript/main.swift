@@ -13,4 +13,4 @@ if !wanted.isEmpty {
     // execv only returns on failure; then carry on with the libraries' defaults.
 }
 
-CAMScriptCommand.main()
+CAMScriptCommand.main(CAMScriptCommand.expandingScriptShorthand(Array(CommandLine.arguments.dropFirst())))

@@ -1,0 +1,89 @@
+import Foundation
+import XCTest
+
+/// The command-line traps of a workshop's first hour (issue 16, items 10 and 13), through the real
+/// binary: a file runs as `python file.py` does, cells are listed with the numbers `--cell` takes,
+/// and `run -i` stays in the prompt with the script's variables.
+final class FirstHourCLITests: XCTestCase {
+    private var folder = URL(fileURLWithPath: "/")
+
+    override func setUpWithError() throws {
+        folder = try CLI.temporaryFolder()
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    private func script(_ name: String, _ text: String) throws -> String {
+        let url = folder.appendingPathComponent(name)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    private let notebook = """
+        # %% [markdown]
+        # # A workshop
+        # Some words.
+
+        # %% Setup
+        x = 20
+
+        # %% [markdown]
+        # More words.
+
+        # %% Answer
+        print x * 2 + 2
+
+        """
+
+    /// `camscript FILE.cam A B` is `camscript run FILE.cam -- A B`, arguments included.
+    func testAFileRunsWithoutTheRunSubcommand() throws {
+        let path = try script("args.cam", "print \"ran\" args\n")
+        let r = try CLI.run([path, "one", "--two"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, "ran [\"one\", \"--two\"]\n")
+        let plain = try CLI.run([path])
+        XCTAssertEqual(plain.stdout, "ran []\n", plain.stderr)
+    }
+
+    /// A missing file says so (exit 66), rather than "Unexpected argument … Usage: camscript repl".
+    func testAMissingFileShorthandSaysTheFileIsMissing() throws {
+        let r = try CLI.run([folder.appendingPathComponent("nope.cam").path])
+        XCTAssertEqual(r.status, 66)
+        XCTAssertTrue(r.stderr.contains("cannot open"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("Unexpected argument"), r.stderr)
+    }
+
+    func testCellsListsTheNumbersThatRunCellTakes() throws {
+        let path = try script("nb.cam", notebook)
+        let r = try CLI.run(["cells", path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 5, r.stdout)
+        XCTAssertTrue(lines[1].hasPrefix("2  code"), lines[1])
+        XCTAssertTrue(lines[1].hasSuffix("Setup"), lines[1])
+        XCTAssertTrue(lines[3].hasPrefix("4  code"), lines[3])
+        XCTAssertTrue(lines[3].hasSuffix("Answer"), lines[3])
+        XCTAssertTrue(lines[0].contains("markdown") && lines[0].contains("# A workshop"), lines[0])
+        XCTAssertTrue(lines[4].hasPrefix("2 code cells, 2 markdown"), lines[4])
+        // The listed number is the one --cell runs.
+        let cell = try CLI.run(["run", path, "--cell", "4"])
+        XCTAssertEqual(cell.stdout, "42\n", cell.stderr)
+        XCTAssertEqual(try CLI.run(["cells", folder.appendingPathComponent("none.cam").path]).status, 66)
+    }
+
+    /// `run -i` runs the script, then reads the prompt's input with its variables; values echo.
+    func testRunInteractiveKeepsTheScriptsVariables() throws {
+        let path = try script("nb.cam", notebook)
+        let r = try CLI.run(["run", "-i", path], stdin: "x + 1\n")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, "42\n21\n")
+        // Also after a failing script, as python -i; the prompt's own errors set the exit code.
+        let failing = try script("fail.cam", "y = 5\nz = nope\n")
+        let f = try CLI.run(["run", "-i", failing], stdin: "y * 2\n")
+        XCTAssertEqual(f.stdout, "10\n", f.stderr)
+        XCTAssertTrue(f.stderr.contains("nope"), f.stderr)
+        XCTAssertEqual(f.status, 0)
+    }
+}
