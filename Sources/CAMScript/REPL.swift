@@ -74,6 +74,24 @@ final class Transcript: @unchecked Sendable {
     }
 }
 
+/// The lines of script files that diagnostics point into, read once each.
+final class ScriptLineCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var files: [String: ScriptFile] = [:]
+
+    func line(_ number: Int, of path: String) -> String? {
+        lock.lock()
+        defer { lock.unlock() }
+        if files[path] == nil {
+            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+                return nil
+            }
+            files[path] = ScriptFile(source: text, fileName: path)
+        }
+        return files[path]?.line(number)
+    }
+}
+
 /// The interactive prompt, and the line-by-line reader used when stdin is not a terminal.
 struct REPL {
     let noImages: Bool
@@ -97,7 +115,11 @@ struct REPL {
         let interrupts = InterruptHandler(cancellation: session.cancellation)
         defer { interrupts.stop() }
         let transcript = Transcript()
-        let renderer = DiagnosticRenderer { _, line in transcript.line(line) }
+        // Typed lines from the transcript; a script's (`run "file.cam"`, `run -i`) from its file.
+        let files = ScriptLineCache()
+        let renderer = DiagnosticRenderer { file, line in
+            file == "<stdin>" ? transcript.line(line) : files.line(line, of: file)
+        }
         if isatty(STDIN_FILENO) == 1 {
             return interactive(session, interrupts, transcript, renderer)
         }

@@ -87,3 +87,40 @@ final class FirstHourCLITests: XCTestCase {
         XCTAssertEqual(f.status, 0)
     }
 }
+
+/// `run "file.cam"` in the prompt (issue 16, item 13).
+final class RunBuiltinCLITests: XCTestCase {
+    func testRunKeepsVariablesRunsOneCellAndPointsIntoTheScript() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try "# %% One\nx = 3\nprint \"ran\" x\nx * 2\n# %% Two\nx = x + 1\n"
+            .write(to: folder.appendingPathComponent("a.cam"), atomically: true, encoding: .utf8)
+        try "y = 1\nz = nope + 1\n".write(to: folder.appendingPathComponent("b.cam"), atomically: true, encoding: .utf8)
+        let input = """
+            run "a.cam"
+            x
+            run "a.cam" cell=2
+            x
+            run "b.cam"
+            y
+            run "a.cam" cell=7
+
+            """
+        let r = try CLI.run(["--no-images"], stdin: input, in: folder)
+        // The script's echo `x * 2` is not shown; its print is; cell 2 alone adds 1 to the kept x.
+        XCTAssertEqual(r.stdout, "ran 3\n4\n5\n1\n", r.stderr)
+        XCTAssertTrue(r.stderr.contains("b.cam:2:5: error: undefined name `nope`"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("    z = nope + 1\n"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("<stdin>:5:1: note: in `run \"b.cam\"`"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("there is no cell 7; `camscript cells a.cam` lists them"), r.stderr)
+    }
+
+    func testAScriptThatRunsItselfStops() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try "run \"self.cam\"\n".write(to: folder.appendingPathComponent("self.cam"), atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", folder.appendingPathComponent("self.cam").path])
+        XCTAssertEqual(r.status, 70)
+        XCTAssertTrue(r.stderr.contains("more than 16 deep; does self.cam run itself?"), r.stderr)
+    }
+}

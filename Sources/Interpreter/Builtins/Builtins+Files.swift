@@ -108,6 +108,24 @@ extension BuiltinRegistry {
             return .none
         })
 
+        register(Builtin(BuiltinSignature(
+            name: "run",
+            parameters: [Parameter("path", [.string], doc: "A .cam script (relative to the script's folder; the working directory in the REPL)."),
+                         Parameter("cell", [.string, .integer], default: Value.none, keywordOnly: true,
+                                   doc: "Only this cell: its number as `camscript cells` lists it, or its title.")],
+            category: "Files", summary: "Runs a .cam script's code cells here, so that its variables stay (IPython's %run).",
+            details: "The script's cells run in this session, in order (or only `cell=`, without rerunning the ones before it: their variables are already here), with relative paths resolving against the script's folder. Values alone on a line are not echoed, as with `camscript run`; `print` and `show` work. An error points into the script, with a note at this call.",
+            example: "run \"examples/quickstart.cam\"")) { args, context in
+            let cell: String?
+            switch args["cell"] {
+            case .none: cell = nil
+            case .string(let title): cell = title
+            case let other: cell = other.printed
+            }
+            try context.session.runScript(path: try args.string("path"), cell: cell)
+            return .none
+        })
+
         register(Loader(description: "NumPy array", extensions: ["npy"]) { path, _, _ in
             let data: Data
             do {

@@ -32,7 +32,11 @@ final class SessionState: @unchecked Sendable {
     var provenance: [ProvenanceRecord] = []
     /// Whether loaded files are recorded (and hashed) for a report.
     var recordsProvenance = true
-    private var currentRange: SourceRange?
+    var currentRange: SourceRange?
+    /// How many `run` calls are under way (`run` nests at most `maximumRunDepth` deep).
+    var runDepth = 0
+    /// Above 0 while `run` executes a script: its values are not echoed, as with `camscript run`.
+    var echoesSuppressed = 0
     let builtinScope: Scope
     let globals: Scope
     private var depth = 0
@@ -98,7 +102,7 @@ final class SessionState: @unchecked Sendable {
                 value = try evaluate(expression, in: scope)
             }
             if case .none = value { return }
-            if scope === globals { emit(.value(value.echo, value)) }
+            if scope === globals && echoesSuppressed == 0 { emit(.value(value.echo, value)) }
         case .assign(let name, let expression, _):
             scope.values[name] = try evaluate(expression, in: scope)
         case .if(let branches, let elseBody, _):
