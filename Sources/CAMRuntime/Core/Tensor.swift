@@ -6,6 +6,14 @@ public struct Tensor: Sendable, Equatable {
     public private(set) var shape: [Int]
     /// The elements in row-major order; `storage.count == shape.reduce(1, *)`.
     public var storage: [Float]
+    /// The picture and preprocessing this tensor was made from, when `preprocess` made it (see
+    /// `ImageOrigin`); new tensors computed from it do not carry it. Not part of equality: two
+    /// tensors with the same shape and elements are equal wherever they came from.
+    public var origin: ImageOrigin?
+
+    public static func == (lhs: Tensor, rhs: Tensor) -> Bool {
+        lhs.shape == rhs.shape && lhs.storage == rhs.storage
+    }
 
     /// Creates a tensor of the given shape filled with `value`.
     public init(shape: [Int], repeating value: Float = 0) {

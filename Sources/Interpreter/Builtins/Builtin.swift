@@ -115,11 +115,15 @@ public struct BuiltinSignature: Sendable {
     public var paper: String?
     /// A line of CAMScript showing a typical use.
     public var example: String
+    /// Keyword arguments that were renamed: the old name, and the message that says the new one
+    /// and why (given instead of "unknown keyword argument").
+    public var renamed: [String: String] = [:]
 
     /// Creates a signature.
     public init(name: String, parameters: [Parameter] = [], variadic: Parameter? = nil,
                 category: String, summary: String, details: String = "", formula: String? = nil,
-                paper: String? = nil, example: String) {
+                paper: String? = nil, example: String, renamed: [String: String] = [:]) {
+        self.renamed = renamed
         self.name = name
         self.parameters = parameters
         self.variadic = variadic
@@ -354,6 +358,9 @@ extension BuiltinSignature {
         var nextPositional = 0
         for argument in arguments {
             if let key = argument.name {
+                if let message = renamed[key], !parameters.contains(where: { $0.name == key }) {
+                    throw RuntimeError("\(name): `\(key)=` is now `" + message)
+                }
                 guard parameters.contains(where: { $0.name == key }) else {
                     let known = parameters.map(\.name)
                     let hint = didYouMean(key, known)

@@ -229,7 +229,8 @@ private func runCAM(_ method: CAMMethod, _ callee: String, _ args: BoundArgument
             context.emit(.text(CAMWorkCeiling.announcement(work)))
         })
     announceDefaultLayer(result, callee, context)
-    return .object(CAMObject(result, mean: model.network.preset.mean, std: model.network.preset.std))
+    return .object(CAMObject(result, mean: model.network.preset.mean, std: model.network.preset.std,
+                             origin: try args.tensor("x").origin))
 }
 
 /// Tells which layer was used when the user named none, so that users learn it.

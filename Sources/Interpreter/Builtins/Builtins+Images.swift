@@ -30,54 +30,83 @@ extension BuiltinRegistry {
             try AtomicFile.write(data, to: path)
         })
 
-        let alpha = Parameter("alpha", [.number], default: .number(0.5), keywordOnly: true,
-                              doc: "The weight of the picture (image_weight of show_cam_on_image), 0…1.")
+        let imageWeight = Parameter("image_weight", [.number], default: .number(0.5), keywordOnly: true,
+                                    doc: "The weight of the picture, 0…1 (show_cam_on_image's image_weight): higher shows more photo, less heat.")
         let colormap = Parameter("colormap", [.string], default: .string("jet"), keywordOnly: true,
                                  doc: "jet, turbo, viridis, inferno, magma or gray (each also reversed with _r).")
         register(Builtin(BuiltinSignature(
             name: "overlay",
-            parameters: [Parameter("cam", [.object("cam")], doc: "A CAM of one image."),
-                         Parameter("picture", [.object("image"), .tensor], doc: "The picture: an image, or the preprocessed tensor the CAM was computed from."),
-                         alpha, colormap,
-                         Parameter("mean", [.list], default: Value.none, keywordOnly: true, doc: "The normalisation mean of a tensor (default: the CAM's model's)."),
-                         Parameter("std", [.list], default: Value.none, keywordOnly: true, doc: "The normalisation std of a tensor (default: the CAM's model's).")],
+            parameters: [Parameter("cam", [.object("cam"), .tensor],
+                                   doc: "A CAM of one image, or any map as a tensor [H, W] ([N, H, W] for N images) of values in [0, 1]."),
+                         Parameter("picture", [.object("image"), .tensor, .list],
+                                   doc: "The photo the input was preprocessed from, an image of the map's size, or the preprocessed tensor ([N, 3, H, W] or a list of N images for N maps)."),
+                         imageWeight, colormap,
+                         Parameter("mean", [.list], default: Value.none, keywordOnly: true, doc: "The normalisation mean of a tensor (default: its preprocessing's, or the CAM's model's)."),
+                         Parameter("std", [.list], default: Value.none, keywordOnly: true, doc: "The normalisation std of a tensor (default: its preprocessing's, or the CAM's model's).")],
             category: images, summary: "The heat map over the picture (pytorch-grad-cam's show_cam_on_image, RGB).",
-            details: "Computes `heat = LUT[uint8(255·cam)]/255; out = uint8(255·v/max(v))` with `v = (1−alpha)·heat + alpha·picture`. A tensor is turned back into a picture with the mean and std of the CAM's model (or `mean=`/`std=`): when every value is exactly a normalised 8-bit pixel (a tensor straight from `preprocess`), the 8-bit crop itself is recovered, so the result equals show_cam_on_image(float32(crop)/255, cam); otherwise `clip(x·std + mean, 0, 1)` is used. The picture must have the CAM's size.",
-            example: "vis = overlay cam x alpha=0.6")) { args, _ in
-            let cam = try args.object("cam", as: CAMObject.self)
-            let mask = try cam.singleMap("overlay")
-            let weight = try args.number("alpha")
+            details: "Computes `heat = LUT[uint8(255·cam)]/255; out = uint8(255·v/max(v))` with `v = (1−image_weight)·heat + image_weight·picture`. Given the photo that `preprocess` made the CAM's input from, the map goes back through the crop and the resize, so the heat lands on the pixels the model saw; the part of the photo outside the crop is dimmed (the model never saw it). A tensor is turned back into a picture with the mean and std of its preprocessing (or the CAM's model's, or `mean=`/`std=`): when every value is exactly a normalised 8-bit pixel (a tensor straight from `preprocess`), the 8-bit crop itself is recovered, so the result equals show_cam_on_image(float32(crop)/255, cam); otherwise `clip(x·std + mean, 0, 1)` is used. A map from elsewhere (a saved .npy, cam.map after arithmetic) is any tensor of values in [0, 1].",
+            example: "vis = overlay cam img image_weight=0.6",
+            renamed: ["alpha": "image_weight=`, the weight of the picture as in show_cam_on_image (alpha weights the overlay everywhere else, the opposite): overlay cam x image_weight=0.5"])) { args, _ in
+            let weight = try args.number("image_weight")
             guard (0...1).contains(weight) else {
-                throw RuntimeError("overlay: alpha must be between 0 and 1, got \(formatNumber(weight))")
+                throw RuntimeError("overlay: image_weight must be between 0 and 1, got \(formatNumber(weight))")
             }
-            let map = try Colormap.named(try args.string("colormap"))
-            let mean = try floats(args, "mean", count: 3) ?? cam.mean
-            let std = try floats(args, "std", count: 3) ?? cam.std
-            let (h, w) = (mask.shape[0], mask.shape[1])
-            switch args["picture"] {
-            case .object(let o as ImageObject):
-                guard o.image.width == w, o.image.height == h else {
-                    throw RuntimeError("overlay: the CAM is \(w)×\(h) but the image is \(o.image.width)×\(o.image.height); "
-                                       + "pass the preprocessed tensor (overlay cam x) or resize the image to \(w)×\(h)")
-                }
-                return .object(ImageObject(try CAMRuntime.overlay(o.image, mask: mask, colormap: map, imageWeight: weight)))
+            let colors = try Colormap.named(try args.string("colormap"))
+            let camObject: CAMObject?
+            let masks: [Tensor]
+            switch args["cam"] {
+            case .object(let o as CAMObject):
+                camObject = o
+                masks = [try o.singleMap("overlay")]
             case .tensor(let t):
-                var shape = t.shape
-                if shape.count == 4 && shape[0] == 1 { shape.removeFirst() }
-                guard shape.count == 3, shape[0] == 3 else {
-                    throw RuntimeError("overlay: expected the picture as a tensor [3, H, W], got shape \(Network.describeShape(t.shape))")
-                }
-                guard shape[1] == h, shape[2] == w else {
-                    throw RuntimeError("overlay: the CAM is \(w)×\(h) but the tensor is \(shape[2])×\(shape[1])")
-                }
-                if let crop = exactPixels(t, mean: mean, std: std) {
-                    return .object(ImageObject(try CAMRuntime.overlay(crop, mask: mask, colormap: map, imageWeight: weight)))
-                }
-                let pixels = try denormalizedPixels(t, mean: mean, std: std)
-                return .object(ImageObject(try CAMRuntime.overlay(pixels, mask: mask, colormap: map, imageWeight: weight)))
+                camObject = nil
+                masks = try mapTensors(t)
             default:
-                throw RuntimeError("overlay: argument `picture` must be an image or a tensor, got \(args["picture"].typeName)")
+                throw RuntimeError("overlay: argument `cam` must be a cam or a tensor, got \(args["cam"].typeName)")
             }
+            let pictures = try overlayPictures(args["picture"], count: masks.count)
+            var drawn: [Value] = []
+            for (mask, picture) in zip(masks, pictures) {
+                let (h, w) = (mask.shape[0], mask.shape[1])
+                switch picture {
+                case .image(let image):
+                    if image.width == w && image.height == h {
+                        drawn.append(.object(ImageObject(try CAMRuntime.overlay(image, mask: mask, colormap: colors, imageWeight: weight))))
+                        continue
+                    }
+                    if let origin = camObject?.origin {
+                        guard origin.width == image.width, origin.height == image.height else {
+                            throw RuntimeError("overlay: the CAM covers the \(w)×\(h) centre crop of a \(origin.width)×\(origin.height) picture, "
+                                               + "but this image is \(image.width)×\(image.height); pass that picture, or the preprocessed tensor (overlay cam x)")
+                        }
+                        drawn.append(.object(ImageObject(try CAMRuntime.overlay(image, mask: mask, origin: origin, colormap: colors,
+                                                                                imageWeight: weight))))
+                        continue
+                    }
+                    throw RuntimeError("overlay: the map is \(w)×\(h) but the image is \(image.width)×\(image.height), and the map does not "
+                                       + "come from a tensor that `preprocess` made from a picture, so where it lies on this image is unknown; "
+                                       + "pass the preprocessed tensor (overlay cam x), or compute the CAM on `preprocess` of this picture")
+                case .tensor(let t):
+                    guard t.shape.count == 3, t.shape[0] == 3 else {
+                        throw RuntimeError("overlay: expected the picture as a tensor [3, H, W], got shape \(Network.describeShape(t.shape))")
+                    }
+                    guard t.shape[1] == h, t.shape[2] == w else {
+                        throw RuntimeError("overlay: the map is \(w)×\(h) but the tensor is \(t.shape[2])×\(t.shape[1])")
+                    }
+                    guard let mean = try floats(args, "mean", count: 3) ?? t.origin?.preset.mean ?? camObject?.mean,
+                          let std = try floats(args, "std", count: 3) ?? t.origin?.preset.std ?? camObject?.std else {
+                        throw RuntimeError("overlay: this tensor was not made by `preprocess`, so its normalisation is unknown; "
+                                           + "give mean= and std=, or pass the picture itself")
+                    }
+                    if let crop = exactPixels(t, mean: mean, std: std) {
+                        drawn.append(.object(ImageObject(try CAMRuntime.overlay(crop, mask: mask, colormap: colors, imageWeight: weight))))
+                    } else {
+                        let pixels = try denormalizedPixels(t, mean: mean, std: std)
+                        drawn.append(.object(ImageObject(try CAMRuntime.overlay(pixels, mask: mask, colormap: colors, imageWeight: weight))))
+                    }
+                }
+            }
+            return drawn.count == 1 && masks.count == 1 && !isBatch(args["cam"]) ? drawn[0] : .list(drawn)
         })
 
         let gap = Parameter("gap", [.integer], default: .number(0), keywordOnly: true, doc: "White pixels between pictures.")
@@ -200,14 +229,19 @@ extension BuiltinRegistry {
         register(Builtin(BuiltinSignature(
             name: "to_image",
             parameters: [Parameter("tensor", [.tensor], doc: "[3, H, W] (or [1, 3, H, W]) floats."),
-                         Parameter("mean", [.list], default: Value.none, keywordOnly: true, doc: "Normalisation mean to undo (default none: values already in [0, 1])."),
+                         Parameter("model", [.object("model")], default: Value.none, doc: "Undo this model's normalisation (default: the tensor's own, when `preprocess` made it)."),
+                         Parameter("mean", [.list], default: Value.none, keywordOnly: true, doc: "Normalisation mean to undo."),
                          Parameter("std", [.list], default: Value.none, keywordOnly: true, doc: "Normalisation std to undo.")],
             category: images, summary: "A picture from a tensor: x·std + mean, clipped to [0, 1], times 255.",
-            details: "Without mean/std the tensor's values are taken as already in [0, 1]. To see what a model sees, pass its preprocessing: to_image(x, mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5]).",
-            example: "gray = to_image(zeros([3, 32, 32]) + 0.5)")) { args, _ in
-            let mean = try floats(args, "mean", count: 3) ?? [0, 0, 0]
-            let std = try floats(args, "std", count: 3) ?? [1, 1, 1]
-            return .object(ImageObject(try RGBImage(denormalizing: try args.tensor("tensor"), mean: mean, std: std)))
+            details: "A tensor that `preprocess` made carries its normalisation, which is undone: to_image(x) shows what the model sees, in its true colours. Otherwise the model's (to_image(x, model)), or mean=/std=; with none of these the values are taken as already in [0, 1].",
+            example: "to_image(x)")) { args, _ in
+            let t = try args.tensor("tensor")
+            var mean: [Float] = [0, 0, 0], std: [Float] = [1, 1, 1]
+            if let preset = t.origin?.preset { (mean, std) = (preset.mean, preset.std) }
+            if case .object(let m as ModelObject) = args["model"] { (mean, std) = (m.network.preset.mean, m.network.preset.std) }
+            if let given = try floats(args, "mean", count: 3) { mean = given }
+            if let given = try floats(args, "std", count: 3) { std = given }
+            return .object(ImageObject(try RGBImage(denormalizing: t, mean: mean, std: std)))
         })
     }
 }
@@ -286,4 +320,59 @@ extension Network {
     static func describeShape(_ shape: [Int]) -> String {
         "[" + shape.map(String.init).joined(separator: ", ") + "]"
     }
+}
+
+/// The maps of a tensor given to `overlay`: [H, W] is one, [N, H, W] is N; values in [0, 1] as
+/// show_cam_on_image's mask (NaN refused).
+private func mapTensors(_ t: Tensor) throws -> [Tensor] {
+    guard (t.rank == 2 || t.rank == 3), t.shape.allSatisfy({ $0 > 0 }) else {
+        throw RuntimeError("overlay: a map must be a tensor [H, W] (or [N, H, W] for N images), got shape \(Network.describeShape(t.shape))")
+    }
+    if t.storage.contains(where: \.isNaN) { throw RuntimeError("overlay: the map holds NaN values") }
+    let low = t.min, high = t.max
+    guard low >= 0, high <= 1 else {
+        throw RuntimeError("overlay: a map must hold values in [0, 1] (as show_cam_on_image's mask), found min \(low) max \(high); rescale it to [0, 1] first")
+    }
+    if t.rank == 2 { return [t] }
+    return (0..<t.shape[0]).map { t.slice($0) }
+}
+
+/// Whether a map argument is a batch ([N, H, W] tensor), whose overlay is a list even for N = 1.
+private func isBatch(_ value: Value) -> Bool {
+    if case .tensor(let t) = value { return t.rank == 3 }
+    return false
+}
+
+/// One picture for `overlay`: a decoded image or a preprocessed [3, H, W] tensor.
+private enum OverlayPicture {
+    case image(RGBImage)
+    case tensor(Tensor)
+}
+
+/// The pictures for `count` maps: one image or [3, H, W] tensor (also [1, 3, H, W]) for one map;
+/// a [N, 3, H, W] tensor or a list of N images or tensors for N.
+private func overlayPictures(_ value: Value, count: Int) throws -> [OverlayPicture] {
+    func one(_ v: Value) throws -> OverlayPicture {
+        switch v {
+        case .object(let o as ImageObject): return .image(o.image)
+        case .tensor(let t):
+            if t.rank == 4 && t.shape[0] == 1 {
+                var squeezed = t.reshaped(Array(t.shape.dropFirst()))
+                squeezed.origin = t.origin
+                return .tensor(squeezed)
+            }
+            return .tensor(t)
+        default: throw RuntimeError("overlay: argument `picture` must be an image or a tensor, got \(v.typeName)")
+        }
+    }
+    var pictures: [OverlayPicture]
+    switch value {
+    case .list(let items): pictures = try items.map(one)
+    case .tensor(let t) where t.rank == 4 && t.shape[0] > 1: pictures = (0..<t.shape[0]).map { .tensor(t.slice($0)) }
+    default: pictures = [try one(value)]
+    }
+    guard pictures.count == count else {
+        throw RuntimeError("overlay: \(count) map\(count == 1 ? "" : "s") but \(pictures.count) picture\(pictures.count == 1 ? "" : "s"); give one picture per map")
+    }
+    return pictures
 }

@@ -95,14 +95,18 @@ extension BuiltinRegistry {
             if case .string(let path) = args["image"] {
                 let file = try EncodedImage(contentsOf: URL(fileURLWithPath: try existingFile(path, context)))
                 try checkCrop(preset, width: file.width, height: file.height)
-                return .tensor(try file.preprocessedCrop(preset: preset, draft: draft).normalizedTensor(mean: preset.mean, std: preset.std))
+                var x = try file.preprocessedCrop(preset: preset, draft: draft).normalizedTensor(mean: preset.mean, std: preset.std)
+                x.origin = ImageOrigin(width: file.width, height: file.height, preset: preset)
+                return .tensor(x)
             }
             if draft {
                 throw RuntimeError("preprocess: draft=true is for a JPEG file's path (preprocess \"photo.jpg\" draft=true); this picture is already decoded")
             }
             let image = try args.object("image", as: ImageObject.self).image
             try checkCrop(preset, width: image.width, height: image.height)
-            return .tensor(CAMRuntime.preprocess(image, preset: preset))
+            var x = CAMRuntime.preprocess(image, preset: preset)
+            x.origin = ImageOrigin(width: image.width, height: image.height, preset: preset)
+            return .tensor(x)
         })
 
         let modelParameter = Parameter("model", [.object("model")], doc: "The classifier.")

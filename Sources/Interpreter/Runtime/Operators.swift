@@ -46,6 +46,7 @@ enum Operators {
                 throw RuntimeError("`\(op.rawValue)` needs tensors of the same shape, got \(shapeText(a.shape)) and \(shapeText(b.shape))")
             }
             var out = a
+            out.origin = nil   // new values: no longer the pixels `preprocess` made
             for i in 0..<out.count { out.storage[i] = Float(try arithmetic(op, Double(a.storage[i]), Double(b.storage[i]), elementwise: true)) }
             return .tensor(out)
         case (.tensor(let a), .number(let b)):
@@ -60,6 +61,7 @@ enum Operators {
 
     private static func elementwise(_ t: Tensor, _ f: (Double) throws -> Double) throws -> Tensor {
         var out = t
+        out.origin = nil   // new values: no longer the pixels `preprocess` made
         for i in 0..<out.count { out.storage[i] = Float(try f(Double(t.storage[i]))) }
         return out
     }
@@ -101,6 +103,8 @@ enum Operators {
         case (.tensor(let a), .tensor(let b)): return a == b
         case (.builtin(let a), .builtin(let b)): return a.signature.name == b.signature.name
         case (.function(let a), .function(let b)): return a === b
+        case (.object(let a as ImageObject), .object(let b as ImageObject)):
+            return a.image == b.image   // pictures are values: equal pixels are equal
         case (.object(let a), .object(let b)):
             return (a as AnyObject) === (b as AnyObject)
         default: return false

@@ -102,12 +102,16 @@ public final class CAMObject: ScriptObject, @unchecked Sendable {
     public let mean: [Float]
     /// See `mean`.
     public let std: [Float]
+    /// The picture and preprocessing of the input, when `preprocess` made it from one picture:
+    /// `overlay cam photo` draws the map back over that picture.
+    public let origin: ImageOrigin?
 
     /// Wraps a result.
-    public init(_ result: CAMResult, mean: [Float], std: [Float]) {
+    public init(_ result: CAMResult, mean: [Float], std: [Float], origin: ImageOrigin? = nil) {
         self.result = result
         self.mean = mean
         self.std = std
+        self.origin = origin
     }
 
     /// `"cam"`.
@@ -161,7 +165,7 @@ public final class CAMObject: ScriptObject, @unchecked Sendable {
         one.targets = [result.targets[index]]
         one.labels = [result.labels[index]]
         one.channelWeights = result.channelWeights.mapValues { $0.slice(index).reshaped([1] + Array($0.shape.dropFirst())) }
-        return .object(CAMObject(one, mean: mean, std: std))
+        return .object(CAMObject(one, mean: mean, std: std, origin: batchCount == 1 ? origin : nil))
     }
 
     /// `cam.weights`: the channel weights of the target layer, `[C]` for one image or `[N, C]`
