@@ -39,7 +39,14 @@ struct HTMLReport {
 
     private func header(_ report: RunReport) -> String {
         var out = "<header class=\"report-header\">\n"
-        out += "<h1>\(HTML.escape(displayName(report.fileName)))</h1>\n<dl>\n"
+        out += "<h1>\(HTML.escape(displayName(report.fileName)))</h1>\n"
+        let random = report.provenance.filter(\.isRandomWeights).map(\.path)
+        if !random.isEmpty {
+            // Loud, at the top: pictures from random weights look like results and are not.
+            out += "<p class=\"random-weights\" role=\"alert\">⚠ Random weights: \(HTML.escape(random.joined(separator: ", "))) "
+                + "(made by <code>random_model</code>). Its predictions and maps mean nothing; load trained weights for real results.</p>\n"
+        }
+        out += "<dl>\n"
         out += "<dt>File</dt><dd><code>\(HTML.escape(report.fileName))</code></dd>\n"
         out += "<dt>Run</dt><dd>\(HTML.escape(report.dateText))</dd>\n"
         out += "<dt>Version</dt><dd>camscript \(HTML.escape(report.version))</dd>\n"
@@ -47,7 +54,10 @@ struct HTMLReport {
         if report.provenance.isEmpty {
             out += "<dt>Models</dt><dd>none loaded</dd>\n"
         } else {
-            for record in report.provenance {
+            for record in report.provenance where record.isRandomWeights {
+                out += "<dt>Model</dt><dd><code>\(HTML.escape(record.path))</code> with <strong>random weights</strong> (random_model)</dd>\n"
+            }
+            for record in report.provenance where !record.isRandomWeights {
                 out += "<dt>\(HTML.escape(record.kind.prefix(1).uppercased() + record.kind.dropFirst()))</dt>"
                     + "<dd><code>\(HTML.escape(record.path))</code><br>sha256 <code class=\"sha\">\(HTML.escape(record.sha256))</code></dd>\n"
             }
@@ -165,6 +175,7 @@ struct HTMLReport {
         .report-header dd { margin: 0; overflow-wrap: anywhere; }
         .status-ok { color: #1a7f37; font-weight: 600; }
         .status-failed { color: #c62828; font-weight: 600; }
+        .random-weights { background: #fff3cd; border: 2px solid #c62828; color: #7a1c1c; font-weight: 600; padding: 0.6em 0.9em; }
         .cell { background: #fff; border: 1px solid #d9dee5; border-radius: 8px; margin: 14px 0; padding: 12px 16px; }
         .cell.markdown { background: transparent; border-color: transparent; padding: 4px 16px; }
         .cell.failed { border-color: #e0a0a0; }

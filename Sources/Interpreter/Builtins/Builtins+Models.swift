@@ -48,12 +48,13 @@ extension BuiltinRegistry {
                                    doc: "The number of classes of its head (1: a binary classifier with one logit).")],
             category: models, summary: "A model with random (but always the same) weights, for trying the language without a checkpoint.",
             details: "Convolutions and linear layers get He-uniform weights from a fixed seed, batch norms are the identity. Its predictions mean nothing, but every builtin works on it, quickly for resnet18. The preset is the architecture's usual one. `save model \"m.safetensors\"` writes its weights with PyTorch's key names.",
-            example: "model = random_model \"resnet18\"\nsmall = random_model \"resnet18\" classes=5")) { args, _ in
+            example: "model = random_model \"resnet18\"\nsmall = random_model \"resnet18\" classes=5")) { args, context in
             let classes = try args.integer("classes")
             guard (1...100_000).contains(classes) else {
                 throw RuntimeError("random_model: classes must be 1…100000, got \(classes)")
             }
             let network = try ModelStore.randomNetwork(architecture: try args.string("arch"), classes: classes)
+            context.record(.randomWeights(architecture: network.architecture))
             return .object(ModelObject(network, source: "random"))
         })
 

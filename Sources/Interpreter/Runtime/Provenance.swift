@@ -11,6 +11,15 @@ public struct ProvenanceRecord: Sendable, Equatable {
     /// The lowercase hexadecimal SHA-256 of the file's bytes.
     public var sha256: String
 
+    /// The record of a model whose weights `random_model` made: no file, no checksum; reports
+    /// say loudly that its predictions and maps mean nothing.
+    public static func randomWeights(architecture: String) -> ProvenanceRecord {
+        ProvenanceRecord(kind: "random weights", path: architecture, sha256: "")
+    }
+
+    /// Whether this records random weights rather than a file.
+    public var isRandomWeights: Bool { kind == "random weights" && sha256.isEmpty }
+
     /// Creates a record.
     public init(kind: String, path: String, sha256: String) {
         self.kind = kind
