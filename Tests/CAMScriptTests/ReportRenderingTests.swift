@@ -150,6 +150,51 @@ final class ReportRenderingTests: XCTestCase {
         XCTAssertEqual(markdown.html(from: invalid), "<p>a\u{FFFD}\u{FFFD}\u{FFFD}(\n\u{FFFD}\u{FFFD}\u{FFFD}b</p>\n")
     }
 
+    /// The notebook carries the Markdown the page renders: the cell's own text when it has no raw
+    /// HTML, the same escaped text otherwise, and the title as literally as the page shows it.
+    func testNotebookMarkdownCellsCarryTheTextTheHTMLPageRenders() throws {
+        let source = """
+            # %% [markdown]
+            # Scores:
+            #
+            # | layer | score |
+            # |---|---|
+            # | conv | 0.9 |
+            #
+            #     show cam(m, img)
+            #
+            # ![cat](cat.png)
+            # %% [markdown] Notes <i>*1*</i>
+            # Raw <b>bold</b> stays text.
+            # %%
+            x = 1
+            """
+        let script = ScriptFile(source: source, fileName: "t.cam")
+        let report = RunReport(fileName: "t.cam", date: Date(timeIntervalSince1970: 0), cells: script.cells.map {
+            CellReport(cell: $0, status: $0.kind == .markdown ? .markdown : .notRun)
+        })
+        let html = HTMLReport().render(report)
+        let notebook = try XCTUnwrap(try JSONSerialization.jsonObject(with: NotebookExport().render(report)) as? [String: Any])
+        let cells = try XCTUnwrap(notebook["cells"] as? [[String: Any]])
+        let first = try XCTUnwrap(cells[0]["source"] as? [String]).joined()
+        let second = try XCTUnwrap(cells[1]["source"] as? [String]).joined()
+
+        XCTAssertEqual(first, script.cells[0].source, "no raw HTML: the author's text, unchanged")
+        XCTAssertTrue(first.contains("| conv | 0.9 |"))
+        let firstHTML = markdown.html(from: first)
+        XCTAssertTrue(firstHTML.contains("<th>layer</th>") && firstHTML.contains("<pre><code>show cam(m, img)\n</code></pre>")
+                      && firstHTML.contains("<img src=\"cat.png\" alt=\"cat\" />"), firstHTML)
+        XCTAssertTrue(html.contains("<section class=\"cell markdown\" id=\"cell-1\">\n" + firstHTML + "</section>"),
+                      "the page renders exactly the notebook's text")
+
+        XCTAssertEqual(second, "## Notes \\<i\\>\\*1\\*\\<\\/i\\>\n\nRaw \\<b\\>bold\\</b\\> stays text.")
+        let body = String(second.drop { $0 != "\n" }.dropFirst(2))
+        XCTAssertTrue(html.contains("<h2 class=\"cell-title\">Notes &lt;i&gt;*1*&lt;/i&gt;</h2>\n" + markdown.html(from: body)), html)
+        XCTAssertEqual(markdown.html(from: second),
+                       "<h2>Notes &lt;i&gt;*1*&lt;/i&gt;</h2>\n<p>Raw &lt;b&gt;bold&lt;/b&gt; stays text.</p>\n",
+                       "Markdown shows the notebook's title and text as the page does")
+    }
+
     // MARK: - Highlighting
 
     func testHighlighterUsesTheLexersTokensAndKeepsTheTextExact() {
