@@ -131,7 +131,7 @@ struct MarkdownRenderer: MarkdownRendering {
         let lines = literal.split(separator: "\n", omittingEmptySubsequences: false)
             .map { $0.trimmingCharacters(in: .whitespaces) }
         if cmark_node_get_type(node) == CMARK_NODE_HTML_INLINE {
-            for piece in inlineNodes(lines.filter { !$0.isEmpty }) { cmark_node_insert_before(node, piece) }
+            for piece in inlineNodes(lines.filter { !$0.isEmpty }) { insert(piece, before: node) }
         } else {
             var group: [String] = []
             for line in lines + [""] {
@@ -140,14 +140,30 @@ struct MarkdownRenderer: MarkdownRendering {
                     continue
                 }
                 if !group.isEmpty, let paragraph = cmark_node_new(CMARK_NODE_PARAGRAPH) {
-                    for piece in inlineNodes(group) { cmark_node_append_child(paragraph, piece) }
-                    cmark_node_insert_before(node, paragraph)
+                    for piece in inlineNodes(group) { append(piece, to: paragraph) }
+                    insert(paragraph, before: node)
                 }
                 group.removeAll()
             }
         }
         cmark_node_unlink(node)
         cmark_node_free(node)
+    }
+
+    /// Puts the unattached `new` before `node`; frees it when cmark refuses (a parent that cannot
+    /// hold it), so that nothing leaks. Whether it was inserted.
+    @discardableResult
+    private static func insert(_ new: OpaquePointer, before node: OpaquePointer) -> Bool {
+        guard cmark_node_insert_before(node, new) != 0 else {
+            cmark_node_free(new)
+            return false
+        }
+        return true
+    }
+
+    /// Appends the unattached `child` to `parent`; frees it when cmark refuses, so nothing leaks.
+    private static func append(_ child: OpaquePointer, to parent: OpaquePointer) {
+        if cmark_node_append_child(parent, child) == 0 { cmark_node_free(child) }
     }
 
     /// Text nodes for `lines`, joined by soft breaks.
@@ -175,15 +191,14 @@ struct MarkdownRenderer: MarkdownRendering {
             if !isInsideLink(image), let link = cmark_node_new(CMARK_NODE_LINK) {
                 cmark_node_set_url(link, cmark_node_get_url(image))
                 cmark_node_set_title(link, cmark_node_get_title(image))
-                cmark_node_insert_before(image, link)
-                replacement = link
+                if insert(link, before: image) { replacement = link }
             }
             while let child = cmark_node_first_child(image) {
                 cmark_node_unlink(child)
                 if let replacement {
-                    cmark_node_append_child(replacement, child)
+                    append(child, to: replacement)
                 } else {
-                    cmark_node_insert_before(image, child)
+                    insert(child, before: image)
                 }
             }
             cmark_node_unlink(image)
