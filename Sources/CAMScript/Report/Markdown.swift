@@ -1,328 +1,228 @@
+import CCmarkGFM
 import Foundation
 
-/// Turns the text of a markdown cell into HTML; a protocol so that another renderer (e.g. a
-/// full CommonMark package) can replace the built-in one.
+/// Turns the text of a markdown cell into HTML; a protocol so that a report can be given another
+/// renderer.
 protocol MarkdownRendering {
-    /// The HTML for `markdown`; everything not understood is escaped, never passed through.
+    /// The HTML for `markdown`; raw HTML in it is shown as text, never passed through.
     func html(from markdown: String) -> String
 }
 
-/// A small Markdown renderer for the cells of `.cam` files: ATX headings, paragraphs, emphasis
-/// (`*em*`, `_em_`, `**strong**`), code spans, fenced code blocks, bullet and numbered lists (with
-/// one level of nesting by indentation), block quotes, links, horizontal rules and backslash
-/// escapes. Raw HTML is escaped, and links keep only `http`, `https`, `mailto`, fragment and
-/// relative targets.
+/// Renders markdown cells with cmark-gfm, the CommonMark reference implementation with GitHub's
+/// tables, strikethrough, autolinks and task lists, so that a cell looks in the HTML report as it
+/// does in Jupyter or on GitHub (indented and fenced code, tables, images, nested lists).
+///
+/// Raw HTML is never passed through, as before cmark: `reportSource(_:)` turns every raw HTML tag
+/// or block into literal text first (`<b>x</b>` reads as itself), and cmark then renders without
+/// `CMARK_OPT_UNSAFE`, which would drop any raw HTML left and empties `javascript:`, `vbscript:`,
+/// `file:` and non-image `data:` link and image targets. The notebook export writes the same
+/// `reportSource(_:)` text into its markdown cells, so Jupyter and the HTML page show the same.
+///
+/// Images: `![alt](path)` becomes `<img src="path" alt="alt" />`, the path escaped and not
+/// embedded, so a relative path resolves against the report's folder as it does against the
+/// notebook's in Jupyter. Reading the file into a `data:` URI, like the pictures a run shows,
+/// would let a cell copy any readable local file into a report meant to be passed around. An image
+/// with a remote URL (a scheme other than `data:`, or `//host`) becomes a link to it instead, with
+/// its alt text as the label, because an opened report never touches the network.
 struct MarkdownRenderer: MarkdownRendering {
     /// Creates the renderer.
     init() {}
 
     func html(from markdown: String) -> String {
-        let lines = markdown.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        return blocks(lines[...])
+        let rendered = MarkdownRenderer.withDocument(MarkdownRenderer.reportSource(markdown)) { document, extensions in
+            MarkdownRenderer.linkRemoteImages(in: document)
+            return MarkdownRenderer.string(from: cmark_render_html(document, MarkdownRenderer.options, extensions))
+        }
+        // Only when cmark could not allocate a parser: the text, escaped.
+        return rendered ?? "<pre>" + HTML.escape(markdown) + "</pre>\n"
     }
 
-    // MARK: - Blocks
+    /// The Markdown both reports carry for `markdown`, so that the notebook renders as the page
+    /// does: `markdown` itself when cmark finds no raw HTML in it (the usual case, keeping the
+    /// author's text), otherwise cmark's CommonMark for it with every raw HTML tag and block turned
+    /// into literal text (`<b>` becomes `\<b\>`).
+    static func reportSource(_ markdown: String) -> String {
+        let converted = withDocument(markdown) { document, _ -> String? in
+            let raw = nodes(in: document) {
+                let type = cmark_node_get_type($0)
+                return type == CMARK_NODE_HTML_INLINE || type == CMARK_NODE_HTML_BLOCK
+            }
+            guard !raw.isEmpty else { return nil }
+            for node in raw { replaceWithLiteralText(node) }
+            var text = string(from: cmark_render_commonmark(document, options, 0))
+            while text.hasSuffix("\n") { text.removeLast() }
+            return text
+        }
+        return converted.flatMap { $0 } ?? markdown
+    }
 
-    private func blocks(_ lines: ArraySlice<String>) -> String {
+    /// `text` with every ASCII punctuation character backslash-escaped, so that Markdown shows
+    /// it literally (a cell title in a notebook heading reads as in the HTML page).
+    static func literal(_ text: String) -> String {
         var out = ""
-        var index = lines.startIndex
-        var paragraph: [String] = []
-        func flush() {
-            if !paragraph.isEmpty {
-                out += "<p>" + inline(paragraph.map { $0.trimmingLeadingSpaces() }.joined(separator: "\n")) + "</p>\n"
-                paragraph.removeAll()
-            }
-        }
-        while index < lines.endIndex {
-            let line = lines[index]
-            let trimmed = line.trimmingLeadingSpaces()
-            if trimmed.isEmpty {
-                flush()
-                index += 1
-            } else if trimmed.hasPrefix("```") || trimmed.hasPrefix("~~~") {
-                flush()
-                let fence = String(trimmed.prefix(3))
-                let language = trimmed.dropFirst(3).trimmingCharacters(in: .whitespaces)
-                var code: [String] = []
-                index += 1
-                while index < lines.endIndex, !lines[index].trimmingLeadingSpaces().hasPrefix(fence) {
-                    code.append(lines[index])
-                    index += 1
-                }
-                index += 1   // the closing fence (or the end)
-                let cls = language.isEmpty ? "" : " class=\"language-\(HTML.escape(language))\""
-                out += "<pre><code\(cls)>" + HTML.escape(code.joined(separator: "\n")) + "</code></pre>\n"
-            } else if let (level, text) = heading(trimmed) {
-                flush()
-                out += "<h\(level)>" + inline(text) + "</h\(level)>\n"
-                index += 1
-            } else if isRule(trimmed) {
-                flush()
-                out += "<hr>\n"
-                index += 1
-            } else if trimmed.hasPrefix(">") {
-                flush()
-                var quoted: [String] = []
-                while index < lines.endIndex, lines[index].trimmingLeadingSpaces().hasPrefix(">") {
-                    var rest = Substring(lines[index].trimmingLeadingSpaces().dropFirst())
-                    if rest.first == " " { rest = rest.dropFirst() }
-                    quoted.append(String(rest))
-                    index += 1
-                }
-                out += "<blockquote>\n" + blocks(quoted[...]) + "</blockquote>\n"
-            } else if listMarker(line) != nil {
-                flush()
-                index = list(lines, from: index, into: &out)
-            } else {
-                paragraph.append(line)
-                index += 1
-            }
-        }
-        flush()
-        return out
-    }
-
-    /// Renders the list starting at `start`; returns the index after it.
-    private func list(_ lines: ArraySlice<String>, from start: Int, into out: inout String) -> Int {
-        guard let first = listMarker(lines[start]) else { return start + 1 }
-        let tag = first.ordered ? "ol" : "ul"
-        var items: [[String]] = []
-        var index = start
-        while index < lines.endIndex {
-            let line = lines[index]
-            if let marker = listMarker(line), marker.indent <= first.indent {
-                guard marker.ordered == first.ordered else { break }
-                items.append([marker.text])
-                index += 1
-            } else if line.trimmingLeadingSpaces().isEmpty {
-                // A blank line ends the list unless an indented continuation follows.
-                if index + 1 < lines.endIndex, lines[index + 1].leadingSpaces > first.indent,
-                   !lines[index + 1].trimmingLeadingSpaces().isEmpty {
-                    items[items.count - 1].append("")
-                    index += 1
-                } else {
-                    break
-                }
-            } else if line.leadingSpaces > first.indent {
-                items[items.count - 1].append(String(line.dropFirst(min(line.leadingSpaces, first.contentIndent))))
-                index += 1
-            } else {
-                // A lazy continuation line of the item's paragraph.
-                items[items.count - 1].append(line.trimmingLeadingSpaces())
-                index += 1
-            }
-        }
-        let startAttribute = first.ordered && first.number != 1 ? " start=\"\(first.number)\"" : ""
-        out += "<\(tag)\(startAttribute)>\n"
-        for item in items {
-            var body = blocks(item[...])
-            // Tight items: drop the paragraph around a single paragraph.
-            if body.hasPrefix("<p>"), let close = body.range(of: "</p>\n"), !body[close.upperBound...].contains("<p>") {
-                body = String(body[body.index(body.startIndex, offsetBy: 3)..<close.lowerBound]) + "\n" + body[close.upperBound...]
-            }
-            out += "<li>" + body.trimmingCharacters(in: .newlines) + "</li>\n"
-        }
-        out += "</\(tag)>\n"
-        return index
-    }
-
-    private struct ListMarker {
-        var ordered: Bool
-        var number: Int
-        var indent: Int
-        var contentIndent: Int
-        var text: String
-    }
-
-    private func listMarker(_ line: String) -> ListMarker? {
-        let indent = line.leadingSpaces
-        let rest = line.dropFirst(indent)
-        if let c = rest.first, "-*+".contains(c), rest.dropFirst().first == " " {
-            if isRule(String(rest)) { return nil }
-            return ListMarker(ordered: false, number: 0, indent: indent, contentIndent: indent + 2,
-                              text: String(rest.dropFirst(2)))
-        }
-        let digits = rest.prefix { $0.isASCII && $0.isNumber }
-        guard !digits.isEmpty, digits.count <= 9 else { return nil }
-        let after = rest.dropFirst(digits.count)
-        guard let dot = after.first, dot == "." || dot == ")", after.dropFirst().first == " " else { return nil }
-        return ListMarker(ordered: true, number: Int(digits) ?? 1, indent: indent,
-                          contentIndent: indent + digits.count + 2, text: String(after.dropFirst(2)))
-    }
-
-    private func heading(_ line: String) -> (Int, String)? {
-        let hashes = line.prefix { $0 == "#" }.count
-        guard (1...6).contains(hashes) else { return nil }
-        let rest = line.dropFirst(hashes)
-        guard rest.isEmpty || rest.first == " " else { return nil }
-        var text = rest.trimmingCharacters(in: .whitespaces)
-        // An optional closing run of `#`.
-        while text.hasSuffix("#") { text.removeLast() }
-        return (hashes, text.trimmingCharacters(in: .whitespaces))
-    }
-
-    private func isRule(_ line: String) -> Bool {
-        let compact = line.filter { $0 != " " }
-        guard compact.count >= 3, let c = compact.first, "-*_".contains(c) else { return false }
-        return compact.allSatisfy { $0 == c }
-    }
-
-    // MARK: - Inline
-
-    /// Renders inline markup; everything else is escaped.
-    func inline(_ text: String) -> String {
-        inline(Array(text)[...])
-    }
-
-    private func inline(_ chars: ArraySlice<Character>) -> String {
-        var out = ""
-        var i = chars.startIndex
-        while i < chars.endIndex {
-            let c = chars[i]
-            if c == "\\", i + 1 < chars.endIndex, chars[i + 1].isASCII, chars[i + 1].isPunctuation || chars[i + 1].isSymbol {
-                out += HTML.escape(String(chars[i + 1]))
-                i += 2
-            } else if c == "`" {
-                let run = chars[i...].prefix { $0 == "`" }.count
-                if let close = findRun(of: "`", count: run, in: chars, from: i + run) {
-                    let code = String(chars[(i + run)..<close]).trimmingCharacters(in: .whitespaces)
-                    out += "<code>" + HTML.escape(code) + "</code>"
-                    i = close + run
-                } else {
-                    out += String(repeating: "`", count: run)
-                    i += run
-                }
-            } else if c == "[", let (label, target, end) = link(in: chars, at: i) {
-                if let href = safeURL(target) {
-                    out += "<a href=\"" + HTML.escape(href) + "\">" + inline(label) + "</a>"
-                } else {
-                    out += inline(label)
-                }
-                i = end
-            } else if (c == "*" || c == "_"), let (inner, end, strong) = emphasis(in: chars, at: i) {
-                let tag = strong ? "strong" : "em"
-                out += "<\(tag)>" + inline(inner) + "</\(tag)>"
-                i = end
-            } else if c == "\n" {
-                out += "\n"
-                i += 1
-            } else {
-                out += HTML.escape(String(c))
-                i += 1
-            }
+        for ch in text {
+            if ch.isASCII, ch.isPunctuation || ch.isSymbol { out.append("\\") }
+            out.append(ch)
         }
         return out
     }
 
-    /// The index of the next run of exactly `count` `mark` characters at or after `from`.
-    private func findRun(of mark: Character, count: Int, in chars: ArraySlice<Character>, from: Int) -> Int? {
-        var j = from
-        while j < chars.endIndex {
-            if chars[j] == mark {
-                let run = chars[j...].prefix { $0 == mark }.count
-                if run == count { return j }
-                j += run
-            } else {
-                j += 1
+    // MARK: - cmark
+
+    /// cmark's default (safe) rendering: raw HTML omitted, dangerous URLs emptied; input that is not
+    /// UTF-8 has its bad bytes replaced.
+    private static let options = CMARK_OPT_DEFAULT | CMARK_OPT_VALIDATE_UTF8
+
+    /// The GitHub extensions every parser gets; registering them is not thread-safe in cmark-gfm,
+    /// so it happens once, in this lazy initializer.
+    private static let extensions: [OpaquePointer] = {
+        cmark_gfm_core_extensions_ensure_registered()
+        let names: [String] = ["table", "strikethrough", "autolink", "tasklist"]
+        return names.compactMap { (name: String) in cmark_find_syntax_extension(name) }
+    }()
+
+    /// Parses `markdown` and passes the document and the parser's extension list to `body`; both
+    /// are freed afterwards. `nil` when cmark cannot make a parser.
+    private static func withDocument<Result>(
+        _ markdown: String, _ body: (OpaquePointer, UnsafeMutablePointer<cmark_llist>?) -> Result
+    ) -> Result? {
+        guard let parser = cmark_parser_new(options) else { return nil }
+        defer { cmark_parser_free(parser) }
+        for syntax in extensions { cmark_parser_attach_syntax_extension(parser, syntax) }
+        var text = markdown
+        text.withUTF8 { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { chars in
+                // By length, not as a C string: a NUL in the text must not end it.
+                if let base = chars.baseAddress, !chars.isEmpty { cmark_parser_feed(parser, base, chars.count) }
             }
         }
-        return nil
+        guard let document = cmark_parser_finish(parser) else { return nil }
+        defer { cmark_node_free(document) }
+        return body(document, cmark_parser_get_syntax_extensions(parser))
     }
 
-    /// `[label](target)` at `i`: the label, the target and the index after the `)`.
-    private func link(in chars: ArraySlice<Character>, at i: Int) -> (ArraySlice<Character>, String, Int)? {
-        var depth = 0
-        var j = i
-        var closeBracket: Int?
-        while j < chars.endIndex {
-            if chars[j] == "\\" { j += 2; continue }
-            if chars[j] == "[" { depth += 1 }
-            if chars[j] == "]" {
-                depth -= 1
-                if depth == 0 { closeBracket = j; break }
-            }
-            j += 1
-        }
-        guard let close = closeBracket, close + 1 < chars.endIndex, chars[close + 1] == "(" else { return nil }
-        // The target ends at the `)` that balances the `(` (URLs may hold parentheses).
-        var parens = 0
-        var cursor = close + 2
-        var closeParen: Int?
-        while cursor < chars.endIndex {
-            if chars[cursor] == "(" { parens += 1 }
-            if chars[cursor] == ")" {
-                if parens == 0 { closeParen = cursor; break }
-                parens -= 1
-            }
-            cursor += 1
-        }
-        guard let end = closeParen else { return nil }
-        var target = String(chars[(close + 2)..<end]).trimmingCharacters(in: .whitespaces)
-        // Drop an optional "title".
-        if let space = target.firstIndex(of: " ") { target = String(target[..<space]) }
-        if target.hasPrefix("<") && target.hasSuffix(">") { target = String(target.dropFirst().dropLast()) }
-        return (chars[(i + 1)..<close], target, end + 1)
+    /// The string cmark rendered, which is then freed.
+    private static func string(from rendered: UnsafeMutablePointer<CChar>?) -> String {
+        guard let rendered else { return "" }
+        defer { free(rendered) }
+        return String(cString: rendered)
     }
 
-    /// `*em*`, `_em_`, `**strong**` or `__strong__` at `i`: the inner text, the index after the
-    /// closing mark, and whether it is strong. `_` only counts at word boundaries (so that
-    /// `aug_smooth` stays one word).
-    private func emphasis(in chars: ArraySlice<Character>, at i: Int) -> (ArraySlice<Character>, Int, Bool)? {
-        let mark = chars[i]
-        if mark == "_", i > chars.startIndex, chars[i - 1].isLetter || chars[i - 1].isNumber { return nil }
-        let strong = i + 1 < chars.endIndex && chars[i + 1] == mark
-        let width = strong ? 2 : 1
-        let start = i + width
-        guard start < chars.endIndex, chars[start] != " ", chars[start] != "\n" else { return nil }
-        var j = start
-        while j < chars.endIndex {
-            if chars[j] == "`" {
-                // Skip code spans inside emphasis.
-                let run = chars[j...].prefix { $0 == "`" }.count
-                j = (findRun(of: "`", count: run, in: chars, from: j + run) ?? j) + run
-                continue
+    /// The nodes under `document` (in document order) that `include` accepts, collected before
+    /// the caller changes the tree.
+    private static func nodes(in document: OpaquePointer, where include: (OpaquePointer) -> Bool) -> [OpaquePointer] {
+        guard let iterator = cmark_iter_new(document) else { return [] }
+        defer { cmark_iter_free(iterator) }
+        var found: [OpaquePointer] = []
+        var event = cmark_iter_next(iterator)
+        while event != CMARK_EVENT_DONE {
+            if event == CMARK_EVENT_ENTER, let node = cmark_iter_get_node(iterator), include(node) {
+                found.append(node)
             }
-            if chars[j] == mark, chars[j - 1] != " ", j > start {
-                let run = chars[j...].prefix { $0 == mark }.count
-                let after = j + width
-                let boundary = mark == "*" || after >= chars.endIndex || !(chars[after].isLetter || chars[after].isNumber)
-                if run == width, boundary {
-                    return (chars[start..<j], after, strong)
+            event = cmark_iter_next(iterator)
+        }
+        return found
+    }
+
+    /// Puts the text of a raw HTML node in its place: an inline tag as text, a block as
+    /// paragraphs (split at blank lines, as the block's lines would be without the tag).
+    private static func replaceWithLiteralText(_ node: OpaquePointer) {
+        let literal = cmark_node_get_literal(node).map { String(cString: $0) } ?? ""
+        let lines = literal.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        if cmark_node_get_type(node) == CMARK_NODE_HTML_INLINE {
+            for piece in inlineNodes(lines.filter { !$0.isEmpty }) { insert(piece, before: node) }
+        } else {
+            var group: [String] = []
+            for line in lines + [""] {
+                if !line.isEmpty {
+                    group.append(line)
+                    continue
                 }
-                j += run
-                continue
+                if !group.isEmpty, let paragraph = cmark_node_new(CMARK_NODE_PARAGRAPH) {
+                    for piece in inlineNodes(group) { append(piece, to: paragraph) }
+                    insert(paragraph, before: node)
+                }
+                group.removeAll()
             }
-            j += 1
         }
-        return nil
+        cmark_node_unlink(node)
+        cmark_node_free(node)
     }
 
-    private func safeURL(_ target: String) -> String? {
-        let lower = target.lowercased()
-        if lower.hasPrefix("http://") || lower.hasPrefix("https://") || lower.hasPrefix("mailto:") || lower.hasPrefix("#") {
-            return target
+    /// Puts the unattached `new` before `node`; frees it when cmark refuses (a parent that cannot
+    /// hold it), so that nothing leaks. Whether it was inserted.
+    @discardableResult
+    private static func insert(_ new: OpaquePointer, before node: OpaquePointer) -> Bool {
+        guard cmark_node_insert_before(node, new) != 0 else {
+            cmark_node_free(new)
+            return false
         }
-        // Relative paths: anything without a scheme.
-        if let colon = target.firstIndex(of: ":") {
-            let scheme = target[..<colon]
-            if !scheme.contains("/") && !scheme.contains("?") && !scheme.contains("#") { return nil }
-        }
-        return target
-    }
-}
-
-extension String {
-    /// The number of leading spaces (a tab counts as four).
-    fileprivate var leadingSpaces: Int {
-        var n = 0
-        for c in self {
-            if c == " " { n += 1 } else if c == "\t" { n += 4 } else { break }
-        }
-        return n
+        return true
     }
 
-    /// The string without leading spaces and tabs.
-    fileprivate func trimmingLeadingSpaces() -> String {
-        String(drop { $0 == " " || $0 == "\t" })
+    /// Appends the unattached `child` to `parent`; frees it when cmark refuses, so nothing leaks.
+    private static func append(_ child: OpaquePointer, to parent: OpaquePointer) {
+        if cmark_node_append_child(parent, child) == 0 { cmark_node_free(child) }
+    }
+
+    /// Text nodes for `lines`, joined by soft breaks.
+    private static func inlineNodes(_ lines: [String]) -> [OpaquePointer] {
+        var pieces: [OpaquePointer] = []
+        for (index, line) in lines.enumerated() {
+            if index > 0, let lineBreak = cmark_node_new(CMARK_NODE_SOFTBREAK) { pieces.append(lineBreak) }
+            if let text = cmark_node_new(CMARK_NODE_TEXT) {
+                cmark_node_set_literal(text, line)
+                pieces.append(text)
+            }
+        }
+        return pieces
+    }
+
+    /// Turns images with a remote URL into links to it labelled with their alt text (inside a
+    /// link, into the alt text alone), so that opening the page fetches nothing.
+    private static func linkRemoteImages(in document: OpaquePointer) {
+        let remote = nodes(in: document) { node in
+            guard cmark_node_get_type(node) == CMARK_NODE_IMAGE else { return false }
+            return isRemote(cmark_node_get_url(node).map { String(cString: $0) } ?? "")
+        }
+        for image in remote {
+            var replacement: OpaquePointer?
+            if !isInsideLink(image), let link = cmark_node_new(CMARK_NODE_LINK) {
+                cmark_node_set_url(link, cmark_node_get_url(image))
+                cmark_node_set_title(link, cmark_node_get_title(image))
+                if insert(link, before: image) { replacement = link }
+            }
+            while let child = cmark_node_first_child(image) {
+                cmark_node_unlink(child)
+                if let replacement {
+                    append(child, to: replacement)
+                } else {
+                    insert(child, before: image)
+                }
+            }
+            cmark_node_unlink(image)
+            cmark_node_free(image)
+        }
+    }
+
+    /// Whether `url` names something on another host: a scheme other than `data:`, or `//host`.
+    private static func isRemote(_ url: String) -> Bool {
+        if url.hasPrefix("//") { return true }
+        guard let colon = url.firstIndex(of: ":") else { return false }
+        let scheme = url[..<colon]
+        guard let first = scheme.first, first.isASCII, first.isLetter,
+              scheme.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+.-".contains($0)) })
+        else { return false }
+        return scheme.lowercased() != "data"
+    }
+
+    private static func isInsideLink(_ node: OpaquePointer) -> Bool {
+        var parent = cmark_node_parent(node)
+        while let current = parent {
+            if cmark_node_get_type(current) == CMARK_NODE_LINK { return true }
+            parent = cmark_node_parent(current)
+        }
+        return false
     }
 }

@@ -42,8 +42,11 @@ struct NotebookExport {
         if !cell.cell.title.isEmpty { metadata["title"] = cell.cell.title }
         let id = "cell-\(cell.cell.index)"
         if cell.status == .markdown {
-            var source = cell.cell.source
-            if !cell.cell.title.isEmpty { source = "## " + cell.cell.title + (source.isEmpty ? "" : "\n\n" + source) }
+            // The text the HTML page renders, and the title as literally as the page shows it.
+            var source = MarkdownRenderer.reportSource(cell.cell.source)
+            if !cell.cell.title.isEmpty {
+                source = "## " + MarkdownRenderer.literal(cell.cell.title) + (source.isEmpty ? "" : "\n\n" + source)
+            }
             return ["cell_type": "markdown", "id": id, "metadata": metadata, "source": NotebookExport.lines(source)]
         }
         if let duration = cell.duration { metadata["camscript"] = ["duration_seconds": duration, "status": statusName(cell.status)] }
