@@ -124,3 +124,23 @@ final class RunBuiltinCLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("more than 16 deep; does self.cam run itself?"), r.stderr)
     }
 }
+
+/// A report made with random weights says so at its top (issue 16, item 4).
+final class RandomWeightsReportTests: XCTestCase {
+    func testTheReportHeaderWarnsAboutRandomWeights() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let script = folder.appendingPathComponent("r.cam")
+        try "m = random_model \"resnet18\"\nprint 1\n".write(to: script, atomically: true, encoding: .utf8)
+        let page = folder.appendingPathComponent("r.html")
+        let r = try CLI.run(["run", script.path, "--html", page.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let html = try String(contentsOf: page, encoding: .utf8)
+        XCTAssertTrue(html.contains("<p class=\"random-weights\" role=\"alert\">⚠ Random weights: resnet18"), html)
+        XCTAssertFalse(html.contains("none loaded"))
+        // Without random_model: no banner.
+        try "print 1\n".write(to: script, atomically: true, encoding: .utf8)
+        _ = try CLI.run(["run", script.path, "--html", page.path])
+        XCTAssertFalse(try String(contentsOf: page, encoding: .utf8).contains("random-weights\" role"))
+    }
+}
