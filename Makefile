@@ -16,6 +16,7 @@ release: setup
 demo: release
 	@mkdir -p out
 	$(BIN) run examples/quickstart.cam --html out/quickstart.html
+	@bash scripts/screenshot.sh out/quickstart.html docs/images/report.png 1000,1250
 	@echo "demo: the report is at $(CURDIR)/out/quickstart.html"
 
 test: setup

@@ -20,7 +20,7 @@ public struct Checker {
         diagnostics = []
         allTopLevel = predefined
         for program in programs { Checker.collectAssigned(program.statements, into: &allTopLevel) }
-        var defined = predefined.union(registry.builtins.keys).union(["args"])  // keys: no sorting
+        var defined = predefined.union(registry.builtins.keys).union(["args", "builtins"])  // keys: no sorting
         for program in programs { check(program.statements, defined: &defined, inFunction: false) }
         return diagnostics
     }

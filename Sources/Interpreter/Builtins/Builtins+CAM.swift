@@ -63,7 +63,7 @@ extension BuiltinRegistry {
                 name: doc.builtin, parameters: camParameters(method: nil),
                 category: category, summary: doc.summary,
                 details: camDetails, formula: doc.formula, paper: doc.paper,
-                example: "cam = \(doc.builtin) model x layer=\"layer4\" target=\"tabby\"")) { args, context in
+                example: "c = \(doc.builtin) model x layer=\"layer4\" target=\"tabby\"")) { args, context in
                 try computeCAM(method: doc.method, args, context)
             })
         }

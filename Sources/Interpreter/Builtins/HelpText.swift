@@ -8,7 +8,7 @@ enum HelpText {
             time STATEMENT
               Runs the rest of the line (a command or an expression), prints how long it took \
             (wall clock) and gives back its value, like IPython's %time.
-              Example: cam = time gradcam model x
+              Example: c = time gradcam model x
             """,
         "if": """
             if CONDITION: … elif CONDITION: … else: …

@@ -54,6 +54,7 @@ final class SessionState: @unchecked Sendable {
         builtinScope = Scope(parent: nil)
         for (name, builtin) in registry.builtins { builtinScope.values[name] = .builtin(builtin) }
         builtinScope.values["args"] = .list(arguments.map { .string($0) })
+        builtinScope.values["builtins"] = .object(BuiltinNamespace(registry: registry))
         globals = Scope(parent: builtinScope)
     }
 
@@ -307,7 +308,14 @@ final class SessionState: @unchecked Sendable {
         case .function(let function):
             return try callUser(function, arguments, range: range)
         default:
-            throw ScriptError(message: "`\(name)` is \(callee.typeName == "none" ? "none" : "a \(callee.typeName)"), not a function; it cannot take arguments",
+            let what = callee.typeName == "none" ? "none" : "a \(callee.typeName)"
+            if registry.builtins[name] != nil, globals.values[name] != nil {
+                // The user's assignment hid a builtin (`cam = gradcam …`, then `cam(model, x)`).
+                throw ScriptError(message: "`\(name)` is your variable now (\(what)), which hides the builtin `\(name)`; "
+                                  + "give the variable another name, or call the builtin as `builtins.\(name)(…)`",
+                                  range: range, kind: .runtime)
+            }
+            throw ScriptError(message: "`\(name)` is \(what), not a function; it cannot take arguments",
                               range: range, kind: .runtime)
         }
     }

@@ -283,3 +283,21 @@ public final class PredictionTable: ScriptObject {
         index >= 0 && index < rows.count ? .object(rows[index]) : nil
     }
 }
+
+/// `builtins`: every builtin by name, so that one a variable hides stays reachable
+/// (`builtins.cam(model, x, method="gradcam")` after `cam = …`), as Python's `builtins` module.
+public struct BuiltinNamespace: ScriptObject {
+    let registry: BuiltinRegistry
+
+    /// `"builtins"`.
+    public var typeName: String { "builtins" }
+    /// What it is.
+    public var description: String { "builtins (every builtin by name: builtins.gradcam, …)" }
+    /// The builtins' names.
+    public var memberNames: [String] { registry.names }
+
+    /// The builtin called `name`.
+    public func member(_ name: String) throws -> Value? {
+        registry.builtins[name].map { .builtin($0) }
+    }
+}
