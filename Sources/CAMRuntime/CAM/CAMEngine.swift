@@ -25,6 +25,10 @@ public struct CAMResult: CustomStringConvertible {
     /// others, and with augmentation smoothing (six passes, six sets of weights).
     public var channelWeights: [String: Tensor] = [:]
 
+    /// Whether the method's map depends on the target (false for EigenCAM, FEM, RandomCAM): the
+    /// echo then says no class is explained instead of naming one.
+    public var usesTarget = true
+
     /// The target class index of each image.
     public var targetClasses: [Int] { targets.map(\.classIndex) }
 
@@ -39,7 +43,8 @@ public struct CAMResult: CustomStringConvertible {
             return "\(target.classIndex) \"\(label)\""
         }.joined(separator: ", ")
         let lo = map.min, hi = map.max
-        return "\(method) \(size)\(batch) at \(at)\(usedDefaultLayer ? " (default layer)" : "") → \(what), min \(format(lo)) max \(format(hi))"
+        let explains = usesTarget ? "→ \(what)" : "(no class: \(method) does not use the target)"
+        return "\(method) \(size)\(batch) at \(at)\(usedDefaultLayer ? " (default layer)" : "") \(explains), min \(format(lo)) max \(format(hi))"
     }
 
     private func format(_ x: Float) -> String {
@@ -141,10 +146,12 @@ public struct CAMEngine {
             (map, used, weights) = try pass(input, request)
         }
         let names = network.classNames
-        return CAMResult(map: map, method: method.name, layers: resolved,
-                         usedDefaultLayer: !isFullGrad && (layers ?? []).isEmpty, targets: used,
-                         labels: used.map { $0.classIndex < names.count ? names[$0.classIndex] : "class \($0.classIndex)" },
-                         channelWeights: weights)
+        var result = CAMResult(map: map, method: method.name, layers: resolved,
+                               usedDefaultLayer: !isFullGrad && (layers ?? []).isEmpty, targets: used,
+                               labels: used.map { $0.classIndex < names.count ? names[$0.classIndex] : "class \($0.classIndex)" },
+                               channelWeights: weights)
+        result.usesTarget = method.usesTarget
+        return result
     }
 
     struct Request {

@@ -65,6 +65,10 @@ public protocol CAMMethod {
     var name: String { get }
     /// Whether the method needs dS/dA (a backward pass).
     var usesGradients: Bool { get }
+    /// Whether the map depends on the target class (default true).
+    var usesTarget: Bool { get }
+    /// Whether the map comes from the target layers (default true).
+    var usesLayers: Bool { get }
     /// The map of one layer before the ReLU, `[B, h, w]`.
     func layerMap(_ layer: LayerCapture, context: CAMContext, eigenSmooth: Bool) throws -> Tensor
     /// The map of one layer (as `layerMap`) and, for a method that weights channels, the
@@ -73,6 +77,12 @@ public protocol CAMMethod {
 }
 
 extension CAMMethod {
+    /// Whether the map depends on the target class: EigenCAM, FEM and RandomCAM use none, and a
+    /// `target=` given to them is said to be ignored rather than echoed as if it mattered.
+    public var usesTarget: Bool { true }
+    /// Whether the map comes from the target layer(s): FullGrad uses every bias layer instead.
+    public var usesLayers: Bool { true }
+
     /// `layerMap`, without channel weights.
     public func weightedLayerMap(_ layer: LayerCapture, context: CAMContext, eigenSmooth: Bool) throws -> (map: Tensor, channelWeights: Tensor?) {
         (try layerMap(layer, context: context, eigenSmooth: eigenSmooth), nil)

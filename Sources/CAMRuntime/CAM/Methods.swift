@@ -126,6 +126,8 @@ public struct LayerCAM: CAMMethod {
 /// Eigen-CAM (Muhammad & Yeasin, IJCNN 2020, Eq. 4): the projection of the centred activations
 /// on their first principal component (first right singular vector); class-agnostic, no backward.
 public struct EigenCAM: CAMMethod {
+    /// The first principal component of the activations is the same for every class.
+    public var usesTarget: Bool { false }
     /// `"EigenCAM"`.
     public var name: String { "EigenCAM" }
     /// Eigen-CAM uses activations only.
@@ -157,6 +159,8 @@ public struct EigenGradCAM: CAMMethod {
 /// FEM, the Feature Explanation Method (Fuad et al., IPTA 2020): `w_c` is the fraction of
 /// pixels where `A_c > mean(A_c) + k·std(A_c)` (k = 2); map `Σ_c w_c A_c`. No backward.
 public struct FEM: CAMMethod {
+    /// The channel selection reads the activations only.
+    public var usesTarget: Bool { false }
     /// `"FEM"`.
     public var name: String { "FEM" }
     /// FEM uses activations only.
@@ -206,6 +210,8 @@ public struct FEM: CAMMethod {
 /// RandomCAM — numpy's legacy MT19937, one `uniform(-1, 1, size=(B, C))` per layer per forward,
 /// in layer order (and augmentation-pass order), the map computed in float64 as numpy does.
 public final class RandomCAM: CAMMethod {
+    /// The weights are random, whatever the class.
+    public var usesTarget: Bool { false }
     /// `"RandomCAM"`.
     public var name: String { "RandomCAM" }
     /// The weights do not depend on gradients.
@@ -384,6 +390,8 @@ public struct AblationCAM: ChannelWeightedCAMMethod {
 /// the input, summed; target layers are ignored. Computed by `CAMEngine` (it needs the input
 /// gradient and every bias layer).
 public struct FullGrad: CAMMethod {
+    /// Every bias layer and the input, never the target layers.
+    public var usesLayers: Bool { false }
     /// `"FullGrad"`.
     public var name: String { "FullGrad" }
     /// FullGrad needs gradients at every bias layer and at the input.

@@ -229,6 +229,13 @@ private func runCAM(_ method: CAMMethod, _ callee: String, _ args: BoundArgument
             context.emit(.text(CAMWorkCeiling.announcement(work)))
         })
     announceDefaultLayer(result, callee, context)
+    // Options the method does not use are said to be ignored, not silently dropped.
+    if !method.usesTarget && targets != nil {
+        context.emit(.text("\(callee): target= is ignored: \(method.name)'s map does not depend on the class"))
+    }
+    if !method.usesLayers && layers != nil {
+        context.emit(.text("\(callee): layer= is ignored: \(method.name) uses every bias layer and the input, not a target layer"))
+    }
     return .object(CAMObject(result, mean: model.network.preset.mean, std: model.network.preset.std,
                              origin: try args.tensor("x").origin))
 }
