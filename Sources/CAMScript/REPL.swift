@@ -150,7 +150,7 @@ struct REPL {
         }
         while let line = readLine(strippingNewline: true) {
             transcript.append(line)
-            runAll(accumulator.feed(line))
+            runAll(accumulator.feed(line, blankEndsBlock: false))
         }
         runAll(accumulator.finish())
         return firstFailure.map(ExitStatus.code(for:)) ?? 0
@@ -214,9 +214,10 @@ struct REPL {
                 append_history(1, history)
             }
             // A bracketed paste can deliver several lines at once.
-            for piece in line.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            let pieces = line.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            for (index, piece) in pieces.enumerated() {
                 transcript.append(piece)
-                for chunk in accumulator.feed(piece) {
+                for chunk in accumulator.feed(piece, blankEndsBlock: index == pieces.count - 1) {
                     _ = execute(chunk, session, interrupts, renderer)
                 }
             }

@@ -26,13 +26,26 @@ public struct InputAccumulator: Sendable {
     public var isEmpty: Bool { lines.isEmpty }
 
     /// Adds one line; returns the chunks that became complete, in order.
-    public mutating func feed(_ line: String) -> [Chunk] {
+    ///
+    /// `blankEndsBlock` is the interactive rule: an empty line ends an open block at once, since
+    /// nothing typed later can be seen yet. Where more input is already known to follow —
+    /// piped input, and every line of a multi-line paste but its last — an empty line inside a
+    /// block is kept and the next line decides, as in a file: an indented line goes on with the
+    /// block, an unindented one ends it. That way `camscript < f.cam` and `camscript run f.cam`
+    /// agree on a function with blank lines in its body.
+    public mutating func feed(_ line: String, blankEndsBlock: Bool = true) -> [Chunk] {
         let number = nextLine
         nextLine += 1
         if lines.isEmpty { return start(line, number) }
         if Session.inputState(of: joined) == .openBlock {
             let trimmed = line.trimmingWhitespace()
-            if trimmed.isEmpty { return [take()] }
+            if trimmed.isEmpty {
+                guard blankEndsBlock else {
+                    lines.append(line)
+                    return []
+                }
+                return [take()]
+            }
             let indented = line.first == " " || line.first == "\t"
             let firstWord = trimmed.prefix { $0.isLetter }
             if !indented && firstWord != "elif" && firstWord != "else" && !trimmed.hasPrefix("#") {

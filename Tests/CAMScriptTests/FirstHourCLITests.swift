@@ -144,3 +144,28 @@ final class RandomWeightsReportTests: XCTestCase {
         XCTAssertFalse(try String(contentsOf: page, encoding: .utf8).contains("random-weights\" role"))
     }
 }
+
+/// Piped input and `run` agree on blocks with blank lines (issue 16, item 15): the REPL reading a
+/// pipe sees what follows a blank line, as a file does.
+final class PipedBlankLineTests: XCTestCase {
+    func testPipedInputAndRunAgreeOnBlocksWithBlankLines() throws {
+        let folder = try CLI.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let scripts = [
+            "def f(x):\n    y = x * 2\n\n    return y\nprint f(3)\n",
+            "for i in [1, 2]:\n    x = i\n\n\n    print x\n\nprint \"after\"\n",
+            "if 1 > 2:\n    print \"no\"\n\nelse:\n    print \"else\"\n",
+            "def g():\n    # a comment\n\n    for k in [1]:\n\n        print k\n\n    return 5\nprint g()\n",
+            "x = 1\n\n\nwhile x < 4:\n\n    x = x + 1\nprint x\n",
+        ]
+        for (n, text) in scripts.enumerated() {
+            let path = folder.appendingPathComponent("s\(n).cam")
+            try text.write(to: path, atomically: true, encoding: .utf8)
+            let run = try CLI.run(["run", path.path])
+            let piped = try CLI.run([], stdin: text)
+            XCTAssertEqual(run.status, 0, run.stderr)
+            XCTAssertEqual(piped.stdout, run.stdout, "script \(n): \(text)")
+            XCTAssertEqual(piped.stderr, "", "script \(n)")
+        }
+    }
+}
