@@ -313,31 +313,34 @@ final class ReportRenderingTests: XCTestCase {
         XCTAssertEqual(report.dateText, "2027-01-15T08:00:00Z")
         XCTAssertEqual(report.provenance, [ProvenanceRecord(kind: "model", path: folder.appendingPathComponent("tiny.model").path,
                                                             sha256: SHA256.hexDigest(of: Array("weights".utf8)))])
-        // Cell 1: the shown picture and the print; the middle bare `swatch()` is not the last statement.
+        // Cell 1: the shown picture, the middle bare `swatch()`'s echo (as the REPL shows it) and the print.
         let first = report.cells[0].outputs
-        XCTAssertEqual(first.count, 2)
-        guard case .image(let shown, "swatch 3×2") = first[0], case .text("done") = first[1] else {
+        XCTAssertEqual(first.count, 3)
+        guard case .image(let shown, "swatch 3×2") = first[0], case .value("swatch 3×2", _, isLast: false) = first[1],
+              case .text("done") = first[2] else {
             return XCTFail("unexpected outputs \(first)")
         }
         XCTAssertEqual(shown.width, 3)
-        // Cell 2: only the last expression's value, with its picture.
+        // Cell 2: every echo in order; the last one is the cell's result, with its picture.
         let second = report.cells[1].outputs
-        XCTAssertEqual(second.count, 1)
-        guard case .value("swatch 3×2", let picture?) = second[0] else { return XCTFail("unexpected outputs \(second)") }
+        XCTAssertEqual(second.count, 2)
+        guard case .value("2", nil, isLast: false) = second[0],
+              case .value("swatch 3×2", let picture?, isLast: true) = second[1] else { return XCTFail("unexpected outputs \(second)") }
         XCTAssertEqual(picture.rgb.prefix(3), [255, 0, 0])
         XCTAssertEqual(report.cells.map(\.executionCount), [1, 2])
 
         let html = HTMLReport().render(report)
         XCTAssertTrue(html.contains(SHA256.hexDigest(of: Array("weights".utf8))))
-        XCTAssertEqual(html.components(separatedBy: "src=\"data:image/png;base64,").count - 1, 2)
+        XCTAssertEqual(html.components(separatedBy: "src=\"data:image/png;base64,").count - 1, 3)
         let pngBase64 = try XCTUnwrap(html.components(separatedBy: "data:image/png;base64,").last?.components(separatedBy: "\"").first)
         let decoded = try RGBImage(data: try XCTUnwrap(Data(base64Encoded: pngBase64)), fileName: "x.png")
         XCTAssertEqual(decoded.pixels, picture.rgb, "the page embeds the exact picture")
 
         let notebook = try XCTUnwrap(try JSONSerialization.jsonObject(with: NotebookExport().render(report)) as? [String: Any])
         let cells = try XCTUnwrap(notebook["cells"] as? [[String: Any]])
-        let result = try XCTUnwrap((cells[1]["outputs"] as? [[String: Any]])?.first)
-        XCTAssertEqual(result["output_type"] as? String, "execute_result")
+        let outputs = try XCTUnwrap(cells[1]["outputs"] as? [[String: Any]])
+        XCTAssertEqual(outputs.map { $0["output_type"] as? String }, ["display_data", "execute_result"])
+        let result = try XCTUnwrap(outputs.last)
         let data = try XCTUnwrap(result["data"] as? [String: Any])
         XCTAssertNotNil(data["image/png"] as? String)
         XCTAssertEqual(data["text/plain"] as? [String], ["swatch 3×2"])

@@ -142,7 +142,7 @@ struct HTMLReport {
         switch output {
         case .text(let text):
             return "<pre class=\"stdout\">" + HTML.escape(text) + "</pre>\n"
-        case .value(let text, let image):
+        case .value(let text, let image, _):
             if let image, let tag = imageTag(image, alternative: text) {
                 return "<figure class=\"result\">\(tag)<figcaption>\(HTML.escape(text))</figcaption></figure>\n"
             }

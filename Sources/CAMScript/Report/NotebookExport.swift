@@ -63,12 +63,17 @@ struct NotebookExport {
             switch output {
             case .text(let text):
                 pendingText.append(text)
-            case .value(let text, let image):
+            case .value(let text, let image, let isLast):
                 flushText()
                 var data: [String: Any] = ["text/plain": NotebookExport.lines(text)]
                 if let png = image?.pngData { data["image/png"] = png.base64EncodedString() }
-                outputs.append(["output_type": "execute_result", "execution_count": cell.executionCount ?? NSNull(),
-                                "data": data, "metadata": [String: Any]()])
+                // The last statement's value is the cell's result; echoes before it are displays.
+                if isLast {
+                    outputs.append(["output_type": "execute_result", "execution_count": cell.executionCount ?? NSNull(),
+                                    "data": data, "metadata": [String: Any]()])
+                } else {
+                    outputs.append(["output_type": "display_data", "data": data, "metadata": [String: Any]()])
+                }
             case .image(let image, let description):
                 flushText()
                 var data: [String: Any] = ["text/plain": NotebookExport.lines(description)]

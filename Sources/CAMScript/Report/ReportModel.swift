@@ -100,8 +100,9 @@ struct CellReport {
 enum CellOutput {
     /// Text from `print`, `help`, `vars`, `time` (lines joined with newlines, no trailing newline).
     case text(String)
-    /// The value of the cell's last bare expression: its echo text, and its picture when it has one.
-    case value(String, image: DisplayImage?)
+    /// The value of a bare expression, as the REPL echoes it: its echo text, its picture when it
+    /// has one, and whether it is the cell's last statement (Jupyter's execute_result).
+    case value(String, image: DisplayImage?, isLast: Bool)
     /// A picture from `show`, with a one-line description.
     case image(DisplayImage, description: String)
 }

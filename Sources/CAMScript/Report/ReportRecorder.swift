@@ -28,8 +28,9 @@ final class ReportRecorder: OutputSink {
         return items
     }
 
-    /// A cell's outputs from its items: every text and image, and the echo of the cell's last
-    /// statement when it is a bare expression (Jupyter shows only that one).
+    /// A cell's outputs from its items: every text, image and echo, in order, as the REPL shows
+    /// them — a table echoed in the middle of a cell is part of what the cell shows, not only
+    /// the last statement's value that Jupyter would keep.
     static func outputs(of items: [OutputItem], lastStatement: SourceRange?) -> [CellOutput] {
         items.compactMap { item -> CellOutput? in
             switch item.kind {
@@ -38,10 +39,9 @@ final class ReportRecorder: OutputSink {
             case .image(let image, let description):
                 return .image(image, description: description)
             case .value(let text, let value):
-                guard let lastStatement, item.range == lastStatement else { return nil }
                 var image: DisplayImage?
                 if case .object(let object) = value { image = object.displayImage }
-                return .value(text, image: image)
+                return .value(text, image: image, isLast: lastStatement != nil && item.range == lastStatement)
             }
         }
     }
