@@ -24,6 +24,17 @@ final class TerminalSink: OutputSink {
         return environment["COLUMNS"].flatMap { Int($0) } ?? 80
     }
 
+    /// The window's size now: columns, rows and the cell's pixels (when the terminal says).
+    static func window(_ environment: [String: String]) -> (columns: Int, rows: Int, cell: (width: Int, height: Int)?) {
+        var size = winsize()
+        if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0, size.ws_row > 0 {
+            let cell = size.ws_xpixel > 0 && size.ws_ypixel > 0
+                ? (Int(size.ws_xpixel) / Int(size.ws_col), Int(size.ws_ypixel) / Int(size.ws_row)) : nil
+            return (Int(size.ws_col), Int(size.ws_row), cell)
+        }
+        return (environment["COLUMNS"].flatMap { Int($0) } ?? 80, environment["LINES"].flatMap { Int($0) } ?? 24, nil)
+    }
+
     func emit(_ item: OutputItem) {
         let text: String
         switch item.kind {
@@ -33,7 +44,10 @@ final class TerminalSink: OutputSink {
             text = s + "\n"
         case .image(let image, let description):
             var current = renderer
-            current.columns = max(8, TerminalSink.columns(ProcessInfo.processInfo.environment))
+            let window = TerminalSink.window(ProcessInfo.processInfo.environment)
+            current.columns = max(8, window.columns)
+            current.rows = max(4, window.rows)
+            if let cell = window.cell, cell.width > 0, cell.height > 0 { current.cellPixels = cell }
             text = current.render(image, description: description)
         }
         FileHandle.standardOutput.write(Data(text.utf8))

@@ -85,6 +85,28 @@ final class TerminalImageTests: XCTestCase {
         XCTAssertTrue(text.contains("#180@?$"), text)
     }
 
+    /// A tall picture fits the window's height as well as its width (issue 16, item 6): blocks
+    /// use two pixel rows per text row, pixel protocols scale to the rows × cell pixels.
+    func testPicturesFitTheWindowsHeight() {
+        let tall = DisplayImage(width: 100, height: 400, rgb: [UInt8](repeating: 9, count: 100 * 400 * 3))
+        var blocks = TerminalImageRenderer(graphics: .truecolorBlocks, columns: 200)
+        blocks.rows = 30
+        let lines = blocks.render(tall, description: "").split(separator: "\n")
+        XCTAssertEqual(lines.count, 28, "30 rows less the prompt's two")
+        XCTAssertEqual(lines[0].components(separatedBy: "▀").count - 1, 14, "the width shrinks with the height: 100 × 56/400")
+        // Wide and short: the width limits, as before.
+        let wide = DisplayImage(width: 400, height: 40, rgb: [UInt8](repeating: 9, count: 400 * 40 * 3))
+        XCTAssertEqual(blocks.render(wide, description: "").split(separator: "\n").first?.components(separatedBy: "▀").count, 200)
+        var kitty = TerminalImageRenderer(graphics: .kitty, columns: 200)
+        kitty.rows = 12
+        kitty.cellPixels = (10, 20)
+        XCTAssertTrue(kitty.render(tall, description: "").hasPrefix("\u{1B}_Ga=T,f=24,s=50,v=200,"), "fits 10 rows × 20 px")
+        var sixel = TerminalImageRenderer(graphics: .sixel, columns: 200)
+        sixel.rows = 12
+        sixel.cellPixels = (10, 20)
+        XCTAssertTrue(sixel.render(tall, description: "").hasPrefix("\u{1B}P0;1;0q\"1;1;50;200"))
+    }
+
     func testITermUsesThePNGEncoderOrFallsBack() {
         let withEncoder = TerminalImageRenderer(graphics: .iterm2, pngEncoder: { _ in [1, 2, 3] })
         XCTAssertEqual(withEncoder.render(picture, description: ""), "\u{1B}]1337;File=inline=1;size=3;preserveAspectRatio=1:AQID\u{07}\n")

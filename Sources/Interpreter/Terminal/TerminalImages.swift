@@ -46,6 +46,25 @@ public struct TerminalImageRenderer: Sendable {
     public var graphics: TerminalGraphics
     /// The terminal's width in character cells (block renderings fit in it).
     public var columns: Int
+    /// The terminal's height in character cells: every rendering fits in it, less two lines
+    /// (the prompt and the line before), so a picture never scrolls its own top away.
+    public var rows = 24
+    /// The size of a character cell in pixels, when the terminal reports it (TIOCGWINSZ's
+    /// pixel fields); pixel protocols use it to fit the height. 8×16 when unknown.
+    public var cellPixels: (width: Int, height: Int) = (8, 16)
+
+    /// The rows a picture may take.
+    var availableRows: Int { Swift.max(2, rows - 2) }
+
+    /// The picture scaled down (never up) to fit `columns` × `availableRows` cells of
+    /// `cellPixels`, for the pixel protocols.
+    func fittedForPixels(_ image: DisplayImage) -> DisplayImage {
+        let maxWidth = Swift.max(8, columns * cellPixels.width), maxHeight = Swift.max(8, availableRows * cellPixels.height)
+        let scale = Swift.min(1, Double(maxWidth) / Double(image.width), Double(maxHeight) / Double(image.height))
+        guard scale < 1 else { return image }
+        return TerminalImageRenderer.resized(image, width: Swift.max(1, Int(Double(image.width) * scale)),
+                                             height: Swift.max(1, Int(Double(image.height) * scale)))
+    }
     /// Encodes a picture as PNG (iTerm2 needs PNG); without one, iTerm2 falls back to blocks.
     public var pngEncoder: (@Sendable (DisplayImage) -> [UInt8]?)?
 
@@ -62,12 +81,13 @@ public struct TerminalImageRenderer: Sendable {
         guard image.width > 0, image.height > 0 else { return "[\(description)]\n" }
         switch graphics {
         case .none: return "[\(description)]\n"
-        case .kitty: return kitty(image)
+        case .kitty: return kitty(fittedForPixels(image))
         case .iterm2:
-            guard let png = pngEncoder?(image) else { return blocks(image, trueColor: true) }
+            let fitted = fittedForPixels(image)
+            guard let png = pngEncoder?(fitted) else { return blocks(image, trueColor: true) }
             return "\u{1B}]1337;File=inline=1;size=\(png.count);preserveAspectRatio=1:"
                 + Data(png).base64EncodedString() + "\u{07}\n"
-        case .sixel: return sixel(image)
+        case .sixel: return sixel(fittedForPixels(image))
         case .truecolorBlocks: return blocks(image, trueColor: true)
         case .paletteBlocks: return blocks(image, trueColor: false)
         }
@@ -115,8 +135,13 @@ public struct TerminalImageRenderer: Sendable {
     }
 
     private func blocks(_ image: DisplayImage, trueColor: Bool) -> String {
-        let width = Swift.min(image.width, columns - 1)
-        var height = Swift.max(2, Int((Double(image.height) * Double(width) / Double(image.width)).rounded()))
+        // Two pixel rows per character row: fit the width, then the height.
+        var width = Swift.min(image.width, columns - 1)
+        let tallest = 2 * availableRows
+        if Double(image.height) * Double(width) / Double(image.width) > Double(tallest) {
+            width = Swift.max(1, Int(Double(image.width) * Double(tallest) / Double(image.height)))
+        }
+        var height = Swift.min(tallest, Swift.max(2, Int((Double(image.height) * Double(width) / Double(image.width)).rounded())))
         height += height % 2
         let small = TerminalImageRenderer.resized(image, width: width, height: height)
         func color(_ x: Int, _ y: Int, background: Bool) -> String {
