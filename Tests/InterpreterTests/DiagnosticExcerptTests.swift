@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import Interpreter
+@testable import CAMRuntime
 
 /// Long source lines are shown as a window around the error, and the checker's "did you mean"
 /// hints stay the same while costing far less (issue 8).
@@ -125,27 +126,43 @@ final class DiagnosticExcerptTests: XCTestCase {
             let a = word(), b = word()
             let exact = referenceEditDistance(a, b)
             for bound in 0...6 {
-                XCTAssertEqual(editDistance(a, b, atMost: bound), exact <= bound ? exact : nil,
+                XCTAssertEqual(NameMatching.editDistance(a, b, atMost: bound), exact <= bound ? exact : nil,
                                "\(String(a)) / \(String(b)) bound \(bound)")
             }
-            XCTAssertEqual(editDistance(String(a), String(b)), exact)
+            XCTAssertEqual(NameMatching.editDistance(String(a), String(b)), exact)
         }
-        XCTAssertEqual(editDistance("modle", "model"), 1)
-        XCTAssertEqual(editDistance(Array("a"), Array(String(repeating: "a", count: 5000)), atMost: 3), nil)
+        XCTAssertEqual(NameMatching.editDistance("modle", "model"), 1)
+        XCTAssertEqual(NameMatching.editDistance(Array("a"), Array(String(repeating: "a", count: 5000)), atMost: 3), nil)
     }
 
-    func testHintsAreTheSameAsBefore() {
-        var rng = SystemRandomNumberGenerator()
-        let names = Array(BuiltinRegistry.standard.names).sorted() + ["model", "Model", "x", "xs", "layer4", "İstanbul", "ﬁle"]
-        for name in names + ["modle", "MODEL", "gradcm", "lod", "prnt", "", "a", "savee", "İstanbu", "file"] {
-            XCTAssertEqual(closestMatch(to: name, in: names), referenceClosestMatch(name, names), name)
+    /// One rule for every did-you-mean (issue 16, item 8): whole words, then substrings, then
+    /// spelling; ties by distance, common prefix, trailing number, then order.
+    func testOneMatchingRuleForEveryHint() {
+        let names = Array(BuiltinRegistry.standard.names).sorted() + ["model", "x", "xs", "layer4"]
+        XCTAssertEqual(closestMatch(to: "modle", in: names), "model")
+        XCTAssertEqual(closestMatch(to: "MODEL", in: names), "model")
+        XCTAssertEqual(closestMatch(to: "gradcm", in: names), "gradcam")
+        XCTAssertEqual(closestMatch(to: "prnt", in: names), "print")
+        XCTAssertNil(closestMatch(to: "qqqqqq", in: names))
+        // Words and substrings before spelling.
+        let labels = ["tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat", "cab", "jay", "eft", "polecat"]
+        XCTAssertEqual(NameMatching.suggestions(for: "cat", in: labels, limit: 5),
+                       ["tiger cat", "Persian cat", "Siamese cat", "Egyptian cat", "polecat"])
+        XCTAssertEqual(closestMatch(to: "grad", in: ["eigengradcam", "gradcam", "fullgrad"]), "gradcam")
+        // Ties: the longer common prefix, then the closer trailing number, then the given order.
+        XCTAssertEqual(closestMatch(to: "layer5", in: ["layer1", "layer2", "layer3", "layer4"]), "layer4")
+        XCTAssertEqual(closestMatch(to: "_blocks.20", in: ["_blocks.0", "_blocks.2", "_blocks.12"]), "_blocks.2")
+        XCTAssertEqual(closestMatch(to: "ab", in: ["ac", "ad"]), "ac")
+    }
+
+    func testRuntimeAndSpecialisedMessagesUseTheSameRule() throws {
+        // Labels: "cat" lists the cats (was "cab", "jay", "eft").
+        XCTAssertThrowsError(try ClassTarget.resolve("cat", classNames: ImageNetClasses.names)) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("closest labels: \"tiger cat\" (282), \"Persian cat\" (283), \"Siamese cat\" (284), \"Egyptian cat\" (285), \"Madagascar cat\" (383)"), message)
         }
-        for _ in 0..<300 {
-            var typo = Array(names.randomElement(using: &rng) ?? "model")
-            if !typo.isEmpty { typo.remove(at: Int.random(in: 0..<typo.count, using: &rng)) }
-            typo.insert("z", at: Int.random(in: 0...typo.count, using: &rng))
-            let shuffled = names.shuffled(using: &rng)
-            XCTAssertEqual(closestMatch(to: String(typo), in: shuffled), referenceClosestMatch(String(typo), shuffled), String(typo))
+        XCTAssertThrowsError(try CAMMethods.make(named: "gradcamm")) { error in
+            XCTAssertTrue("\(error)".contains("did you mean \"gradcam\"?"), "\(error)")
         }
     }
 

@@ -23,12 +23,13 @@ public enum CAMMethods {
         case "fem": return FEM()
         case "randomcam": return RandomCAM(seed: seed)
         default:
-            let wanted = key(name)
-            let ranked = names.sorted {
-                let (a, b) = (ClassTarget.editDistance(key($0), wanted), ClassTarget.editDistance(key($1), wanted))
-                return a != b ? a < b : (names.firstIndex(of: $0) ?? 0) < (names.firstIndex(of: $1) ?? 0)
+            let keys = names.map(key)
+            let ranked = NameMatching.nearest(to: key(name), in: keys, limit: keys.count).compactMap { k in
+                keys.firstIndex(of: k).map { names[$0] }
             }
-            throw RuntimeError("unknown CAM method \"\(name)\"; did you mean \"\(ranked[0])\"? The methods are: \(ranked.joined(separator: ", "))")
+            let best = NameMatching.best(for: key(name), in: keys).flatMap { k in keys.firstIndex(of: k).map { names[$0] } }
+                ?? ranked.first ?? "gradcam"
+            throw RuntimeError("unknown CAM method \"\(name)\"; did you mean \"\(best)\"? The methods are: \(ranked.joined(separator: ", "))")
         }
     }
 

@@ -95,14 +95,16 @@ public enum ClassTarget: Sendable, Equatable {
             let list = matches.map { "\($0) (\"\(classNames[$0])\")" }.joined(separator: ", ")
             throw RuntimeError("label \"\(label)\" is ambiguous: it names classes \(list); use a class index")
         }
-        let ranked = classNames.indices.map { i -> (Int, Int) in
-            let name = normalized(classNames[i])
-            let distance = name.contains(wanted) || wanted.contains(name)
-                ? Swift.min(editDistance(name, wanted), Swift.max(name.count - wanted.count, 0) / 2)
-                : editDistance(name, wanted)
-            return (distance, i)
-        }.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }
-        let closest = ranked.prefix(5).map { "\"\(classNames[$0.1])\" (\($0.1))" }.joined(separator: ", ")
+        // Labels by word and substring first (`cat` lists the cats), then by spelling.
+        let labels = classNames.map(normalized)
+        var picked = NameMatching.suggestions(for: wanted, in: labels, limit: 5)
+        if picked.isEmpty { picked = NameMatching.nearest(to: wanted, in: labels, limit: 5) }
+        var used = Set<Int>()
+        let closest = picked.compactMap { label -> String? in
+            guard let i = labels.indices.first(where: { labels[$0] == label && !used.contains($0) }) else { return nil }
+            used.insert(i)
+            return "\"\(classNames[i])\" (\(i))"
+        }.joined(separator: ", ")
         throw RuntimeError("unknown label \"\(label)\"; closest labels: \(closest)")
     }
 
@@ -146,22 +148,6 @@ public enum ClassTarget: Sendable, Equatable {
         s.lowercased().replacingUnderscores.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
     }
 
-    /// Levenshtein distance between two strings (by characters).
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let x = Array(a), y = Array(b)
-        if x.isEmpty { return y.count }
-        if y.isEmpty { return x.count }
-        var previous = Array(0...y.count)
-        var current = previous
-        for i in 1...x.count {
-            current[0] = i
-            for j in 1...y.count {
-                current[j] = Swift.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
-            }
-            swap(&previous, &current)
-        }
-        return previous[y.count]
-    }
 }
 
 extension String {

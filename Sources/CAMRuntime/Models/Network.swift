@@ -285,42 +285,11 @@ public final class Network {
     }
 
     private func notFound(_ path: String) -> RuntimeError {
-        // Nearest by edit distance; ties go to the longer common prefix, then the closer trailing number
-        // (so "layer5" suggests "layer4").
-        func score(_ name: String) -> (Int, Int, Int) {
-            let prefix = zip(path, name).prefix { $0 == $1 }.count
-            let gap = Network.trailingNumber(path).flatMap { a in Network.trailingNumber(name).map { abs(a - $0) } }
-            return (Network.editDistance(path, name), -prefix, gap ?? Int.max)
-        }
-        let scored = layerNames.map { ($0, score($0)) }
-        let limit = Swift.max(2, path.count / 3)
-        if let best = scored.map(\.1).min(by: <), best.0 <= limit {
-            let close = scored.filter { $0.1 == best }.prefix(3).map { "\"\($0.0)\"" }
-            return RuntimeError("layer \"\(path)\" not found; did you mean \(close.joined(separator: " or "))?")
+        if let best = NameMatching.best(for: path, in: layerNames) {
+            return RuntimeError("layer \"\(path)\" not found; did you mean \"\(best)\"?")
         }
         let top = graph.root.children.filter(\.isNamed).map { "\"\($0.path)\"" }.joined(separator: ", ")
         return RuntimeError("layer \"\(path)\" not found in \(architecture); its top-level layers are \(top)")
-    }
-
-    /// The number a string ends with, if any ("layer5" → 5).
-    private static func trailingNumber(_ s: String) -> Int? {
-        let digits = s.reversed().prefix { $0.isNumber }
-        return digits.isEmpty ? nil : Int(String(digits.reversed()))
-    }
-
-    /// The Levenshtein distance between two strings.
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
-        if a.isEmpty { return b.count }
-        var previous = Array(0...b.count)
-        for i in 1...a.count {
-            var current = [i] + [Int](repeating: 0, count: b.count)
-            for j in stride(from: 1, through: b.count, by: 1) {
-                current[j] = Swift.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            previous = current
-        }
-        return previous[b.count]
     }
 
     // MARK: Running

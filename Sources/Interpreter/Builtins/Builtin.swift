@@ -250,82 +250,11 @@ public struct BoundArguments: Sendable {
     }
 }
 
-/// Finds the closest candidate to a misspelled name (edit distance at most a third of its
-/// length, at least 1), for "did you mean" hints.
-///
-/// The first candidate at the smallest distance wins. Each candidate costs at most
-/// O(length × bound): a candidate whose length differs by more than the bound is skipped
-/// outright, and the distance is computed only inside the diagonal band that can still stay
-/// within the bound (the checker asks this for every undefined name in a script).
+/// The best match for a misspelled name among `candidates`, by the one rule every
+/// "did you mean" uses (`NameMatching`).
 public func closestMatch<Candidates: Sequence>(to name: String, in candidates: Candidates) -> String?
 where Candidates.Element == String {
-    let limit = Swift.max(1, name.count / 3)
-    let target = Array(name.lowercased())
-    var best: (candidate: String, distance: Int)?
-    for candidate in candidates where candidate != name {
-        let bound = Swift.min(limit, (best?.distance ?? Int.max) - 1)
-        guard bound >= 0 else { break }  // a distance of 0 cannot be improved on
-        // An ASCII name keeps its length when lowercased: skip it without copying when the
-        // lengths alone differ by more than the bound.
-        if candidate.utf8.allSatisfy({ $0 < 0x80 }), abs(candidate.utf8.count - target.count) > bound {
-            continue
-        }
-        if let d = editDistance(target, Array(candidate.lowercased()), atMost: bound) {
-            best = (candidate, d)
-        }
-    }
-    return best?.candidate
-}
-
-/// The edit distance between two strings, counting a swap of adjacent characters as one edit
-/// (optimal string alignment), so that `modle` is one edit from `model`.
-func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a), b = Array(b)
-    // The distance never exceeds the longer length, so that bound always yields a value.
-    return editDistance(a, b, atMost: Swift.max(a.count, b.count)) ?? Swift.max(a.count, b.count)
-}
-
-/// The optimal-string-alignment distance between `a` and `b` if it is at most `bound`, else `nil`.
-///
-/// Every cell (i, j) of the distance table is at least |i − j|, and the cells on an optimal
-/// path never decrease, so a path ending at or below `bound` stays inside the band
-/// |i − j| ≤ bound: only that band is computed (cells outside it count as `bound + 1`), in three
-/// rolling rows. A path visits row i or row i − 1 (a transposition skips one row at most), so
-/// two consecutive rows above the bound end the search.
-func editDistance(_ a: [Character], _ b: [Character], atMost bound: Int) -> Int? {
-    let n = a.count, m = b.count
-    guard bound >= 0, abs(n - m) <= bound else { return nil }
-    if n == 0 { return m }
-    if m == 0 { return n }
-    let outside = bound + 1
-    var older = [Int](repeating: outside, count: m + 1)  // row i − 2
-    var previous = Array(0...m)                          // row i − 1 (row 0: j insertions)
-    var row = [Int](repeating: outside, count: m + 1)    // row i
-    var previousMinimum = 0
-    for i in 1...n {
-        let low = Swift.max(1, i - bound), high = Swift.min(m, i + bound)
-        row[0] = i
-        if low > 1 { row[low - 1] = outside }
-        var rowMinimum = low == 1 ? i : outside
-        if low <= high {
-            for j in low...high {
-                let cost = a[i - 1] == b[j - 1] ? 0 : 1
-                var d = Swift.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + cost)
-                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
-                    d = Swift.min(d, older[j - 2] + 1)
-                }
-                row[j] = Swift.min(d, outside)
-                rowMinimum = Swift.min(rowMinimum, row[j])
-            }
-        }
-        if high < m { row[high + 1] = outside }
-        if rowMinimum > bound && previousMinimum > bound { return nil }
-        previousMinimum = rowMinimum
-        swap(&older, &previous)
-        swap(&previous, &row)
-    }
-    let distance = previous[m]
-    return distance <= bound ? distance : nil
+    NameMatching.best(for: name, in: candidates)
 }
 
 /// " did you mean `x`?" or "".
