@@ -93,7 +93,7 @@ public struct Checker {
         case .name(let name, let range):
             if !defined.contains(name) {
                 diagnostics.append(Diagnostic(kind: .resolution,
-                                              message: "undefined name `\(name)`" + didYouMean(name, defined),
+                                              message: "undefined name `\(name)`" + (PythonHabits.name(name) ?? didYouMean(name, defined)),
                                               range: range))
             }
         case .list(let items, _): for i in items { check(i, defined) }
@@ -132,7 +132,7 @@ public struct Checker {
             if !s.parameters.contains(where: { $0.name == key }) {
                 let known = s.parameters.map(\.name)
                 diagnostics.append(Diagnostic(kind: .resolution,
-                                              message: "\(s.name): unknown keyword argument `\(key)`" + didYouMean(key, known),
+                                              message: "\(s.name): unknown keyword argument `\(key)`" + (PythonHabits.keyword(key) ?? didYouMean(key, known)),
                                               range: a.nameRange ?? range))
             }
             given.insert(key)

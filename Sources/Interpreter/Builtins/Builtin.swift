@@ -292,7 +292,7 @@ extension BuiltinSignature {
                 }
                 guard parameters.contains(where: { $0.name == key }) else {
                     let known = parameters.map(\.name)
-                    let hint = didYouMean(key, known)
+                    let hint = PythonHabits.keyword(key) ?? didYouMean(key, known)
                     let list = known.isEmpty ? "it takes no keyword arguments"
                         : "known: " + known.map { "`\($0)`" }.joined(separator: ", ")
                     throw RuntimeError("\(name): unknown keyword argument `\(key)`" +

@@ -190,7 +190,7 @@ final class SessionState: @unchecked Sendable {
             guard let value = scope.lookup(name) else {
                 var known = Array(scope.allNames)
                 known.append(contentsOf: Keyword.allCases.map(\.rawValue))
-                throw ScriptError(message: "undefined name `\(name)`" + didYouMean(name, known),
+                throw ScriptError(message: "undefined name `\(name)`" + (PythonHabits.name(name) ?? didYouMean(name, known)),
                                   range: range, kind: .runtime)
             }
             return value

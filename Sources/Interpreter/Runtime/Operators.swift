@@ -195,13 +195,19 @@ enum Operators {
             case "count": return .number(Double(t.count))
             case "argmax": return .number(Double(t.argmax))
             default:
-                throw RuntimeError("tensor has no member `\(name)`" + didYouMean(name, tensorMembers)
+                throw RuntimeError("tensor has no member `\(name)`" + (PythonHabits.member(name) ?? didYouMean(name, tensorMembers))
                                    + " (members: " + tensorMembers.joined(separator: ", ") + ")")
             }
         case .object(let o):
             if let v = try o.member(name) { return v }
             let names = o.memberNames
-            throw RuntimeError("\(o.typeName) has no member `\(name)`" + didYouMean(name, names)
+            // A model's layer as a member (`model.layer4[-1]`, pytorch-grad-cam's target_layers):
+            // layers are named by strings here.
+            if let model = o as? ModelObject, (try? model.network.resolveLayer(name)) != nil {
+                throw RuntimeError("model has no member `\(name)`; in CAMScript: layer=\"\(name)\" (or \"\(name)[-1]\" for its last block) "
+                                   + "names a layer in a CAM call, and `layers model` lists them (Python: target_layers=[model.\(name)[-1]])")
+            }
+            throw RuntimeError("\(o.typeName) has no member `\(name)`" + (PythonHabits.member(name) ?? didYouMean(name, names))
                                + (names.isEmpty ? "" : " (members: " + names.joined(separator: ", ") + ")"))
         default:
             throw RuntimeError("\(value.typeName == "none" ? "none" : "a \(value.typeName)") has no members (asked for `.\(name)`)")

@@ -292,7 +292,8 @@ public struct Parser {
             var arguments: [ArgumentSyntax] = []
             while !atEndOfCommand() {
                 if checkSymbol(":") || checkSymbol(")") || checkSymbol("]") || checkSymbol(",") {
-                    throw error("unexpected \(current.summary) in the arguments of `\(name)`")
+                    throw error("unexpected \(current.summary) in the arguments of `\(name)`"
+                                + (name == "with" ? PythonHabits.pointer(PythonHabits.with) : ""))
                 }
                 arguments.append(try argument(command: true))
             }
@@ -473,7 +474,13 @@ public struct Parser {
                 let saved = commandArgument
                 commandArgument = false
                 defer { commandArgument = saved }
+                if checkSymbol(":") {
+                    throw error("expected an index, found `:`" + PythonHabits.pointer(PythonHabits.multiAxisIndex))
+                }
                 let index = try expression()
+                if checkSymbol(",") || checkSymbol(":") {
+                    throw error("expected `]` to close the index, found \(current.summary)" + PythonHabits.pointer(PythonHabits.multiAxisIndex))
+                }
                 let close = try expectSymbol("]", "to close the index")
                 value = .index(value, index, value.range.extended(to: open.range).extended(to: close.range))
             } else if checkSymbol(".") {
