@@ -1,12 +1,10 @@
 // fuzz-max-len: 4096
 // fuzz-seeds: fuzz/seeds/npy
-// fuzz-needs: Interpreter
 
 import Foundation
 import CAMRuntime
-import Interpreter
 
-/// The interpreter's `.npy` reader (`load("x.npy")`): magic, version, header dictionary,
+/// The runtime's `.npy` reader (`load("x.npy")`): magic, version, header dictionary,
 /// dtype, shape and the data size it implies.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzNPY(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {

@@ -1,4 +1,3 @@
-import CAMRuntime
 import Foundation
 
 /// Reads and writes NumPy `.npy` files (format versions 1–3, little-endian, C order).
