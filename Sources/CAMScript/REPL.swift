@@ -102,7 +102,7 @@ struct REPL {
     /// Runs until end of input; returns the exit code.
     func run() -> Int32 {
         let sink = TerminalSink(noImages: noImages, showEchoes: true)
-        let session = Session(output: sink, arguments: [])
+        let session = Session(output: sink, arguments: [], environment: processEnvironment)
         session.recordsProvenance = false  // the REPL writes no report
         return run(continuing: session)
     }
@@ -157,7 +157,7 @@ struct REPL {
     }
 
     private func historyPath() -> String {
-        let environment = ProcessInfo.processInfo.environment
+        let environment = processEnvironment
         if let path = environment["CAMSCRIPT_HISTORY"], !path.isEmpty { return path }
         return (environment["HOME"] ?? NSHomeDirectory()) + "/.camscript_history"
     }

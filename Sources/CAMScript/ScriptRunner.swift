@@ -76,7 +76,7 @@ struct ScriptRunner {
         }
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().standardized.path
         let sink = TerminalSink(noImages: noImages, showEchoes: false)
-        let session = Session(output: sink, arguments: arguments, baseDirectory: folder)
+        let session = Session(output: sink, arguments: arguments, baseDirectory: folder, environment: processEnvironment)
         session.recordsProvenance = reporter != nil
         defer { keep?(session) }
         let interrupts = InterruptHandler(cancellation: session.cancellation)

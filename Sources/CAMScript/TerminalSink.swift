@@ -10,7 +10,7 @@ final class TerminalSink: OutputSink {
     ///   - noImages: print descriptions instead of drawing.
     ///   - showEchoes: print expression values (the REPL does, `run` does not).
     init(noImages: Bool, showEchoes: Bool, pngEncoder: (@Sendable (DisplayImage) -> [UInt8]?)? = BuiltinRegistry.standard.pngEncoder) {
-        let environment = ProcessInfo.processInfo.environment
+        let environment = processEnvironment
         let graphics = noImages ? TerminalGraphics.none
             : TerminalGraphics.detect(environment: environment, isTerminal: isatty(STDOUT_FILENO) == 1)
         renderer = TerminalImageRenderer(graphics: graphics, columns: TerminalSink.columns(environment),
@@ -44,7 +44,7 @@ final class TerminalSink: OutputSink {
             text = s + "\n"
         case .image(let image, let description):
             var current = renderer
-            let window = TerminalSink.window(ProcessInfo.processInfo.environment)
+            let window = TerminalSink.window(processEnvironment)
             current.columns = max(8, window.columns)
             current.rows = max(4, window.rows)
             if let cell = window.cell, cell.width > 0, cell.height > 0 { current.cellPixels = cell }

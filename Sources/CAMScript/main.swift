@@ -13,4 +13,8 @@ if !wanted.isEmpty {
     // execv only returns on failure; then carry on with the libraries' defaults.
 }
 
+/// The environment, read once here: sessions get it (and with it `RuntimeOptions`, the models
+/// folder, `CAMSCRIPT_MAX_PASSES`), and so do the terminal and the history file.
+let processEnvironment = ProcessInfo.processInfo.environment
+
 CAMScriptCommand.main(CAMScriptCommand.expandingScriptShorthand(Array(CommandLine.arguments.dropFirst())))

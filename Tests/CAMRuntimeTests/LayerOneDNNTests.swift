@@ -14,8 +14,8 @@ final class LayerOneDNNTests: XCTestCase {
 
     /// Runs `body` on the OpenBLAS path, then restores oneDNN.
     private func onOpenBLAS<R>(_ network: Network, _ body: () throws -> R) rethrows -> R {
-        network.workspace.allowsOneDNN = false
-        defer { network.workspace.allowsOneDNN = true }
+        network.options.allowsOneDNN = false
+        defer { network.options.allowsOneDNN = true }
         return try body()
     }
 
@@ -105,7 +105,7 @@ final class LayerOneDNNConvolutionTests: XCTestCase {
         S.randomize(conv, seed: 1)
         S.randomize(bn, seed: 2)
         let input = S.random([2, channels, size.0, size.1], seed: 3, low: -3, high: 3)
-        let reference = Workspace(allowsOneDNN: false)
+        let reference = Workspace(options: RuntimeOptions(allowsOneDNN: false))
         let expected = try conv.forwardFused(input, bn: bn, activation: activation, workspace: reference)
         let workspace = Workspace()
         workspace.oneDNNWarmUpPasses = 0

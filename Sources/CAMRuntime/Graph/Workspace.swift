@@ -6,13 +6,16 @@ import Foundation
 final class Workspace {
     private var first: [Float] = []
     private var second: [Float] = []
-    /// Whether inference passes may use oneDNN (`CAMSCRIPT_ONEDNN=0` turns it off, for comparisons).
-    var allowsOneDNN: Bool
+    /// Whether inference passes may use oneDNN, and Winograd in it; a change takes effect at
+    /// the next pass (the engine is made again).
+    var options: RuntimeOptions {
+        didSet { if options != oldValue { engine = (false, nil) } }
+    }
     /// The engine, created on first use; nil after a failed creation (OpenBLAS is used then).
     private var engine: (tried: Bool, value: OneDNNEngine?) = (false, nil)
 
-    init(allowsOneDNN: Bool = ProcessInfo.processInfo.environment["CAMSCRIPT_ONEDNN"] != "0") {
-        self.allowsOneDNN = allowsOneDNN
+    init(options: RuntimeOptions = RuntimeOptions()) {
+        self.options = options
     }
 
     /// Inference passes that run on OpenBLAS before oneDNN takes over. Making oneDNN's
@@ -39,8 +42,8 @@ final class Workspace {
     var usesOneDNNEventually: Bool { oneDNNEngine != nil }
 
     private var oneDNNEngine: OneDNNEngine? {
-        guard allowsOneDNN else { return nil }
-        if !engine.tried { engine = (true, try? OneDNNEngine()) }
+        guard options.allowsOneDNN else { return nil }
+        if !engine.tried { engine = (true, try? OneDNNEngine(allowsWinograd: options.allowsWinograd)) }
         return engine.value
     }
 

@@ -50,6 +50,13 @@ public final class Network {
     public var layoutOverrides: [String: ActivationLayout] = [:]
     /// Scratch memory reused by every pass.
     let workspace = Workspace()
+
+    /// Whether inference may use oneDNN and Winograd (the program's `RuntimeOptions`; all on by
+    /// default).
+    public var options: RuntimeOptions {
+        get { workspace.options }
+        set { workspace.options = newValue }
+    }
     /// Runs every pass.
     let executor: Executor
     private let modulesByPath: [String: Graph.Module]

@@ -47,7 +47,7 @@ final class Lowering {
     /// The default opset version (for messages).
     let opset: Int
     /// Scratch memory for folding constants at load.
-    private let workspace = Workspace(allowsOneDNN: false)
+    private let workspace = Workspace(options: RuntimeOptions(allowsOneDNN: false))
 
     init(file: ONNXFile) throws {
         self.file = file
@@ -255,7 +255,7 @@ final class Lowering {
         }
         // The trial forward: the graph runs, the logits are [N, classes], and the module
         // outputs' shapes give the default target layer.
-        let executor = Executor(graph: graph, workspace: Workspace(allowsOneDNN: false))
+        let executor = Executor(graph: graph, workspace: Workspace(options: RuntimeOptions(allowsOneDNN: false)))
         let recorded = Set(modules.map { builder.index(of: $0.output) })
         let trial: (output: Tensor, recorded: [Int: Tensor])
         do {

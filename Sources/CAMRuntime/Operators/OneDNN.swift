@@ -63,10 +63,10 @@ final class OneDNNEngine {
     private var scratchpad: UnsafeMutableRawPointer?
     private var scratchpadBytes = 0
 
-    /// Whether 3×3 convolutions may use Winograd (`CAMSCRIPT_WINOGRAD=0` turns it off, for comparisons).
+    /// Whether 3×3 convolutions may use Winograd (`RuntimeOptions.allowsWinograd`).
     let allowsWinograd: Bool
 
-    init(allowsWinograd: Bool = ProcessInfo.processInfo.environment["CAMSCRIPT_WINOGRAD"] != "0") throws {
+    init(allowsWinograd: Bool = true) throws {
         self.allowsWinograd = allowsWinograd
         var engine: dnnl_engine_t?
         try oneDNNCheck(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine_create")

@@ -213,7 +213,7 @@ private func computeCAM(method name: String, _ args: BoundArguments, _ context: 
 private func runCAM(_ method: CAMMethod, _ callee: String, _ args: BoundArguments, _ model: ModelObject, _ x: Tensor,
                     _ layers: [String]?, _ targets: [ClassTarget]?, _ context: CallContext) throws -> Value {
     let ceiling = try CAMWorkCeiling(argument: args.isNone("max_passes") ? nil : try args.integer("max_passes"),
-                                     environment: ProcessInfo.processInfo.environment, callee: callee)
+                                     environment: context.environment, callee: callee)
     let isLong = method is ScoreCAM || method is AblationCAM || method is FullGrad
     let reporter = isLong && isatty(STDERR_FILENO) == 1 ? ProgressReporter(name: callee) : nil
     defer { reporter?.finish() }

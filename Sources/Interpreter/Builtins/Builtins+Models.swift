@@ -55,6 +55,7 @@ extension BuiltinRegistry {
             }
             let network = try ModelStore.randomNetwork(architecture: try args.string("arch"), classes: classes)
             context.record(.randomWeights(architecture: network.architecture))
+            network.options = context.runtimeOptions
             return .object(ModelObject(network, source: "random"))
         })
 
@@ -279,6 +280,7 @@ private func fetch(_ published: PublishedWeights, context: CallContext) throws -
 /// exact weights that produced it.
 private func loadModel(at path: String, architecture: String?, context: CallContext) throws -> Value {
     let network = try ModelStore.load(contentsOf: path, architecture: architecture)
+    network.options = context.runtimeOptions
     try context.recordLoadedFile(at: path, kind: "model")
     return .object(ModelObject(network, source: (path as NSString).lastPathComponent))
 }

@@ -134,6 +134,10 @@ public struct CallContext: Sendable {
     /// The environment variables of the session.
     public var environment: [String: String] { session.environment }
 
+    /// The runtime options the session's environment asks for (`CAMSCRIPT_ONEDNN`,
+    /// `CAMSCRIPT_WINOGRAD`), which every network a builtin makes is given.
+    public var runtimeOptions: RuntimeOptions { RuntimeOptions(environment: session.environment) }
+
     /// The registry of the session (for `help`, `load`, `save`).
     public var registry: BuiltinRegistry { session.registry }
 

@@ -55,7 +55,8 @@ if CommandLine.arguments.count == 4, CommandLine.arguments[1] == "write-random-w
 
 let repeats = CommandLine.arguments.dropFirst().first.flatMap { Int($0) } ?? 5
 let environment = ProcessInfo.processInfo.environment
-let oneDNN = environment["CAMSCRIPT_ONEDNN"] != "0"
+let options = RuntimeOptions(environment: environment)
+let oneDNN = options.allowsOneDNN
 let slow = environment["CAMBENCH_SLOW"] == "1"
 let operations = Set((environment["CAMBENCH_OPS"] ?? "forward,forward+backward,gradcam,eigencam,decode")
     .split(separator: ",").map(String.init) + (slow ? ["ablationcam", "scorecam"] : []))
@@ -135,6 +136,7 @@ func benchmarkONNX(folder: String, repeats: Int) throws {
         var network: Network? = nil
         let load = try time { network = try ModelStore.load(contentsOf: path) }
         guard let network else { continue }
+        network.options = options
         network.oneDNNWarmUpPasses = 0  // the steady state: every pass on oneDNN
         let layer = sidecar?.target_layer ?? network.defaultTargetLayer
         let logits = try network.forward(x).logits
@@ -170,6 +172,7 @@ do {
     }
     for architecture in (environment["CAMBENCH_MODELS"] ?? "resnet50,efficientnet_lite0").split(separator: ",").map(String.init) {
         let network = try Network.make(architecture: architecture)
+        network.options = options
         network.oneDNNWarmUpPasses = 0  // the steady state: every pass on oneDNN
         for batch in (environment["CAMBENCH_BATCHES"] ?? "1,16").split(separator: ",").compactMap({ Int($0) }) {
             let x = input(batch: batch)
