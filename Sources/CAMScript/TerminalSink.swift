@@ -42,6 +42,11 @@ final class TerminalSink: OutputSink {
         case .value(let s, _):
             guard showEchoes else { return }
             text = s + "\n"
+        case .progress(let status, let finished):
+            // On a terminal's stderr only, rewritten in place: pipes and logs get no progress.
+            guard isatty(STDERR_FILENO) == 1 else { return }
+            FileHandle.standardError.write(Data((finished ? "\r\u{1B}[K" : "\r" + status).utf8))
+            return
         case .image(let image, let description):
             var current = renderer
             let window = TerminalSink.window(processEnvironment)

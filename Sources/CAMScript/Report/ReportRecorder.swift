@@ -18,7 +18,7 @@ final class ReportRecorder: OutputSink {
 
     /// Keeps the item (when recording) and passes it on.
     func emit(_ item: OutputItem) {
-        if isRecording { items.append(item) }
+        if case .progress = item.kind {} else if isRecording { items.append(item) }
         forward.emit(item)
     }
 
@@ -38,6 +38,8 @@ final class ReportRecorder: OutputSink {
                 return .text(text)
             case .image(let image, let description):
                 return .image(image, description: description)
+            case .progress:
+                return nil
             case .value(let text, let value):
                 var image: DisplayImage?
                 if case .object(let object) = value { image = object.displayImage }

@@ -215,7 +215,7 @@ private func runCAM(_ method: CAMMethod, _ callee: String, _ args: BoundArgument
     let ceiling = try CAMWorkCeiling(argument: args.isNone("max_passes") ? nil : try args.integer("max_passes"),
                                      environment: context.environment, callee: callee)
     let isLong = method is ScoreCAM || method is AblationCAM || method is FullGrad
-    let reporter = isLong && isatty(STDERR_FILENO) == 1 ? ProgressReporter(name: callee) : nil
+    let reporter = isLong ? ProgressReporter(name: callee, context: context) : nil
     defer { reporter?.finish() }
     var progress: ((Int, Int) -> Void)?
     if let reporter { progress = { done, total in reporter.report(done, total) } }
@@ -303,12 +303,14 @@ final class ProgressReporter: @unchecked Sendable {
 
     let name: String
     let unit: Unit
+    private let context: CallContext
     private let lock = NSLock()
     private var shown = false
 
-    init(name: String, unit: Unit = .count) {
+    init(name: String, unit: Unit = .count, context: CallContext) {
         self.name = name
         self.unit = unit
+        self.context = context
     }
 
     func report(_ done: Int, _ total: Int?) {
@@ -322,13 +324,13 @@ final class ProgressReporter: @unchecked Sendable {
         }
         lock.withLock {
             shown = true
-            FileHandle.standardError.write(Data("\r\(name): \(text)".utf8))
+            context.emit(.progress("\(name): \(text)", finished: false))
         }
     }
 
     func finish() {
         lock.withLock {
-            if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            if shown { context.emit(.progress("", finished: true)) }
         }
     }
 }

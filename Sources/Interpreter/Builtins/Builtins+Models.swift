@@ -261,15 +261,15 @@ private func binaryProbabilities(_ logit: Float) -> [Float] {
 }
 
 /// torchvision's published weights for a built-in ResNet, from the models folder, fetched there
-/// first when missing (progress on a terminal's stderr; Ctrl-C stops it and keeps what arrived).
+/// first when missing (progress through the session's output; Ctrl-C stops it and keeps what arrived).
 private func fetch(_ published: PublishedWeights, context: CallContext) throws -> String {
     let folder = ModelStore.modelsFolder(environment: context.environment)
     let downloader = WeightsDownloader(baseURL: WeightsDownloader.baseURL(environment: context.environment))
-    let reporter = isatty(STDERR_FILENO) == 1 ? ProgressReporter(name: "load: fetching \(published.fileName)", unit: .megabytes) : nil
-    defer { reporter?.finish() }
+    let reporter = ProgressReporter(name: "load: fetching \(published.fileName)", unit: .megabytes, context: context)
+    defer { reporter.finish() }
     do {
         return try downloader.fetch(published.fileName, hashPrefix: published.hashPrefix, into: folder,
-                                    progress: reporter.map { reporter in { @Sendable done, total in reporter.report(Int(done), total.map(Int.init)) } },
+                                    progress: { @Sendable done, total in reporter.report(Int(done), total.map(Int.init)) },
                                     cancellation: context.cancellation)
     } catch let error as WeightsDownloadError {
         throw ScriptIOError(error.message)  // exit code 74, an input that could not be read

@@ -10,6 +10,9 @@ public struct OutputItem: Sendable {
         case value(String, Value)
         /// A picture from `show`, with a one-line description for places that cannot draw it.
         case image(DisplayImage, description: String)
+        /// How far a long computation or a download is (`scorecam: 120/2048`), replaced by the
+        /// next one; `finished` clears it. A terminal shows it on one line; reports keep none.
+        case progress(String, finished: Bool)
     }
 
     /// What was produced.
@@ -52,6 +55,7 @@ public final class CollectingSink: OutputSink, @unchecked Sendable {
             switch item.kind {
             case .text(let s), .value(let s, _): return s.components(separatedBy: "\n")
             case .image(_, let description): return [description]
+            case .progress: return []
             }
         }
     }
