@@ -163,11 +163,11 @@ extension BuiltinRegistry {
                          Parameter("text", [.string], doc: "The caption (`\\n` breaks lines)."),
                          Parameter("above", [.bool], default: .bool(false), keywordOnly: true, doc: "Put the caption above instead of below.")],
             category: images, summary: "The picture with a caption band (black text on white).",
-            details: "Uses a built-in 5×7 pixel font (printable ASCII; other characters show as ?), twice as large on pictures at least 160 pixels wide; long lines wrap.",
+            details: "The text is DejaVu Sans at 13 pixels, anti-aliased and centred; long lines wrap between words.",
             example: "label vis \"tabby (281)\"")) { args, _ in
             let base = try picture(of: args["picture"], for: "label")
             let position: CaptionPosition = try args.bool("above") ? .above : .below
-            return .object(ImageObject(CAMRuntime.label(base, try args.string("text"), position: position)))
+            return .object(ImageObject(try CAMRuntime.label(base, try args.string("text"), position: position)))
         })
 
         register(Builtin(BuiltinSignature(
