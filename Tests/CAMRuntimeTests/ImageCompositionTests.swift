@@ -27,7 +27,7 @@ final class ImageCompositionTests: XCTestCase {
     }
 
     func testCompositionRefusesBadArguments() {
-        XCTAssertThrowsError(try hstack([])) { XCTAssertTrue("\($0)".contains("at least one picture"), "\($0)") }
+        XCTAssertThrowsError(try hstack([RGBImage]())) { XCTAssertTrue("\($0)".contains("at least one picture"), "\($0)") }
         XCTAssertThrowsError(try vstack([RGBImage(width: 1, height: 1)], gap: -1))
         XCTAssertThrowsError(try grid([RGBImage(width: 1, height: 1)], columns: 0)) {
             XCTAssertTrue("\($0)".contains("at least 1 column, got 0"), "\($0)")
@@ -248,6 +248,45 @@ final class ImageCompositionTests: XCTestCase {
         // Lines are centred.
         let ink = try XCTUnwrap(inkBounds(below.cropped(x: 0, y: 40, width: 60, height: band)))
         XCTAssertLessThanOrEqual(abs((ink.minX + ink.maxX) - 59), 3)
+        // The captioned form records the bands; a second caption adds to them.
+        let tile = try label(label(CaptionedImage(picture), "cat"), "dog", position: .above)
+        XCTAssertEqual(tile.captionAbove, band)
+        XCTAssertEqual(tile.captionBelow, band)
+        XCTAssertEqual(tile.pictureHeight, 40)
+    }
+
+    /// The first row of `image` in column `x` that has the colour `color`.
+    private func firstRow(of color: RGBColor, in image: RGBImage, x: Int) -> Int? {
+        (0..<image.height).first { image[x, $0] == color }
+    }
+
+    func testGridAndHstackLineUpPicturesWhateverTheirCaptionHeights() throws {
+        let red = RGBColor(red: 200, green: 0, blue: 0), blue = RGBColor(red: 0, green: 0, blue: 200)
+        let a = RGBImage(width: 80, height: 50, color: red), b = RGBImage(width: 80, height: 50, color: blue)
+        let one = try label(CaptionedImage(a), "tiger")
+        let three = try label(CaptionedImage(b), "tiger cat\nin the\ngrass")
+        XCTAssertEqual(three.captionBelow, 3 * 15 + 6)
+        for position in [CaptionPosition.below, .above] {
+            let tiles = [try label(CaptionedImage(a), "tiger", position: position),
+                         try label(CaptionedImage(b), "tiger cat\nin the\ngrass", position: position)]
+            let picture = try grid(tiles, columns: 2, gap: 4)
+            let top = try XCTUnwrap(firstRow(of: red, in: picture, x: 40))
+            XCTAssertEqual(firstRow(of: blue, in: picture, x: 84 + 40), top, "\(position): image tops equal")
+            XCTAssertEqual(top, position == .below ? 0 : 3 * 15 + 6)
+            XCTAssertEqual(picture.height, 50 + 3 * 15 + 6)
+            let side = try hstack(tiles, gap: 4)
+            XCTAssertEqual(firstRow(of: blue, in: side, x: 84 + 40), firstRow(of: red, in: side, x: 40), "\(position): hstack")
+        }
+        // A second row lines up on its own row's top; cells stay as large as the largest.
+        let four = try grid([one, three, three, one], columns: 2, gap: 4)
+        let rowHeight = 50 + 3 * 15 + 6
+        XCTAssertEqual(firstRow(of: red, in: four, x: 40), 0)
+        XCTAssertEqual(firstRow(of: blue, in: four, x: 84 + 40), 0)
+        XCTAssertEqual(firstRow(of: blue, in: four, x: 40), rowHeight + 4)
+        XCTAssertEqual(firstRow(of: red, in: four, x: 84 + 40), rowHeight + 4)
+        XCTAssertTrue(gridSize([one, three, three, one], columns: 2, gap: 4) == (four.width, four.height))
+        // Without captions nothing changes: pictures are centred as before.
+        XCTAssertEqual(try grid([a, b], columns: 2), try grid([CaptionedImage(a), CaptionedImage(b)], columns: 2))
     }
 
     func testColorbarRunsFromTheTopEntryToTheBottomEntry() throws {

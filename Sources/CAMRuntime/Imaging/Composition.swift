@@ -70,6 +70,53 @@ extension RGBImage {
     }
 }
 
+/// A picture and the heights of the caption bands `label` put above and below it, kept so that
+/// `grid` and `hstack` can line the pictures themselves up whatever their captions' heights.
+public struct CaptionedImage: Sendable, Equatable {
+    /// The whole picture, caption bands included.
+    public let image: RGBImage
+    /// The rows at the top that are a caption band.
+    public let captionAbove: Int
+    /// The rows at the bottom that are a caption band.
+    public let captionBelow: Int
+
+    /// A picture whose top `captionAbove` and bottom `captionBelow` rows are captions.
+    ///
+    /// - Precondition: both bands are 0 or more and leave at least one row of picture.
+    public init(_ image: RGBImage, captionAbove: Int = 0, captionBelow: Int = 0) {
+        precondition(captionAbove >= 0 && captionBelow >= 0 && captionAbove + captionBelow < image.height,
+                     "caption bands of \(captionAbove) and \(captionBelow) rows do not fit in \(image)")
+        self.image = image
+        self.captionAbove = captionAbove
+        self.captionBelow = captionBelow
+    }
+
+    /// The height of the picture without its caption bands.
+    public var pictureHeight: Int { image.height - captionAbove - captionBelow }
+}
+
+/// How tall the parts of a band of tiles (an hstack, every row of a grid) are: the tallest
+/// caption above, the tallest picture and the tallest caption below. The band is their sum, and
+/// each tile is placed so that its picture is centred in the middle part, its captions hanging
+/// above and below: pictures of equal height line up exactly.
+private struct BandHeights {
+    let above: Int, picture: Int, below: Int
+
+    init(_ tiles: [CaptionedImage]) {
+        above = tiles.map(\.captionAbove).max() ?? 0
+        picture = tiles.map(\.pictureHeight).max() ?? 1
+        below = tiles.map(\.captionBelow).max() ?? 0
+    }
+
+    /// The row's height.
+    var total: Int { above + picture + below }
+
+    /// Where `tile`'s top goes, from the top of the row.
+    func top(of tile: CaptionedImage) -> Int {
+        above - tile.captionAbove + (picture - tile.pictureHeight) / 2
+    }
+}
+
 /// Pictures side by side, left to right, `gap` white pixels apart.
 ///
 /// With `.pad` each picture keeps its size and is centred vertically in a white band as tall
@@ -78,19 +125,30 @@ extension RGBImage {
 ///
 /// - Throws: `ImageError` when `images` is empty or `gap` is negative.
 public func hstack(_ images: [RGBImage], matching: SizeMatching = .pad, gap: Int = 0) throws -> RGBImage {
-    guard let first = images.first else { throw ImageError("hstack needs at least one picture, got none") }
+    try hstack(images.map { CaptionedImage($0) }, matching: matching, gap: gap)
+}
+
+/// Pictures side by side as `hstack` of plain pictures places them, except that with `.pad`
+/// captions do not count: the pictures are centred on a common middle line and caption bands
+/// hang above and below them, so that captioned tiles line up whatever their captions' heights.
+/// With `.resize` each whole tile, caption included, is resized.
+///
+/// - Throws: `ImageError` when `tiles` is empty or `gap` is negative.
+public func hstack(_ tiles: [CaptionedImage], matching: SizeMatching = .pad, gap: Int = 0) throws -> RGBImage {
+    guard let first = tiles.first?.image else { throw ImageError("hstack needs at least one picture, got none") }
     guard gap >= 0 else { throw ImageError("the gap must be 0 or more pixels, got \(gap)") }
-    let parts = matching == .pad ? images : images.map { image in
-        image.resized(width: max(1, Int((Double(image.width) * Double(first.height) / Double(image.height)).rounded())),
-                      height: first.height, interpolation: .bilinear)
+    let parts = matching == .pad ? tiles : tiles.map { tile in
+        let image = tile.image
+        return CaptionedImage(image.resized(width: max(1, Int((Double(image.width) * Double(first.height) / Double(image.height)).rounded())),
+                                            height: first.height, interpolation: .bilinear))
     }
-    let height = parts.map(\.height).max() ?? first.height
-    let width = parts.map(\.width).reduce(0, +) + gap * (parts.count - 1)
-    var canvas = RGBImage(width: width, height: height, color: .white)
+    let bands = BandHeights(parts)
+    let width = parts.map(\.image.width).reduce(0, +) + gap * (parts.count - 1)
+    var canvas = RGBImage(width: width, height: bands.total, color: .white)
     var x = 0
     for part in parts {
-        canvas.paste(part, x: x, y: (height - part.height) / 2)
-        x += part.width + gap
+        canvas.paste(part.image, x: x, y: bands.top(of: part))
+        x += part.image.width + gap
     }
     return canvas
 }
@@ -127,18 +185,40 @@ public func vstack(_ images: [RGBImage], matching: SizeMatching = .pad, gap: Int
 ///
 /// - Throws: `ImageError` when `images` is empty, `columns` is below 1 or `gap` is negative.
 public func grid(_ images: [RGBImage], columns: Int, gap: Int = 4) throws -> RGBImage {
-    guard !images.isEmpty else { throw ImageError("grid needs at least one picture, got none") }
+    try grid(images.map { CaptionedImage($0) }, columns: columns, gap: gap)
+}
+
+/// Tiles in rows of `columns` as `grid` of plain pictures places them, except that captions
+/// do not count when centring: every cell has room for the tallest caption above, the tallest
+/// picture and the tallest caption below, and each tile's picture is centred in the picture
+/// part, so that pictures line up across a row (equal pictures share their top) whatever the
+/// heights of their captions.
+///
+/// - Throws: `ImageError` when `tiles` is empty, `columns` is below 1 or `gap` is negative.
+public func grid(_ tiles: [CaptionedImage], columns: Int, gap: Int = 4) throws -> RGBImage {
+    guard !tiles.isEmpty else { throw ImageError("grid needs at least one picture, got none") }
     guard columns >= 1 else { throw ImageError("grid needs at least 1 column, got \(columns)") }
     guard gap >= 0 else { throw ImageError("the gap must be 0 or more pixels, got \(gap)") }
-    let cellWidth = images.map(\.width).max() ?? 1, cellHeight = images.map(\.height).max() ?? 1
-    let used = min(columns, images.count)
-    let rows = (images.count + columns - 1) / columns
-    var canvas = RGBImage(width: used * cellWidth + (used - 1) * gap, height: rows * cellHeight + (rows - 1) * gap, color: .white)
-    for (i, image) in images.enumerated() {
-        let cx = (i % columns) * (cellWidth + gap), cy = (i / columns) * (cellHeight + gap)
-        canvas.paste(image, x: cx + (cellWidth - image.width) / 2, y: cy + (cellHeight - image.height) / 2)
+    let size = gridSize(tiles, columns: columns, gap: gap)
+    let cellWidth = tiles.map(\.image.width).max() ?? 1
+    let bands = BandHeights(tiles)
+    var canvas = RGBImage(width: size.width, height: size.height, color: .white)
+    for (i, tile) in tiles.enumerated() {
+        let cx = (i % columns) * (cellWidth + gap), cy = (i / columns) * (bands.total + gap)
+        canvas.paste(tile.image, x: cx + (cellWidth - tile.image.width) / 2, y: cy + bands.top(of: tile))
     }
     return canvas
+}
+
+/// The size of the picture `grid(tiles, columns:, gap:)` makes, to check it before drawing.
+///
+/// - Precondition: `tiles` is not empty, `columns` is at least 1 and `gap` is 0 or more.
+public func gridSize(_ tiles: [CaptionedImage], columns: Int, gap: Int) -> (width: Int, height: Int) {
+    let cellWidth = tiles.map(\.image.width).max() ?? 1
+    let cellHeight = BandHeights(tiles).total
+    let used = min(columns, tiles.count)
+    let rows = (tiles.count + columns - 1) / columns
+    return (used * cellWidth + (used - 1) * gap, rows * cellHeight + (rows - 1) * gap)
 }
 
 /// The picture with a caption band (black text on white) above or below it.
@@ -152,6 +232,18 @@ public func grid(_ images: [RGBImage], columns: Int, gap: Int = 4) throws -> RGB
 ///   captioned picture would be larger than `limits` allow.
 public func label(_ image: RGBImage, _ text: String, position: CaptionPosition = .below, scale: Int = 1,
                   limits: ImageLimits = .default) throws -> RGBImage {
+    try label(CaptionedImage(image), text, position: position, scale: scale, limits: limits).image
+}
+
+/// `tile` with one more caption band above or below it, as `label` draws it; the new band is
+/// counted with the tile's other captions, so that `grid` and `hstack` still line up the
+/// picture itself.
+///
+/// - Throws: `ImageError` when the bundled font cannot be found or read, or when the
+///   captioned picture would be larger than `limits` allow.
+public func label(_ tile: CaptionedImage, _ text: String, position: CaptionPosition = .below, scale: Int = 1,
+                  limits: ImageLimits = .default) throws -> CaptionedImage {
+    let image = tile.image
     let pixelSize = FontFace.defaultPixelSize * max(scale, 1)
     let font = try FontFace.standard()
     let metrics = font.lineMetrics(pixelSize: pixelSize)
@@ -169,7 +261,9 @@ public func label(_ image: RGBImage, _ text: String, position: CaptionPosition =
         let x = max(0, (image.width - font.width(of: line, pixelSize: pixelSize)) / 2)
         font.draw(line, on: &canvas, x: x, baseline: textY + n * metrics.height + metrics.ascent, pixelSize: pixelSize, color: .black)
     }
-    return canvas
+    return position == .above
+        ? CaptionedImage(canvas, captionAbove: tile.captionAbove + bandHeight, captionBelow: tile.captionBelow)
+        : CaptionedImage(canvas, captionAbove: tile.captionAbove, captionBelow: tile.captionBelow + bandHeight)
 }
 
 /// Breaks `text` into lines no wider than `width` pixels: at spaces, which a break removes
