@@ -19,6 +19,13 @@ let package = Package(
             path: "Sources/CReadline",
             providers: [.apt(["libreadline-dev"])]
         ),
+        // FreeType draws the captions of pictures (label, colorbar) with the bundled DejaVu Sans.
+        .systemLibrary(
+            name: "CFreeType",
+            path: "Sources/CFreeType",
+            pkgConfig: "freetype2",
+            providers: [.apt(["libfreetype-dev"])]
+        ),
         .systemLibrary(
             name: "CPNG",
             path: "Sources/CPNG",
@@ -70,7 +77,9 @@ let package = Package(
         ),
         .target(
             name: "CAMRuntime",
-            dependencies: ["CPNG", "CJPEG", "CJPEGScan", "COpenBLAS", "CDNNL", "CCrypto", "ONNXProto"]
+            dependencies: ["CPNG", "CJPEG", "CJPEGScan", "COpenBLAS", "CDNNL", "CCrypto", "ONNXProto", "CFreeType"],
+            // The caption font and its licence, copied next to every executable that links the runtime.
+            resources: [.copy("Imaging/Fonts")]
         ),
         .target(
             name: "Interpreter",

@@ -19,7 +19,9 @@ mkdir -p "$OUT"
 # about ASan's local symbols. -enable-testing lets a target reach internal entry points (the unpickler) with @testable.
 INSTRUMENT=(-O -g -sanitize=fuzzer,address -enable-testing)
 FLAGS=("${INSTRUMENT[@]}" -swift-version 5 -I "$OUT"
-       -I Sources/CPNG -I Sources/CJPEG -I Sources/CJPEGScan/include -I Sources/COpenBLAS -I Sources/CDNNL -I Sources/CCrypto)
+       -I Sources/CPNG -I Sources/CJPEG -I Sources/CJPEGScan/include -I Sources/COpenBLAS -I Sources/CDNNL -I Sources/CCrypto
+       -I Sources/CFreeType $(pkg-config --cflags-only-I freetype2 | sed 's/-I/-Xcc -I/g'))
+# FreeType's headers are in include/freetype2, which pkg-config names (SwiftPM asks it too).
 # The C target CJPEGScan (libjpeg behind setjmp) is compiled with clang, instrumented the same
 # way, and archived into libCAMRuntime.a.
 CLANG=${CLANG:-clang}
@@ -111,7 +113,7 @@ for name in "$@"; do
     if [[ ! -x "$exe" || -n "$(find "$src" fuzz/FuzzSupport.swift "${deps[@]}" -newer "$exe" -print -quit)" ]]; then
         echo "fuzz: building $exe"
         "$SWIFTC" "${FLAGS[@]}" -parse-as-library -module-name "Fuzz_$name" \
-            -use-ld=lld -L "$OUT" "${libs[@]}" -lpng16 -lturbojpeg -ljpeg -lopenblas -ldnnl -lcrypto \
+            -use-ld=lld -L "$OUT" "${libs[@]}" -lpng16 -lturbojpeg -ljpeg -lopenblas -ldnnl -lcrypto -lfreetype \
             fuzz/FuzzSupport.swift "$src" -o "$exe"
     fi
 done

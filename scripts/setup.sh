@@ -12,6 +12,8 @@ set -euo pipefail
 packages=(pkg-config libreadline-dev libpng-dev libjpeg62-turbo-dev libturbojpeg0-dev
           libopenblas-dev liblapacke-dev zlib1g-dev libdnnl-dev libssl-dev
           libcmark-gfm-dev libcmark-gfm-extensions-dev chromium)
+# FreeType draws captions; fonts-dejavu-core is the source of the bundled DejaVuSans.ttf.
+packages+=(libfreetype-dev fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

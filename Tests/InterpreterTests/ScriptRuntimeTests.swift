@@ -237,6 +237,33 @@ final class ScriptRuntimeTests: ScriptFolderTestCase {
         XCTAssertEqual(decoded.pixels, picture.rgb)
     }
 
+    /// `label` keeps its caption bands with the picture, so `grid` and `hstack` line the
+    /// pictures up whatever the heights of their captions, above or below (issue 16, item 7).
+    func testGridAndHstackLineUpLabelledPictures() throws {
+        let session = Session(output: CollectingSink(), baseDirectory: folder.path, environment: ["HOME": folder.path])
+        let script = """
+        img = resize(colorbar("jet", length=100), 96, 64)
+        g = grid([label(img, "tiger"), label(img, "tiger cat in the long grass", above=true), label(label(img, "a"), "b\\nc", above=true)], cols=3)
+        h = hstack(label(img, "one"), label(img, "one\\ntwo\\nthree"), gap=4)
+        """
+        XCTAssertNil(session.run(source: script, fileName: "tiles.cam").diagnostic)
+        guard case .object(let picture as ImageObject)? = session.value(named: "img"),
+              case .object(let g as ImageObject)? = session.value(named: "g"),
+              case .object(let h as ImageObject)? = session.value(named: "h") else {
+            return XCTFail("img, g and h should be images")
+        }
+        let img = picture.image
+        /// The row where `img` appears whole at column `x` of `canvas`.
+        func top(in canvas: RGBImage, x: Int) -> Int? {
+            (0...(canvas.height - img.height)).first { canvas.cropped(x: x, y: $0, width: img.width, height: img.height) == img }
+        }
+        let tops = [0, 100, 200].map { top(in: g.image, x: $0) }
+        XCTAssertNotNil(tops[0])
+        XCTAssertEqual(Set(tops).count, 1, "picture tops in the grid: \(tops)")
+        XCTAssertEqual(top(in: h.image, x: 0), 0)
+        XCTAssertEqual(top(in: h.image, x: 100), 0)
+    }
+
     /// Ctrl-C (the session's cancellation flag) stops a long ScoreCAM between batches.
     func testCancellationStopsScoreCAM() throws {
         let sink = CollectingSink()

@@ -42,36 +42,78 @@ extension RGBImage {
         }
     }
 
-    /// Draws `text` with the built-in 5×7 font, each font pixel a `scale × scale` square, the
-    /// top-left of the first character at (`x`, `y`); `\n` starts a new line. Ink outside the
-    /// image is cut.
-    public mutating func draw(text: String, x: Int, y: Int, color: RGBColor = .black, scale: Int = 1) {
-        let s = max(scale, 1)
-        var cx = x, cy = y
-        for character in text {
-            if character == "\n" {
-                cx = x
-                cy += BitmapFont.lineHeight * s
-                continue
-            }
-            let rows = BitmapFont.rows(for: character)
-            for (r, bits) in rows.enumerated() {
-                for c in 0..<BitmapFont.glyphWidth where bits & (1 << (BitmapFont.glyphWidth - 1 - c)) != 0 {
-                    fill(x: cx + c * s, y: cy + r * s, width: s, height: s, color: color)
-                }
-            }
-            cx += BitmapFont.advance * s
+    /// Draws `text` anti-aliased in DejaVu Sans at `FontFace.defaultPixelSize × scale` pixels,
+    /// the top-left of its first line's box at (`x`, `y`): each line's baseline is its ascent
+    /// below the line's top, so descenders fit inside the box. `\n` starts a new line; ink
+    /// outside the image is cut.
+    ///
+    /// - Throws: `ImageError` when the bundled font cannot be found or read.
+    public mutating func draw(text: String, x: Int, y: Int, color: RGBColor = .black, scale: Int = 1) throws {
+        let pixelSize = FontFace.defaultPixelSize * max(scale, 1)
+        let font = try FontFace.standard()
+        let metrics = font.lineMetrics(pixelSize: pixelSize)
+        for (n, line) in paragraphs(of: text).enumerated() {
+            font.draw(line, on: &self, x: x, baseline: y + n * metrics.height + metrics.ascent, pixelSize: pixelSize, color: color)
         }
     }
 
-    /// The size `draw(text:...)` covers: width of the longest line, height of all lines.
-    public static func textSize(_ text: String, scale: Int = 1) -> (width: Int, height: Int) {
-        let s = max(scale, 1)
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        let longest = lines.map(\.count).max() ?? 0
-        let width = longest == 0 ? 0 : (longest * BitmapFont.advance - 1) * s
-        let height = (lines.count * BitmapFont.lineHeight - (BitmapFont.lineHeight - BitmapFont.glyphHeight)) * s
-        return (width, height)
+    /// The box `draw(text:...)` lays the text out in: the advance width of the longest line,
+    /// and the line height times the number of lines.
+    ///
+    /// - Throws: `ImageError` when the bundled font cannot be found or read.
+    public static func textSize(_ text: String, scale: Int = 1) throws -> (width: Int, height: Int) {
+        let pixelSize = FontFace.defaultPixelSize * max(scale, 1)
+        let font = try FontFace.standard()
+        let lines = paragraphs(of: text)
+        let width = lines.map { font.width(of: $0, pixelSize: pixelSize) }.max() ?? 0
+        return (width, lines.count * font.lineMetrics(pixelSize: pixelSize).height)
+    }
+}
+
+/// A picture and the heights of the caption bands `label` put above and below it, kept so that
+/// `grid` and `hstack` can line the pictures themselves up whatever their captions' heights.
+public struct CaptionedImage: Sendable, Equatable {
+    /// The whole picture, caption bands included.
+    public let image: RGBImage
+    /// The rows at the top that are a caption band.
+    public let captionAbove: Int
+    /// The rows at the bottom that are a caption band.
+    public let captionBelow: Int
+
+    /// A picture whose top `captionAbove` and bottom `captionBelow` rows are captions.
+    ///
+    /// - Precondition: both bands are 0 or more and leave at least one row of picture.
+    public init(_ image: RGBImage, captionAbove: Int = 0, captionBelow: Int = 0) {
+        precondition(captionAbove >= 0 && captionBelow >= 0 && captionAbove + captionBelow < image.height,
+                     "caption bands of \(captionAbove) and \(captionBelow) rows do not fit in \(image)")
+        self.image = image
+        self.captionAbove = captionAbove
+        self.captionBelow = captionBelow
+    }
+
+    /// The height of the picture without its caption bands.
+    public var pictureHeight: Int { image.height - captionAbove - captionBelow }
+}
+
+/// How tall the parts of a band of tiles (an hstack, every row of a grid) are: the tallest
+/// caption above, the tallest picture and the tallest caption below. The band is their sum, and
+/// each tile is placed so that its picture is centred in the middle part, its captions hanging
+/// above and below: pictures of equal height line up exactly.
+private struct BandHeights {
+    let above: Int, picture: Int, below: Int
+
+    init(_ tiles: [CaptionedImage]) {
+        above = tiles.map(\.captionAbove).max() ?? 0
+        picture = tiles.map(\.pictureHeight).max() ?? 1
+        below = tiles.map(\.captionBelow).max() ?? 0
+    }
+
+    /// The row's height.
+    var total: Int { above + picture + below }
+
+    /// Where `tile`'s top goes, from the top of the row.
+    func top(of tile: CaptionedImage) -> Int {
+        above - tile.captionAbove + (picture - tile.pictureHeight) / 2
     }
 }
 
@@ -83,19 +125,30 @@ extension RGBImage {
 ///
 /// - Throws: `ImageError` when `images` is empty or `gap` is negative.
 public func hstack(_ images: [RGBImage], matching: SizeMatching = .pad, gap: Int = 0) throws -> RGBImage {
-    guard let first = images.first else { throw ImageError("hstack needs at least one picture, got none") }
+    try hstack(images.map { CaptionedImage($0) }, matching: matching, gap: gap)
+}
+
+/// Pictures side by side as `hstack` of plain pictures places them, except that with `.pad`
+/// captions do not count: the pictures are centred on a common middle line and caption bands
+/// hang above and below them, so that captioned tiles line up whatever their captions' heights.
+/// With `.resize` each whole tile, caption included, is resized.
+///
+/// - Throws: `ImageError` when `tiles` is empty or `gap` is negative.
+public func hstack(_ tiles: [CaptionedImage], matching: SizeMatching = .pad, gap: Int = 0) throws -> RGBImage {
+    guard let first = tiles.first?.image else { throw ImageError("hstack needs at least one picture, got none") }
     guard gap >= 0 else { throw ImageError("the gap must be 0 or more pixels, got \(gap)") }
-    let parts = matching == .pad ? images : images.map { image in
-        image.resized(width: max(1, Int((Double(image.width) * Double(first.height) / Double(image.height)).rounded())),
-                      height: first.height, interpolation: .bilinear)
+    let parts = matching == .pad ? tiles : tiles.map { tile in
+        let image = tile.image
+        return CaptionedImage(image.resized(width: max(1, Int((Double(image.width) * Double(first.height) / Double(image.height)).rounded())),
+                                            height: first.height, interpolation: .bilinear))
     }
-    let height = parts.map(\.height).max() ?? first.height
-    let width = parts.map(\.width).reduce(0, +) + gap * (parts.count - 1)
-    var canvas = RGBImage(width: width, height: height, color: .white)
+    let bands = BandHeights(parts)
+    let width = parts.map(\.image.width).reduce(0, +) + gap * (parts.count - 1)
+    var canvas = RGBImage(width: width, height: bands.total, color: .white)
     var x = 0
     for part in parts {
-        canvas.paste(part, x: x, y: (height - part.height) / 2)
-        x += part.width + gap
+        canvas.paste(part.image, x: x, y: bands.top(of: part))
+        x += part.image.width + gap
     }
     return canvas
 }
@@ -132,88 +185,171 @@ public func vstack(_ images: [RGBImage], matching: SizeMatching = .pad, gap: Int
 ///
 /// - Throws: `ImageError` when `images` is empty, `columns` is below 1 or `gap` is negative.
 public func grid(_ images: [RGBImage], columns: Int, gap: Int = 4) throws -> RGBImage {
-    guard !images.isEmpty else { throw ImageError("grid needs at least one picture, got none") }
+    try grid(images.map { CaptionedImage($0) }, columns: columns, gap: gap)
+}
+
+/// Tiles in rows of `columns` as `grid` of plain pictures places them, except that captions
+/// do not count when centring: every cell has room for the tallest caption above, the tallest
+/// picture and the tallest caption below, and each tile's picture is centred in the picture
+/// part, so that pictures line up across a row (equal pictures share their top) whatever the
+/// heights of their captions.
+///
+/// - Throws: `ImageError` when `tiles` is empty, `columns` is below 1 or `gap` is negative.
+public func grid(_ tiles: [CaptionedImage], columns: Int, gap: Int = 4) throws -> RGBImage {
+    guard !tiles.isEmpty else { throw ImageError("grid needs at least one picture, got none") }
     guard columns >= 1 else { throw ImageError("grid needs at least 1 column, got \(columns)") }
     guard gap >= 0 else { throw ImageError("the gap must be 0 or more pixels, got \(gap)") }
-    let cellWidth = images.map(\.width).max() ?? 1, cellHeight = images.map(\.height).max() ?? 1
-    let used = min(columns, images.count)
-    let rows = (images.count + columns - 1) / columns
-    var canvas = RGBImage(width: used * cellWidth + (used - 1) * gap, height: rows * cellHeight + (rows - 1) * gap, color: .white)
-    for (i, image) in images.enumerated() {
-        let cx = (i % columns) * (cellWidth + gap), cy = (i / columns) * (cellHeight + gap)
-        canvas.paste(image, x: cx + (cellWidth - image.width) / 2, y: cy + (cellHeight - image.height) / 2)
+    let size = gridSize(tiles, columns: columns, gap: gap)
+    let cellWidth = tiles.map(\.image.width).max() ?? 1
+    let bands = BandHeights(tiles)
+    var canvas = RGBImage(width: size.width, height: size.height, color: .white)
+    for (i, tile) in tiles.enumerated() {
+        let cx = (i % columns) * (cellWidth + gap), cy = (i / columns) * (bands.total + gap)
+        canvas.paste(tile.image, x: cx + (cellWidth - tile.image.width) / 2, y: cy + bands.top(of: tile))
     }
     return canvas
 }
 
+/// The size of the picture `grid(tiles, columns:, gap:)` makes, to check it before drawing.
+///
+/// - Precondition: `tiles` is not empty, `columns` is at least 1 and `gap` is 0 or more.
+public func gridSize(_ tiles: [CaptionedImage], columns: Int, gap: Int) -> (width: Int, height: Int) {
+    let cellWidth = tiles.map(\.image.width).max() ?? 1
+    let cellHeight = BandHeights(tiles).total
+    let used = min(columns, tiles.count)
+    let rows = (tiles.count + columns - 1) / columns
+    return (used * cellWidth + (used - 1) * gap, rows * cellHeight + (rows - 1) * gap)
+}
+
 /// The picture with a caption band (black text on white) above or below it.
 ///
-/// The text uses the built-in 5×7 font at `scale` (by default 2 for pictures at least 160
-/// pixels wide, else 1); lines are broken at spaces, or inside words that are too long, to fit
-/// the picture's width; `\n` forces a break. Characters outside printable ASCII show as `?`.
-public func label(_ image: RGBImage, _ text: String, position: CaptionPosition = .below, scale: Int? = nil) -> RGBImage {
-    let s = max(scale ?? (image.width >= 160 ? 2 : 1), 1)
-    let padding = 2 * s
-    let perLine = max(1, (image.width - 2 * padding + s) / (BitmapFont.advance * s))
-    let lines = wrap(text, width: perLine)
-    let block = RGBImage.textSize(lines.joined(separator: "\n"), scale: s)
-    let bandHeight = block.height + 2 * padding
+/// The caption is DejaVu Sans at `FontFace.defaultPixelSize × scale` pixels, anti-aliased,
+/// each line centred; lines break at spaces to fit the picture's width (inside a word only
+/// when the word alone is wider than the picture), and `\n` forces a break. Any character
+/// the font has is drawn; others show as �.
+///
+/// - Throws: `ImageError` when the bundled font cannot be found or read, or when the
+///   captioned picture would be larger than `limits` allow.
+public func label(_ image: RGBImage, _ text: String, position: CaptionPosition = .below, scale: Int = 1,
+                  limits: ImageLimits = .default) throws -> RGBImage {
+    try label(CaptionedImage(image), text, position: position, scale: scale, limits: limits).image
+}
+
+/// `tile` with one more caption band above or below it, as `label` draws it; the new band is
+/// counted with the tile's other captions, so that `grid` and `hstack` still line up the
+/// picture itself.
+///
+/// - Throws: `ImageError` when the bundled font cannot be found or read, or when the
+///   captioned picture would be larger than `limits` allow.
+public func label(_ tile: CaptionedImage, _ text: String, position: CaptionPosition = .below, scale: Int = 1,
+                  limits: ImageLimits = .default) throws -> CaptionedImage {
+    let image = tile.image
+    let pixelSize = FontFace.defaultPixelSize * max(scale, 1)
+    let font = try FontFace.standard()
+    let metrics = font.lineMetrics(pixelSize: pixelSize)
+    // About a quarter of the em around the text: 3 pixels at 13.
+    let padding = max(1, pixelSize / 4)
+    let lines = wrap(text, width: max(1, image.width - 2 * padding), clusters: font.clusterAdvances(of:),
+                     pixels: { font.pixels(fromUnits: $0, pixelSize: pixelSize) })
+    let bandHeight = lines.count * metrics.height + 2 * padding
+    try RGBImage.validateSize(width: image.width, height: image.height + bandHeight, limits: limits)
     var canvas = RGBImage(width: image.width, height: image.height + bandHeight, color: .white)
     let imageY = position == .above ? bandHeight : 0
     let textY = (position == .above ? 0 : image.height) + padding
     canvas.paste(image, x: 0, y: imageY)
     for (n, line) in lines.enumerated() {
-        let lineWidth = RGBImage.textSize(line, scale: s).width
-        canvas.draw(text: line, x: max(padding, (image.width - lineWidth) / 2), y: textY + n * BitmapFont.lineHeight * s, scale: s)
+        let x = max(0, (image.width - font.width(of: line, pixelSize: pixelSize)) / 2)
+        font.draw(line, on: &canvas, x: x, baseline: textY + n * metrics.height + metrics.ascent, pixelSize: pixelSize, color: .black)
     }
-    return canvas
+    return position == .above
+        ? CaptionedImage(canvas, captionAbove: tile.captionAbove + bandHeight, captionBelow: tile.captionBelow)
+        : CaptionedImage(canvas, captionAbove: tile.captionAbove, captionBelow: tile.captionBelow + bandHeight)
 }
 
-/// Breaks `text` into lines of at most `width` characters, at spaces where possible.
-func wrap(_ text: String, width: Int) -> [String] {
+/// Breaks `text` into lines no wider than `width` pixels: at spaces, which a break removes
+/// (runs of spaces count as one), and inside a word, between characters, only when the word
+/// alone is wider than a line; `\n` forces a break.
+///
+/// `clusters` gives, for the characters of a paragraph (its words one space apart), each
+/// one's kerning with the one before and its advance (`FontFace.clusterAdvances(of:)`), and
+/// `pixels` turns a sum of them into pixels: widths are sums of these, so wrapping takes time
+/// linear in the length of the text, however narrow the picture.
+func wrap(_ text: String, width: Int, clusters: ([Character]) -> [(kerning: Int, advance: Int)], pixels: (Int) -> Int) -> [String] {
     var lines: [String] = []
-    for paragraph in text.split(separator: "\n", omittingEmptySubsequences: false) {
-        var line = ""
-        for word in paragraph.split(separator: " ", omittingEmptySubsequences: true).map(String.init) {
-            var word = word
-            while word.count > width {
-                if !line.isEmpty { lines.append(line); line = "" }
-                lines.append(String(word.prefix(width)))
-                word = String(word.dropFirst(width))
-            }
-            if word.isEmpty { continue }
-            if line.isEmpty {
-                line = word
-            } else if line.count + 1 + word.count <= width {
-                line += " " + word
-            } else {
-                lines.append(line)
-                line = word
-            }
+    for paragraph in paragraphs(of: text) {
+        let words = paragraph.split(separator: " ", omittingEmptySubsequences: true)
+        var characters: [Character] = []
+        for (n, word) in words.enumerated() {
+            if n > 0 { characters.append(" ") }
+            characters.append(contentsOf: word)
         }
-        lines.append(line)
+        let metrics = clusters(characters)
+        precondition(metrics.count == characters.count, "wrap needs one width per character")
+        // sums[i]: kerning and advances of characters 0..<i.
+        var sums = [0]
+        sums.reserveCapacity(characters.count + 1)
+        for m in metrics { sums.append(sums[sums.count - 1] + m.kerning + m.advance) }
+        func widthOf(_ start: Int, _ end: Int) -> Int {
+            end > start ? pixels(sums[end] - sums[start] - metrics[start].kerning) : 0
+        }
+        var line: Range<Int>?
+        var start = 0
+        for word in words {
+            let end = start + word.count
+            defer { start = end + 1 }
+            if let current = line {
+                if widthOf(current.lowerBound, end) <= width {
+                    line = current.lowerBound..<end
+                    continue
+                }
+                lines.append(String(characters[current]))
+            }
+            // The word alone: cut it where it overflows, as a last resort.
+            var from = start
+            while widthOf(from, end) > width, end - from > 1 {
+                var to = from + 1
+                while to < end, widthOf(from, to + 1) <= width { to += 1 }
+                lines.append(String(characters[from..<to]))
+                from = to
+            }
+            line = from..<end
+        }
+        lines.append(line.map { String(characters[$0]) } ?? "")
     }
     return lines
 }
 
+/// The lines of `text`, split at `\n` and at `\r\n` (a single character in Swift).
+func paragraphs(of text: String) -> [Substring] {
+    text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
+}
+
 /// A legend for `colormap`: a vertical bar `thickness × length` pixels, value 1 at the top
 /// and 0 at the bottom (row `y` shows entry `round(255 · (length − 1 − y) / (length − 1))`),
-/// with the labels 1.0, 0.5 and 0.0 to its right when `labeled`, on white.
+/// with the labels 1.0, 0.5 and 0.0 to its right, each line centred on its row, when
+/// `labeled`, on white (the bar then has a margin of half a line above and below).
 ///
-/// - Throws: `ImageError` when `length` is below 2 or `thickness` below 1.
+/// - Throws: `ImageError` when `length` is below 2 or `thickness` below 1, or when `labeled`
+///   and the bundled font cannot be found or read.
 public func colorbar(_ colormap: Colormap, length: Int = 224, thickness: Int = 16, labeled: Bool = true) throws -> RGBImage {
     guard length >= 2 else { throw ImageError("a colorbar needs a length of at least 2 pixels, got \(length)") }
     guard thickness >= 1 else { throw ImageError("a colorbar needs a thickness of at least 1 pixel, got \(thickness)") }
-    let labelWidth = labeled ? 4 + RGBImage.textSize("0.5").width + 2 : 0
-    let margin = labeled ? BitmapFont.glyphHeight / 2 + 1 : 0
+    let ticks = [("1.0", 0), ("0.5", (length - 1) / 2), ("0.0", length - 1)]
+    let pixelSize = FontFace.defaultPixelSize
+    let font = labeled ? try FontFace.standard() : nil
+    let lineHeight = font?.lineMetrics(pixelSize: pixelSize).height ?? 0
+    let labelWidth = font.map { font in 4 + (ticks.map { font.width(of: $0.0, pixelSize: pixelSize) }.max() ?? 0) + 2 } ?? 0
+    let margin = (lineHeight + 1) / 2
     var canvas = RGBImage(width: thickness + labelWidth, height: length + 2 * margin, color: .white)
     for y in 0..<length {
         let entry = UInt8((Double(255 * (length - 1 - y)) / Double(length - 1)).rounded())
         canvas.fill(x: 0, y: margin + y, width: thickness, height: 1, color: colormap.color(at: entry))
     }
-    if labeled {
-        for (text, y) in [("1.0", 0), ("0.5", (length - 1) / 2), ("0.0", length - 1)] {
-            canvas.draw(text: text, x: thickness + 4, y: margin + y - BitmapFont.glyphHeight / 2)
+    if let font {
+        let metrics = font.lineMetrics(pixelSize: pixelSize)
+        for (text, y) in ticks {
+            font.draw(text, on: &canvas, x: thickness + 4, baseline: margin + y - metrics.height / 2 + metrics.ascent,
+                      pixelSize: pixelSize, color: .black)
         }
     }
     return canvas

@@ -118,19 +118,20 @@ extension BuiltinRegistry {
                 variadic: Parameter("pictures", [.object("image"), .object("cam"), .list], doc: "Images or CAMs (drawn in JET), or lists of them."),
                 category: images,
                 summary: horizontal ? "Pictures side by side, left to right." : "Pictures one above the other, top to bottom.",
-                details: "A CAM is drawn in the JET colormap. With fit=\"pad\" pictures of different sizes are centred in a white band.",
+                details: "A CAM is drawn in the JET colormap. With fit=\"pad\" pictures of different sizes are centred in a white band"
+                    + (horizontal ? "; captions made by label hang above or below their pictures, which line up." : "."),
                 example: horizontal ? "save hstack(img224, vis1, vis2) \"compare.png\"" : "v = vstack(row1, row2 gap=4)")) { args, _ in
                 let pictures = try args.variadic.flatMap { value -> [Value] in
                     if case .list(let items) = value { return items }
                     return [value]
-                }.map { try picture(of: $0, for: name) }
+                }.map { try tile(of: $0, for: name) }
                 guard !pictures.isEmpty else { throw RuntimeError("\(name): needs at least one picture, got none") }
                 let g = try args.integer("gap")
                 guard let matching = SizeMatching(rawValue: try args.string("fit")) else {
                     throw RuntimeError("\(name): fit must be \"pad\" or \"resize\", got \(quote(try args.string("fit")))")
                 }
                 let result = horizontal ? try CAMRuntime.hstack(pictures, matching: matching, gap: g)
-                    : try CAMRuntime.vstack(pictures, matching: matching, gap: g)
+                    : try CAMRuntime.vstack(pictures.map(\.image), matching: matching, gap: g)
                 try RGBImage.validateSize(width: result.width, height: result.height)
                 return .object(ImageObject(result))
             })
@@ -142,17 +143,17 @@ extension BuiltinRegistry {
                          Parameter("cols", [.integer], default: Value.none, keywordOnly: true, doc: "Columns (default: ceil(sqrt(count)))."),
                          Parameter("gap", [.integer], default: .number(4), keywordOnly: true, doc: "White pixels between cells.")],
             category: images, summary: "Pictures in rows of `cols`, left to right, then top to bottom.",
-            details: "Every cell is as large as the largest picture; pictures are centred in their cells on white.",
+            details: "Every cell has room for the largest picture and the tallest captions; pictures are centred in their cells "
+                + "on white, with the captions made by label hanging above or below them, so that the pictures of a row line up.",
             example: "grid [vis1, vis2, vis3, vis4] cols=2")) { args, _ in
-            let pictures = try args.list("pictures").map { try picture(of: $0, for: "grid") }
+            let pictures = try args.list("pictures").map { try tile(of: $0, for: "grid") }
             guard !pictures.isEmpty else { throw RuntimeError("grid: needs at least one picture, got an empty list") }
             let columns = args.isNone("cols") ? Int(Double(pictures.count).squareRoot().rounded(.up)) : try args.integer("cols")
-            let cellW = pictures.map(\.width).max() ?? 1, cellH = pictures.map(\.height).max() ?? 1
             let g = try args.integer("gap")
             guard columns >= 1 else { throw RuntimeError("grid: cols must be at least 1, got \(columns)") }
             if g >= 0 {
-                let rows = (pictures.count + columns - 1) / columns
-                try RGBImage.validateSize(width: min(columns, pictures.count) * (cellW + g), height: rows * (cellH + g))
+                let size = CAMRuntime.gridSize(pictures, columns: columns, gap: g)
+                try RGBImage.validateSize(width: size.width, height: size.height)
             }
             return .object(ImageObject(try CAMRuntime.grid(pictures, columns: columns, gap: g)))
         })
@@ -163,11 +164,12 @@ extension BuiltinRegistry {
                          Parameter("text", [.string], doc: "The caption (`\\n` breaks lines)."),
                          Parameter("above", [.bool], default: .bool(false), keywordOnly: true, doc: "Put the caption above instead of below.")],
             category: images, summary: "The picture with a caption band (black text on white).",
-            details: "Uses a built-in 5×7 pixel font (printable ASCII; other characters show as ?), twice as large on pictures at least 160 pixels wide; long lines wrap.",
+            details: "The text is DejaVu Sans at 13 pixels, anti-aliased and centred; long lines wrap between words. "
+                + "In grid and hstack, pictures line up whatever the heights of their captions.",
             example: "label vis \"tabby (281)\"")) { args, _ in
-            let base = try picture(of: args["picture"], for: "label")
+            let base = try tile(of: args["picture"], for: "label")
             let position: CaptionPosition = try args.bool("above") ? .above : .below
-            return .object(ImageObject(CAMRuntime.label(base, try args.string("text"), position: position)))
+            return .object(ImageObject(try CAMRuntime.label(base, try args.string("text"), position: position)))
         })
 
         register(Builtin(BuiltinSignature(
@@ -244,6 +246,13 @@ extension BuiltinRegistry {
             return .object(ImageObject(try RGBImage(denormalizing: t, mean: mean, std: std)))
         })
     }
+}
+
+/// An image argument with its caption bands (none for a CAM), for the builtins that line
+/// captioned pictures up.
+func tile(of value: Value, for callee: String) throws -> CaptionedImage {
+    if case .object(let o as ImageObject) = value { return o.tile }
+    return CaptionedImage(try picture(of: value, for: callee))
 }
 
 /// The picture of an image or CAM value (a CAM of one image in the JET colormap).

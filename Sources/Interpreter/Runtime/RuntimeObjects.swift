@@ -3,11 +3,16 @@ import Foundation
 
 /// An RGB picture in a script: what `load "cat.png"`, `overlay`, `hstack` and friends return.
 public final class ImageObject: ScriptObject {
-    /// The picture.
-    public let image: RGBImage
+    /// The picture and its caption bands, which `grid` and `hstack` line up.
+    public let tile: CaptionedImage
+    /// The picture, captions included.
+    public var image: RGBImage { tile.image }
 
-    /// Wraps a picture.
-    public init(_ image: RGBImage) { self.image = image }
+    /// Wraps a picture without captions.
+    public init(_ image: RGBImage) { self.tile = CaptionedImage(image) }
+
+    /// Wraps a picture that `label` gave caption bands.
+    public init(_ tile: CaptionedImage) { self.tile = tile }
 
     /// `"image"`.
     public var typeName: String { "image" }
