@@ -8,6 +8,8 @@ public struct Checker {
     private let registry: BuiltinRegistry
     private var diagnostics: [Diagnostic] = []
     private var allTopLevel: Set<String> = []
+    private var stack = StackBudget()
+    private var reportedStack = false
 
     /// Creates a checker for scripts that run with `registry`.
     public init(registry: BuiltinRegistry) {
@@ -17,7 +19,20 @@ public struct Checker {
     /// Checks the programs of a script's cells in order; `predefined` are names already bound
     /// (besides builtins and `args`).
     public mutating func check(_ programs: [Program], predefined: Set<String> = []) -> [Diagnostic] {
+        // On the evaluator's large stack, so that `check` accepts what `run` can run.
+        let start = self
+        let (checked, found) = Session.onLargeStack { () -> (Checker, [Diagnostic]) in
+            var checker = start
+            let found = checker.checkHere(programs, predefined: predefined)
+            return (checker, found)
+        }
+        self = checked
+        return found
+    }
+
+    private mutating func checkHere(_ programs: [Program], predefined: Set<String>) -> [Diagnostic] {
         diagnostics = []
+        reportedStack = false
         allTopLevel = predefined
         for program in programs { Checker.collectAssigned(program.statements, into: &allTopLevel) }
         var defined = predefined.union(registry.builtins.keys).union(["args", "builtins"])  // keys: no sorting
@@ -88,6 +103,15 @@ public struct Checker {
     }
 
     private mutating func check(_ e: ExpressionNode, _ defined: Set<String>) {
+        if stack.isExhausted() {
+            if !reportedStack {
+                reportedStack = true
+                diagnostics.append(Diagnostic(kind: .syntax,
+                                              message: "too deeply nested to check with this thread's \(stack.sizeDescription) stack",
+                                              range: e.range))
+            }
+            return
+        }
         switch e {
         case .number, .string, .bool, .none: break
         case .name(let name, let range):
@@ -98,9 +122,22 @@ public struct Checker {
             }
         case .list(let items, _): for i in items { check(i, defined) }
         case .unary(_, let x, _): check(x, defined)
-        case .binary(_, let l, let r, _), .and(let l, let r, _), .or(let l, let r, _):
-            check(l, defined)
-            check(r, defined)
+        case .binary, .and, .or:
+            // Chains are left-deep trees as deep as they are long: walk the left spine in a loop.
+            var rights: [ExpressionNode] = []
+            var leftmost = e
+            while true {
+                switch leftmost {
+                case .binary(_, let l, let r, _), .and(let l, let r, _), .or(let l, let r, _):
+                    rights.append(r)
+                    leftmost = l
+                    continue
+                default: break
+                }
+                break
+            }
+            check(leftmost, defined)
+            for r in rights.reversed() { check(r, defined) }
         case .index(let t, let i, _):
             check(t, defined)
             check(i, defined)

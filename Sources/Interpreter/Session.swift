@@ -120,9 +120,13 @@ public final class Session: @unchecked Sendable {
         return .complete
     }
 
-    /// Runs `body` on a thread with a 64 MB stack so that deep (but limited) recursion of the
-    /// evaluator cannot overflow the caller's stack. (200 nested calls plus 100-deep nested
-    /// expressions need under 8 MB even in a debug build; the stack is reserved, not committed.)
+    /// The evaluator thread's stack: reserved, not committed, so it costs address space only.
+    /// 1000 nested calls of a small function need about 40 MB in a debug build; `StackBudget`
+    /// turns anything deeper into an error well before the end.
+    static let stackSize = 256 << 20
+
+    /// Runs `body` on a thread with a `stackSize` stack, so that what the evaluator may do does
+    /// not depend on the caller's thread (a test's main thread has 8 MB).
     static func onLargeStack<T>(_ body: @escaping () -> T) -> T {
         let box = ResultBox(body)
         let done = DispatchSemaphore(value: 0)
@@ -130,7 +134,7 @@ public final class Session: @unchecked Sendable {
             box.value = box.body()
             done.signal()
         }
-        thread.stackSize = 64 << 20
+        thread.stackSize = stackSize
         thread.start()
         done.wait()
         guard let value = box.value else { preconditionFailure("evaluator thread produced no result") }

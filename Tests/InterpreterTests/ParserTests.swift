@@ -133,7 +133,7 @@ final class ParserTests: XCTestCase {
     func testDeepNestingIsAnErrorNotACrash() {
         let source = String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000)
         XCTAssertThrowsError(try parse(source)) { error in
-            XCTAssertEqual((error as? Diagnostic)?.message, "expression nested too deeply (more than 100 levels)")
+            XCTAssertEqual((error as? Diagnostic)?.message, "nested too deeply: more than 100 levels of brackets, prefix operators and blocks")
         }
     }
 }

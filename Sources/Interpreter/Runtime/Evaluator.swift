@@ -40,9 +40,19 @@ final class SessionState: @unchecked Sendable {
     let builtinScope: Scope
     let globals: Scope
     private var depth = 0
+    /// What is left of the evaluating thread's stack: the limit that actually keeps the
+    /// process alive (see `StackBudget`).
+    var stack = StackBudget()
 
-    /// The deepest chain of user function calls before "recursion too deep".
-    static let maximumDepth = 200
+    /// The deepest chain of user function calls before "recursion too deep", Python's default:
+    /// it makes runaway recursion fail fast with a predictable message. What protects the
+    /// process is `stack`, which also stops fewer calls that each need much stack.
+    static let maximumDepth = 1000
+
+    /// The deepest nesting of lists a list literal may build: printing, comparing and releasing
+    /// a value recurse once per level, so a bound keeps all three within a few hundred KB of
+    /// stack whatever the program does (`x = [x]` in a loop).
+    static let maximumListNesting = 1000
 
     init(registry: BuiltinRegistry, output: OutputSink, arguments: [String], baseDirectory: String,
          environment: [String: String], cancellation: CancellationFlag) {
@@ -93,6 +103,7 @@ final class SessionState: @unchecked Sendable {
 
     func execute(_ statement: Statement, in scope: Scope) throws {
         if cancellation.isCancelled { try checkInterrupt(statement.range) }
+        if stack.isExhausted() { throw stackExhausted(statement.range) }
         if scope === globals { currentRange = statement.range }
         switch statement {
         case .expression(let expression):
@@ -180,7 +191,15 @@ final class SessionState: @unchecked Sendable {
 
     // MARK: - Expressions
 
+    /// The error for a program that needs more native stack than the interpreter's thread has.
+    private func stackExhausted(_ range: SourceRange) -> ScriptError {
+        ScriptError(message: "too deeply nested: this needs more than the interpreter's \(stack.sizeDescription) stack "
+                    + "(\(depth) nested calls are under way); nest fewer calls and brackets",
+                    range: range, kind: .runtime)
+    }
+
     func evaluate(_ expression: ExpressionNode, in scope: Scope) throws -> Value {
+        if stack.isExhausted() { throw stackExhausted(expression.range) }
         switch expression {
         case .number(let v, _): return .number(v)
         case .string(let s, _): return .string(s)
@@ -194,15 +213,34 @@ final class SessionState: @unchecked Sendable {
                                   range: range, kind: .runtime)
             }
             return value
-        case .list(let elements, _):
-            return .list(try elements.map { try evaluate($0, in: scope) })
+        case .list(let elements, let range):
+            let values = try elements.map { try evaluate($0, in: scope) }
+            if values.contains(where: { if case .list = $0 { return true } else { return false } }),
+               listNesting(of: values) > SessionState.maximumListNesting {
+                throw ScriptError(message: "a list nested more than \(SessionState.maximumListNesting) levels deep "
+                                  + "cannot be built; keep nested data flatter (a list of lists, or a tensor)",
+                                  range: range, kind: .runtime)
+            }
+            return .list(values)
         case .unary(let op, let operand, let range):
             let value = try evaluate(operand, in: scope)
             return try wrap(range) { try Operators.unary(op, value) }
-        case .binary(let op, let left, let right, let range):
-            let l = try evaluate(left, in: scope)
-            let r = try evaluate(right, in: scope)
-            return try wrap(range) { try Operators.binary(op, l, r) }
+        case .binary:
+            // A chain `a + b + … + z` is a left-deep tree: walk its left spine with a loop, so
+            // that the chain's length costs no stack.
+            var spine: [(op: BinaryOperator, right: ExpressionNode, range: SourceRange)] = []
+            var leftmost = expression
+            while case .binary(let op, let left, let right, let range) = leftmost {
+                spine.append((op, right, range))
+                leftmost = left
+            }
+            var value = try evaluate(leftmost, in: scope)
+            for step in spine.reversed() {
+                let l = value
+                let r = try evaluate(step.right, in: scope)
+                value = try wrap(step.range) { try Operators.binary(step.op, l, r) }
+            }
+            return value
         case .and(let left, let right, _):
             let l = try evaluate(left, in: scope)
             guard try wrap(left.range, { try l.isTruthy() }) else { return l }
@@ -342,6 +380,10 @@ final class SessionState: @unchecked Sendable {
             throw ScriptError(message: "recursion too deep: more than \(SessionState.maximumDepth) nested calls (calling `\(declaration.name)`)",
                               range: range, kind: .runtime)
         }
+        if stack.isExhausted() {
+            throw ScriptError(message: "recursion too deep: \(depth) nested calls used up the interpreter's \(stack.sizeDescription) stack "
+                              + "(calling `\(declaration.name)`)", range: range, kind: .runtime)
+        }
         depth += 1
         defer { depth -= 1 }
         let scope = Scope(parent: function.closure)
@@ -364,6 +406,18 @@ final class SessionState: @unchecked Sendable {
             throw error
         }
     }
+}
+
+/// How deeply `values` nest as the elements of one list (1 for a list of numbers), counted
+/// with a loop rather than recursion; only lists are descended into.
+func listNesting(of values: [Value]) -> Int {
+    var deepest = 1
+    var pending: [(items: [Value], level: Int)] = [(values, 1)]
+    while let (items, level) = pending.popLast() {
+        deepest = max(deepest, level)
+        for case .list(let inner) in items { pending.append((inner, level + 1)) }
+    }
+    return deepest
 }
 
 /// "12.3 ms", "1.25 s", "2 min 3.4 s".
