@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN := .build/release/camscript
 
-.PHONY: setup build release demo test test-avx2 check-examples clean fuzz fuzz-smoke
+.PHONY: setup build release demo test test-avx2 test-hostile check-examples clean fuzz fuzz-smoke
 
 setup:
 	@bash scripts/setup.sh
@@ -23,7 +23,13 @@ test: setup
 	$(SWIFT) build
 	$(SWIFT) test
 	$(MAKE) test-avx2
+	$(MAKE) test-hostile
 	$(MAKE) fuzz-smoke
+
+# Every hostile case of issue 17 against the debug binary: 30 s and 2 GiB each, no signal, no
+# leftover temporary file (tools/hostile/run.sh; its table is the one in docs/reliability.md).
+test-hostile:
+	tools/hostile/run.sh .build/debug/camscript
 
 # The numerical tests again on the kernels an AVX2-only CPU gets (OpenBLAS's Haswell kernels,
 # oneDNN capped at AVX2), so that an AVX-512 machine catches what would fail on an AMD EPYC

@@ -173,13 +173,12 @@ extension BuiltinRegistry {
         register(Builtin(BuiltinSignature(
             name: "round", parameters: [Parameter("x", [.number], doc: "The number."),
                                         Parameter("digits", [.integer], default: .number(0), doc: "Decimal places to keep.")],
-            category: basics, summary: "Rounds to a number of decimal places (halves away from zero).",
+            category: basics, summary: "Rounds to a number of decimal places as Python does (exact halves to even).",
             example: "print round(cam.max, 3)")) { args, _ in
             let x = try args.number("x")
             let digits = try args.integer("digits")
             guard (-15...15).contains(digits) else { throw RuntimeError("round: argument `digits` must be between -15 and 15, got \(digits)") }
-            let scale = pow(10.0, Double(digits))
-            return .number((x * scale).rounded(.toNearestOrAwayFromZero) / scale)
+            return .number(roundedLikePython(x, digits: digits))
         })
 
         register(Builtin(BuiltinSignature(
@@ -280,4 +279,25 @@ private func flatten(_ value: Value, depth: Int, shape: inout [Int], into storag
     default:
         throw RuntimeError("tensor: expected numbers or lists of numbers, found \(value.typeName)")
     }
+}
+
+/// Rounds `x` to `digits` decimal places the way Python's `round` does.
+///
+/// Multiplying by a power of ten first (the obvious way) overflows for large `x` (`1e300` with
+/// 15 digits became `inf`) and rounds the product rather than the number (`2.675` is stored as
+/// 2.67499…, so it must give 2.67). The C library's `%.*f` rounds the exact binary value
+/// correctly, ties to even, which is what Python specifies; numbers of 2^52 or more are already
+/// whole, so they come back unchanged. A zero result is returned as +0 so it never prints `-0`.
+func roundedLikePython(_ x: Double, digits: Int) -> Double {
+    guard x.isFinite, Swift.abs(x) < 4_503_599_627_370_496 || digits < 0 else { return x }
+    let result: Double
+    if digits >= 0 {
+        result = Double(String(format: "%.*f", digits, x)) ?? x
+    } else {
+        let scale = pow(10.0, Double(-digits))
+        let scaled = x / scale
+        guard Swift.abs(scaled) < 4_503_599_627_370_496 else { return x }
+        result = (Double(String(format: "%.0f", scaled)) ?? scaled) * scale
+    }
+    return result == 0 ? 0 : result
 }

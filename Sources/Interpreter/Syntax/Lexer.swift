@@ -10,6 +10,11 @@ public struct LexResult: Sendable {
     public var endsInsideString: Bool
     /// How many brackets are still open at the end (the REPL then asks for more lines).
     public var openBrackets: Int
+    /// The brackets still open at the end, outermost first (`(` or `[`).
+    var unclosedBrackets: [Character] = []
+    /// Whether lexing stopped at an error before the end of the input (an unclosed bracket at
+    /// the end is not such an error).
+    var stoppedEarly = false
 }
 
 /// Turns CAMScript source into tokens, with Python-style INDENT/DEDENT tokens and implicit
@@ -40,12 +45,24 @@ public struct Lexer {
         return lexer.run()
     }
 
+    /// Tokenises `source` as the continuation of text that left `brackets` open (outermost
+    /// first), so the REPL can lex each line of a long bracketed expression once instead of
+    /// re-lexing it from its first line (see `InputAccumulator`).
+    static func tokenize(continuing source: String, insideBrackets brackets: [Character], file: String) -> LexResult {
+        var lexer = Lexer(source: source, file: file)
+        lexer.brackets = brackets.map { ($0, SourceRange(file: file, line: 1, column: 1, length: 1)) }
+        lexer.atLineStart = false
+        return lexer.run()
+    }
+
     private mutating func run() -> LexResult {
         var error: Diagnostic?
+        var stoppedEarly = false
         do {
             try scanAll()
         } catch let diagnostic as Diagnostic {
             error = diagnostic
+            stoppedEarly = true
         } catch {
             preconditionFailure("lexer threw \(error)")
         }
@@ -65,8 +82,11 @@ public struct Lexer {
             }
         }
         append(.end, at: here(length: 0), spaceBefore: true)
-        return LexResult(tokens: tokens, error: error, endsInsideString: endsInsideString,
-                         openBrackets: brackets.count)
+        var result = LexResult(tokens: tokens, error: error, endsInsideString: endsInsideString,
+                               openBrackets: brackets.count)
+        result.unclosedBrackets = brackets.map(\.0)
+        result.stoppedEarly = stoppedEarly
+        return result
     }
 
     private func here(length: Int) -> SourceRange {
@@ -127,7 +147,7 @@ public struct Lexer {
                 spaceBefore = false
             default:
                 if c.isNumber && c.isASCII {
-                    scanNumber(spaceBefore: spaceBefore)
+                    try scanNumber(spaceBefore: spaceBefore)
                 } else if c.isLetter || c == "_" {
                     scanWord(spaceBefore: spaceBefore)
                 } else {
@@ -167,7 +187,55 @@ public struct Lexer {
         }
     }
 
-    private mutating func scanNumber(spaceBefore: Bool) {
+    /// Scans a hexadecimal (`0x1F`), octal (`0o17`) or binary (`0b101`) literal as Python
+    /// writes them, with `_` between digits; returns false when the number is not one of these.
+    ///
+    /// Without this, `0x10` lexed as `0` followed by the name `x10` and gave a confusing error
+    /// far from the cause.
+    private mutating func scanRadixNumber(spaceBefore: Bool) throws -> Bool {
+        guard current == "0", let letter = peek() else { return false }
+        let radix: Int
+        let name: String
+        switch letter {
+        case "x", "X": radix = 16; name = "hexadecimal"
+        case "o", "O": radix = 8; name = "octal"
+        case "b", "B": radix = 2; name = "binary"
+        default: return false
+        }
+        let start = here(length: 0)
+        advance()
+        advance()
+        var digits = ""
+        var lastWasDigit = true  // Python allows one `_` right after the prefix: 0x_ff
+        while let c = current, c.isLetter || c.isNumber || c == "_" {
+            if c == "_" {
+                guard lastWasDigit else { break }
+                lastWasDigit = false
+            } else {
+                guard c.isASCII, let value = c.hexDigitValue, value < radix else {
+                    var range = start
+                    range.length = column - start.column + 1
+                    throw error("`\(c)` is not a \(name) digit in this \(name) number "
+                                + "(\(name) digits are \(radix == 16 ? "0-9 and a-f" : "0-\(radix - 1)"))", range)
+                }
+                digits.append(c)
+                lastWasDigit = true
+            }
+            advance()
+        }
+        var range = start
+        range.length = column - start.column
+        guard !digits.isEmpty, lastWasDigit else {
+            throw error("a \(name) number needs digits after `0\(letter)` (for example 0\(letter)\(radix == 2 ? "101" : "17"))", range)
+        }
+        var value = 0.0
+        for c in digits { value = value * Double(radix) + Double(c.hexDigitValue ?? 0) }
+        append(.number(value), at: range, spaceBefore: spaceBefore)
+        return true
+    }
+
+    private mutating func scanNumber(spaceBefore: Bool) throws {
+        if try scanRadixNumber(spaceBefore: spaceBefore) { return }
         let start = here(length: 0)
         var text = ""
         func digits(_ lexer: inout Lexer, _ text: inout String) {
