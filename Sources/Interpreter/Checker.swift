@@ -164,9 +164,10 @@ public struct Checker {
 
     private mutating func checkArguments(_ s: BuiltinSignature, _ arguments: [ArgumentSyntax], _ range: SourceRange) {
         var given: Set<String> = []
+        let isParameter = s.parameterLookup()
         for a in arguments {
             guard let key = a.name else { continue }
-            if !s.parameters.contains(where: { $0.name == key }) {
+            if !isParameter(key) {
                 let known = s.parameters.map(\.name)
                 diagnostics.append(Diagnostic(kind: .resolution,
                                               message: "\(s.name): unknown keyword argument `\(key)`" + (PythonHabits.keyword(key) ?? didYouMean(key, known)),

@@ -113,7 +113,12 @@ public final class Session: @unchecked Sendable {
     public static func inputState(of source: String) -> InputState {
         let lexed = Lexer.tokenize(source, file: "<input>")
         if lexed.endsInsideString || lexed.openBrackets > 0 { return .openBracketOrString }
-        let tokens = lexed.tokens
+        return inputState(ofTokens: lexed.tokens)
+    }
+
+    /// `.openBlock` when some `:` ends a line among `tokens` (lexed outside brackets and
+    /// strings), else `.complete`.
+    static func inputState(ofTokens tokens: [Token]) -> InputState {
         for (i, token) in tokens.enumerated() where token.isSymbol(":") {
             if i + 1 < tokens.count, tokens[i + 1].kind == .newline { return .openBlock }
         }

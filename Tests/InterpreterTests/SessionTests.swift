@@ -52,8 +52,9 @@ final class SessionTests: XCTestCase {
     }
 
     func testDeepestLegalNestingRunsWithoutOverflow() {
-        let source = "def down(n):\n    if n == 0:\n        return " + String(repeating: "(", count: 98) + "0"
-            + String(repeating: ")", count: 98) + "\n    return 1 + down(n - 1)\nprint down(199)"
+        // Two blocks and 97 brackets: the parser's limit is 100 levels (issue 17, class 3).
+        let source = "def down(n):\n    if n == 0:\n        return " + String(repeating: "(", count: 97) + "0"
+            + String(repeating: ")", count: 97) + "\n    return 1 + down(n - 1)\nprint down(199)"
         let sink = CollectingSink()
         XCTAssertNil(session(sink).run(source: source, fileName: "t").diagnostic)
         XCTAssertEqual(sink.lines, ["199"])
@@ -159,6 +160,30 @@ final class SessionTests: XCTestCase {
         XCTAssertEqual(a.finish(), [])
     }
 
+    /// The accumulator lexes each line once (issue 17, class 9); it must still cut input into
+    /// the same chunks as lexing the whole waiting text on every line, as it once did.
+    func testInputAccumulatorAgreesWithWholeTextLexing() {
+        let pieces = ["x = 1", "", "if x:", "    y = [1,", "  2,", "      3]", "    z = f(a,", "b)", "else:",
+                      "    w = 'a\\", "b'", "print 2", "for i in range(3):", "    print(i)", "# note",
+                      "xs = [", "[1, 2],", "]", "def g(a):", "    return a", "f(1,", "  2]", "  )",
+                      "s = \"open", "t = (1,", "\"x\" + 'y'", ")", "    indented", "if y: print 1",
+                      "q = 0x1g", "r = [0x", "]", "while x:", "", "    x = x - 1"]
+        var generator = SystemRandomNumberGenerator()
+        for trial in 0..<300 {
+            let count = trial < 5 ? pieces.count : Int.random(in: 1...25, using: &generator)
+            let lines = trial < 5 ? pieces : (0..<count).map { _ in pieces.randomElement(using: &generator) ?? "" }
+            for blankEndsBlock in [false, true] {
+                var fast = InputAccumulator()
+                var reference = WholeTextAccumulator()
+                for line in lines {
+                    XCTAssertEqual(fast.feed(line, blankEndsBlock: blankEndsBlock),
+                                   reference.feed(line, blankEndsBlock: blankEndsBlock), "after \(line) in \(lines)")
+                }
+                XCTAssertEqual(fast.finish(), reference.finish(), "\(lines)")
+            }
+        }
+    }
+
     func testCompletion() {
         let s = session()
         _ = s.run(source: "model = 1\nmodels = [1]\nt = tensor([1])\ndef f(alpha, beta=2):\n    return 1", fileName: "t")
@@ -240,5 +265,55 @@ private extension OutputItem.Kind {
     var isValue: Bool {
         if case .value = self { return true }
         return false
+    }
+}
+
+/// The accumulator as it was before issue 17: the whole waiting text lexed on every line
+/// (quadratic, but obviously right), kept as the reference for the linear one.
+private struct WholeTextAccumulator {
+    private var lines: [String] = []
+    private var firstLine = 1
+    private var nextLine = 1
+
+    mutating func feed(_ line: String, blankEndsBlock: Bool) -> [InputAccumulator.Chunk] {
+        let number = nextLine
+        nextLine += 1
+        if lines.isEmpty { return start(line, number) }
+        if Session.inputState(of: joined) == .openBlock {
+            let trimmed = line.trimmingCharacters(in: CharacterSet(charactersIn: " \t\r"))
+            if trimmed.isEmpty {
+                guard blankEndsBlock else {
+                    lines.append(line)
+                    return []
+                }
+                return [take()]
+            }
+            let indented = line.first == " " || line.first == "\t"
+            let firstWord = trimmed.prefix { $0.isLetter }
+            if !indented && firstWord != "elif" && firstWord != "else" && !trimmed.hasPrefix("#") {
+                let done = take()
+                return [done] + start(line, number)
+            }
+        }
+        lines.append(line)
+        return Session.inputState(of: joined) == .complete ? [take()] : []
+    }
+
+    mutating func finish() -> [InputAccumulator.Chunk] { lines.isEmpty ? [] : [take()] }
+
+    private var joined: String { lines.joined(separator: "\n") }
+
+    private mutating func start(_ line: String, _ number: Int) -> [InputAccumulator.Chunk] {
+        let trimmed = line.trimmingCharacters(in: CharacterSet(charactersIn: " \t\r"))
+        if trimmed.isEmpty || trimmed.hasPrefix("#") { return [] }
+        lines = [line]
+        firstLine = number
+        return Session.inputState(of: line) == .complete ? [take()] : []
+    }
+
+    private mutating func take() -> InputAccumulator.Chunk {
+        let chunk = InputAccumulator.Chunk(text: joined, firstLine: firstLine)
+        lines = []
+        return chunk
     }
 }

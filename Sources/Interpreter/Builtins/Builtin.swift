@@ -285,12 +285,13 @@ extension BuiltinSignature {
         var variadicValues: [Value] = []
         let positionalParameters = parameters.filter { !$0.keywordOnly }
         var nextPositional = 0
+        let isParameter = parameterLookup()
         for argument in arguments {
             if let key = argument.name {
-                if let message = renamed[key], !parameters.contains(where: { $0.name == key }) {
+                if let message = renamed[key], !isParameter(key) {
                     throw RuntimeError("\(name): `\(key)=` is now `" + message)
                 }
-                guard parameters.contains(where: { $0.name == key }) else {
+                guard isParameter(key) else {
                     let known = parameters.map(\.name)
                     let hint = PythonHabits.keyword(key) ?? didYouMean(key, known)
                     let list = known.isEmpty ? "it takes no keyword arguments"
@@ -338,6 +339,17 @@ extension BuiltinSignature {
             for value in variadicValues { try checkType(v, value) }
         }
         return BoundArguments(callee: name, values: values, given: given, variadic: variadicValues)
+    }
+
+    /// Whether a name is one of the parameters: a search for the few parameters of a builtin,
+    /// a set for a user function with thousands, so that binding stays linear in the call's size.
+    func parameterLookup() -> (String) -> Bool {
+        if parameters.count <= 16 {
+            let names = parameters.map(\.name)
+            return { names.contains($0) }
+        }
+        let names = Set(parameters.map(\.name))
+        return { names.contains($0) }
     }
 
     private func checkType(_ p: Parameter, _ value: Value) throws {

@@ -229,9 +229,10 @@ public struct Parser {
         let (name, range) = try identifier("after `def`")
         _ = try expectSymbol("(", "after the function name")
         var parameters: [ParameterDeclaration] = []
+        var parameterNames: Set<String> = []  // a set, so 10,000 parameters stay linear
         while !checkSymbol(")") {
             let (pname, prange) = try identifier("for a parameter")
-            if parameters.contains(where: { $0.name == pname }) {
+            guard parameterNames.insert(pname).inserted else {
                 throw Diagnostic(kind: .syntax, message: "duplicate parameter `\(pname)` in `def \(name)`",
                                  range: prange)
             }
@@ -478,10 +479,12 @@ public struct Parser {
                 commandArgument = false
                 defer { commandArgument = saved }
                 var arguments: [ArgumentSyntax] = []
+                var sawKeyword = false  // a flag, not a search of `arguments`: linear in their number
                 while !checkSymbol(")") {
                     if check(.end) { throw error("expected `)` to close the call's `(`", at: open) }
                     let arg = try nested { try $0.argument(command: false) }
-                    if arg.name == nil, arguments.contains(where: { $0.name != nil }) {
+                    sawKeyword = sawKeyword || arg.name != nil
+                    if arg.name == nil, sawKeyword {
                         throw Diagnostic(kind: .syntax, message: "positional argument after a keyword argument",
                                          range: arg.value.range)
                     }
