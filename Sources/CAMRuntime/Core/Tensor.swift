@@ -69,6 +69,39 @@ public struct Tensor: Sendable, Equatable {
         Tensor(shape: newShape, storage: storage)
     }
 
+    /// The flat index and the value of the first NaN or infinity, if any.
+    ///
+    /// The kernels treat non-finite values differently (oneDNN's max-pool and ReLU drop NaN,
+    /// the reference kernels keep it), so a NaN must be refused where it enters rather than be
+    /// allowed to give different answers on different paths.
+    public func firstNonFinite() -> (index: Int, value: Float)? {
+        storage.withUnsafeBufferPointer { buffer in
+            // v * 0 is 0 for a finite v and NaN otherwise: one vectorisable pass finds whether
+            // there is anything to look for.
+            var sum: Float = 0
+            for v in buffer { sum += v * 0 }
+            if sum.isFinite { return nil }
+            for (i, v) in buffer.enumerated() where !v.isFinite { return (i, v) }
+            return nil
+        }
+    }
+
+    /// Describes how many values are NaN or infinite and where the first is, for messages.
+    public func nonFiniteSummary() -> String? {
+        guard let first = firstNonFinite() else { return nil }
+        var nan = 0, infinite = 0
+        for v in storage where !v.isFinite { if v.isNaN { nan += 1 } else { infinite += 1 } }
+        var index = first.index
+        var position: [Int] = []
+        for extent in shape.reversed() {
+            position.append(extent > 0 ? index % extent : 0)
+            index /= Swift.max(extent, 1)
+        }
+        let parts = [nan > 0 ? "\(nan) NaN" : nil, infinite > 0 ? "\(infinite) infinite" : nil].compactMap { $0 }
+        return parts.joined(separator: " and ") + " value\(nan + infinite == 1 ? "" : "s"), the first at ["
+            + position.reversed().map(String.init).joined(separator: ", ") + "]"
+    }
+
     /// Calls `body` with a pointer to the elements.
     @inlinable
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {

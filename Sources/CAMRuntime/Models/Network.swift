@@ -217,11 +217,29 @@ public final class Network {
             if !mismatched.isEmpty { parts.append("shape mismatches " + Network.listing(mismatched, quoted: false)) }
             throw RuntimeError("the checkpoint does not fit \(architecture): " + parts.joined(separator: "; "))
         }
+        try Network.refuseNonFinite(expectedOrder.compactMap { key in given.tensors[key].map { (key, $0) } })
         for key in expectedOrder {
             if let (module, name) = owners[key], let tensor = given.tensors[key] {
                 module.setParameter(name, tensor)
             }
         }
+    }
+
+    /// Refuses weights holding NaN or infinity, naming the first such tensor: they load
+    /// silently otherwise and give answers that differ between kernels (issue 17, class 6).
+    static func refuseNonFinite(_ tensors: [(name: String, tensor: Tensor)]) throws {
+        var bad: [String] = []
+        var first: String?
+        for (name, tensor) in tensors {
+            guard let problem = tensor.nonFiniteSummary() else { continue }
+            if first == nil { first = "`\(name)` has \(problem)" }
+            bad.append(name)
+        }
+        guard let first else { return }
+        let others = bad.count > 1 ? " (\(bad.count) tensors in all: " + bad.prefix(5).joined(separator: ", ")
+            + (bad.count > 5 ? ", …" : "") + ")" : ""
+        throw RuntimeError("the weights hold NaN or infinite values: \(first)\(others); such a model's answers "
+                           + "depend on the kernel that runs, so it is refused — the checkpoint is damaged or was saved after training diverged")
     }
 
     /// The state dict without a DataParallel `module.` prefix and without `num_batches_tracked`.
@@ -316,6 +334,10 @@ public final class Network {
         if let size = requiredInputSize, input.shape[2] != size.height || input.shape[3] != size.width {
             throw RuntimeError("\(architecture) was exported for \(size.height)×\(size.width) images, found "
                                + "\(input.shape[2])×\(input.shape[3]); its preprocess preset gives that size")
+        }
+        if let problem = input.nonFiniteSummary() {
+            throw RuntimeError("the input to \(architecture) has \(problem); a model's answer to NaN or infinity "
+                               + "depends on which kernel runs, so it is refused (check how the tensor was made: an image is always finite)")
         }
     }
 

@@ -83,9 +83,15 @@ final class Lowering {
         }
         builder = GraphBuilder(inputName: input.name)
         values[input.name] = builder.input
-        for (name, tensor) in onnx.initializers {
-            constants[name] = try Lowering.floatTensor(tensor)
+        var nanWeights: [(name: String, tensor: Tensor)] = []
+        for (name, tensor) in onnx.initializers.sorted(by: { $0.key < $1.key }) {
+            let value = try Lowering.floatTensor(tensor)
+            constants[name] = value
+            // Infinity has legitimate uses in exported graphs (a Clip bound, an attention
+            // mask); NaN has none, so only NaN is refused here.
+            if value.firstNonFinite() != nil, value.storage.contains(where: \.isNaN) { nanWeights.append((name, value)) }
         }
+        try Network.refuseNonFinite(nanWeights)
     }
 
     /// An initializer or constant as a Float tensor (integers are carried as exact floats).
