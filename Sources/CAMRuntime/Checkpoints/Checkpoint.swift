@@ -13,6 +13,9 @@ public struct CheckpointLimits: Sendable, Equatable {
     public var maxNesting: Int
     /// The most containers (lists, tuples, dicts, tensors) a pickle may build.
     public var maxContainers: Int
+    /// The most elements that views may repeat beyond what their storages hold (a stride-0
+    /// view of 2^30 elements over one stored float): 16 M, 64 MiB as Float.
+    public var maxRepeatedElements = 1 << 24
 
     /// Creates limits; every value must be positive.
     public init(maxElements: Int, maxMemoEntries: Int, maxStackItems: Int, maxNesting: Int, maxContainers: Int) {
@@ -260,6 +263,11 @@ struct TorchCheckpointReader {
         }
         var result = StateDict()
         var total = 0
+        // Elements that views repeat beyond what their storage holds (stride 0, overlapping
+        // strides): a 636-byte file once claimed a 2^30-element view and cost 4 GiB. Every
+        // other element is a distinct stored one, so the copies take at most 4 × the file (for
+        // one-byte dtypes) plus this allowance.
+        var repeated = 0
         for (key, value) in unpickler.dicts[d].entries {
             guard case .string(let name) = key else { throw fail("has a state dict key that is \(key.kind), not a string") }
             guard case .tensor(let t) = value else {
@@ -271,6 +279,15 @@ struct TorchCheckpointReader {
                 throw fail("holds more than the limit of \(limits.maxElements) elements")
             }
             let type = unpickler.storages[tensor.storage.root].type
+            let stored = storageRanges[tensor.storage.root].count / Swift.max(type.width, 1)
+            if tensor.elementCount > stored {
+                repeated += tensor.elementCount - stored
+                guard repeated <= limits.maxRepeatedElements else {
+                    throw fail("has a tensor \"\(name)\" of shape \(tensor.shape) (\(tensor.elementCount) elements) that is a view of "
+                               + "a storage of only \(stored) elements (strides \(tensor.strides)); views that repeat more than "
+                               + "\(limits.maxRepeatedElements) elements in all are refused, since they would take far more memory than the file holds")
+                }
+            }
             result.set(name, try materialize(tensor, type: type, storage: storageRanges[tensor.storage.root]))
         }
         guard result.count > 0 else { throw fail("holds no tensors") }

@@ -35,34 +35,20 @@ public enum SafeTensors {
             throw CheckpointError(file: name, "safetensors header claims \(headerLength) bytes but the file has \(source.count)")
         }
         let headerEnd = 8 + Int(headerLength)
-        let header = Data(try source.bytes(8 ..< headerEnd))
-        guard let object = try? JSONSerialization.jsonObject(with: header),
-              let entries = object as? [String: Any] else {
-            throw CheckpointError(file: name, "safetensors header is not a JSON object")
+        let entries: [SafeTensorsHeader.Entry]
+        do {
+            entries = try SafeTensorsHeader.parse(try source.bytes(8 ..< headerEnd))
+        } catch let failure as SafeTensorsHeader.Failure {
+            throw CheckpointError(file: name, "safetensors header: " + failure.reason)
         }
         let payload = source.count - headerEnd
-        // JSON objects lose their order; safetensors sorts data by offset, which is file order.
         var parsed: [(key: String, dtype: String, shape: [Int], begin: Int, end: Int)] = []
-        for (key, value) in entries where key != "__metadata__" {
-            guard let info = value as? [String: Any],
-                  let dtype = info["dtype"] as? String,
-                  let shapeAny = info["shape"] as? [Any],
-                  let offsetsAny = info["data_offsets"] as? [Any], offsetsAny.count == 2 else {
-                throw CheckpointError(file: name, "tensor \"\(key)\" has a malformed header entry")
+        parsed.reserveCapacity(entries.count)
+        for entry in entries {
+            guard entry.begin <= payload, entry.end <= payload else {
+                throw CheckpointError(file: name, "tensor \"\(entry.key)\" has data offsets outside the file")
             }
-            let shape = try shapeAny.map { dim -> Int in
-                guard let n = (dim as? NSNumber)?.intValue, n >= 0 else {
-                    throw CheckpointError(file: name, "tensor \"\(key)\" has an invalid shape")
-                }
-                return n
-            }
-            let offsets = try offsetsAny.map { o -> Int in
-                guard let n = (o as? NSNumber)?.int64Value, n >= 0, n <= Int64(payload) else {
-                    throw CheckpointError(file: name, "tensor \"\(key)\" has data offsets outside the file")
-                }
-                return Int(n)
-            }
-            parsed.append((key, dtype, shape, offsets[0], offsets[1]))
+            parsed.append((entry.key, entry.dtype, entry.shape, entry.begin, entry.end))
         }
         // File order; a zero-length tensor sorts before a tensor that starts where it does.
         parsed.sort { ($0.begin, $0.end, $0.key) < ($1.begin, $1.end, $1.key) }

@@ -34,7 +34,7 @@ extension Network {
         let sample = dict.keys.prefix(4).map { "\"\($0)\"" }.joined(separator: ", ")
         throw RuntimeError("the checkpoint's keys fit no known architecture (expected a torchvision ResNet with "
                            + "\"conv1.weight\", \"layer1.0…\" or EfficientNet-Lite0 with \"_conv_stem.weight\", "
-                           + "\"_blocks.N…\"); found \(dict.keys.count) keys starting with \(sample.isEmpty ? "nothing" : sample)")
+                           + "\"_blocks.N…\"); found \(dict.keys.count) key\(dict.keys.count == 1 ? "" : "s") starting with \(sample.isEmpty ? "nothing" : sample)")
     }
 
     /// The block number N of a key "<prefix>N.…".
