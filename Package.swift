@@ -63,6 +63,13 @@ let package = Package(
             path: "Sources/CDNNL",
             providers: [.apt(["libdnnl-dev"])]
         ),
+        // libpng's low-level reader for Pillow's per-colour-type rules; in C because libpng
+        // reports errors with longjmp.
+        .target(
+            name: "CPNGRead",
+            dependencies: ["CPNG"],
+            path: "Sources/CPNGRead"
+        ),
         .target(
             name: "CJPEGScan",
             path: "Sources/CJPEGScan",
@@ -77,7 +84,7 @@ let package = Package(
         ),
         .target(
             name: "CAMRuntime",
-            dependencies: ["CPNG", "CJPEG", "CJPEGScan", "COpenBLAS", "CDNNL", "CCrypto", "ONNXProto", "CFreeType"],
+            dependencies: ["CPNG", "CPNGRead", "CJPEG", "CJPEGScan", "COpenBLAS", "CDNNL", "CCrypto", "ONNXProto", "CFreeType"],
             // The caption font and its licence, copied next to every executable that links the runtime.
             resources: [.copy("Imaging/Fonts")]
         ),

@@ -26,7 +26,7 @@ final class ImageFileTests: XCTestCase {
 
     func testEveryPNGAndJPEGVariantDecodesToWhatPillowGives() throws {
         let expected = try ImagingFixtures.load("decode.safetensors")
-        // Exact: Pillow's decoding (and the documented white compositing / 16-bit rounding).
+        // Exact: Pillow's decoding (alpha dropped, 16-bit high byte, 16-bit grey clipped, as Pillow).
         let exact = ["rgb8.png", "rgb8_interlaced.png", "gray8.png", "gray_alpha.png", "rgba8.png", "palette.png",
                      "rgb16.png", "gray16.png", "gamma100.png", "gamma22.png", "baseline.jpg", "progressive.jpg", "gray.jpg", "jpeg_named.png",
                      "subsampling444.jpg", "subsampling422.jpg"]

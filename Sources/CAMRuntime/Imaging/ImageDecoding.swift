@@ -1,5 +1,6 @@
 import CJPEG
 import CPNG
+import CPNGRead
 import Foundation
 
 /// The bytes of the image file at `url`, or an `ImageError` saying why it cannot be read.
@@ -21,11 +22,10 @@ extension RGBImage {
     ///
     /// Samples are taken as stored, as Pillow does: PNG gamma, chromaticity, sRGB-intent and ICC
     /// chunks are ignored. Grey is replicated to R, G and B; palettes are expanded; 16-bit
-    /// samples become `round(v / 257)` (Pillow takes the high byte for 16-bit RGB, so a value
-    /// can differ by one, and clips 16-bit grey at 255, which this does not imitate).
-    /// Alpha is composited on white: `out = (c·a + 255·(255 − a) + 127) / 255` (integer
-    /// division, so rounding to nearest). PIL's `convert("RGB")` drops alpha instead; a
-    /// transparent area then shows whatever colour it stores, usually black.
+    /// samples keep their high byte, except 16-bit grey, which Pillow opens as `I;16` and
+    /// clips at 255. Alpha and tRNS transparency are dropped, not composited, as PIL's
+    /// `convert("RGB")` drops them: a transparent area shows whatever colour it stores. Every
+    /// colour type and bit depth is checked byte for byte against Pillow (`PillowPNGVariantTests`).
     /// JPEGs are decoded with the accurate integer DCT and smooth chroma upsampling, as Pillow;
     /// EXIF orientation is not applied (Pillow's `Image.open` does not apply it either). A JPEG
     /// on which libjpeg-turbo reports any warning (truncation, corrupt data) is refused.
@@ -187,64 +187,37 @@ extension RGBImage {
 
     private static func decodePNG(_ original: Data, fileName: String, note: String, limits: ImageLimits) throws -> RGBImage {
         let data = strippingColorSpaceChunks(try checkingChunkLengths(original, fileName: fileName, note: note))
-        var image = png_image()
-        image.version = png_uint_32(PNG_IMAGE_VERSION)
-        defer { png_image_free(&image) }
         return try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws -> RGBImage in
-            guard let base = raw.baseAddress else {
+            guard let base = raw.baseAddress?.assumingMemoryBound(to: UInt8.self), raw.count > 0 else {
                 throw ImageError(file: fileName, "the file is empty (expected a PNG image)")
             }
-            if png_image_begin_read_from_memory(&image, base, raw.count) == 0 {
-                throw ImageError(file: fileName, "it is not a readable PNG\(note): \(pngMessage(image))")
+            var message = [CChar](repeating: 0, count: 256)
+            var width: UInt32 = 0, height: UInt32 = 0
+            guard let decoder = camscript_png_begin(base, raw.count, &width, &height, &message, message.count) else {
+                throw ImageError(file: fileName, "it is not a readable PNG\(note): \(Self.text(message))")
             }
-            let width = Int(image.width), height = Int(image.height)
-            try checkSize(width: width, height: height, fileName: fileName, format: "PNG", limits: limits)
-            let hasAlpha = (image.format & png_uint_32(PNG_FORMAT_FLAG_ALPHA)) != 0
-            // With the colour-space chunks gone, 8-bit samples are taken as sRGB and passed
-            // through; this flag makes libpng treat 16-bit samples as sRGB too (it would assume
-            // linear and re-encode them), so they are only scaled: round(v / 257).
-            image.flags |= png_uint_32(PNG_IMAGE_FLAG_16BIT_sRGB)
-            image.format = png_uint_32(hasAlpha ? PNG_FORMAT_RGB | PNG_FORMAT_FLAG_ALPHA : PNG_FORMAT_RGB)
-            let channels = hasAlpha ? 4 : 3
+            defer { camscript_png_free(decoder) }
+            try checkSize(width: Int(width), height: Int(height), fileName: fileName, format: "PNG", limits: limits)
             // Not zeroed first: a successful read writes every row, and a failed one keeps
             // nothing (a truncated file claiming 80 M pixels spent its time zero-filling).
-            let count = width * height * channels
+            let count = Int(width) * Int(height) * 3
             var ok: Int32 = 0
             let buffer = [UInt8](unsafeUninitializedCapacity: count) { out, initialized in
                 if let base = out.baseAddress { adviseHugePages(base, byteCount: count) }
-                ok = png_image_finish_read(&image, nil, out.baseAddress, png_int_32(width * channels), nil)
+                ok = camscript_png_finish(decoder, out.baseAddress, &message, message.count)
                 initialized = ok != 0 ? count : 0
             }
             if ok == 0 {
-                throw ImageError(file: fileName, "the PNG data is truncated or corrupt\(note): \(pngMessage(image))")
+                throw ImageError(file: fileName, "the PNG data is truncated or corrupt\(note): \(Self.text(message))")
             }
-            if !hasAlpha {
-                return RGBImage(width: width, height: height, pixels: buffer)
-            }
-            return RGBImage(width: width, height: height, pixels: compositeOnWhite(rgba: buffer, pixelCount: width * height))
+            return RGBImage(width: Int(width), height: Int(height), pixels: buffer)
         }
     }
 
-    /// libpng's message from a failed simplified-API call.
-    private static func pngMessage(_ image: png_image) -> String {
-        var copy = image.message
-        let text = withUnsafeBytes(of: &copy) { raw -> String in
-            let bytes = raw.prefix { $0 != 0 }
-            return String(decoding: bytes, as: UTF8.self)
-        }
-        return text.isEmpty ? "libpng reported an error without a message" : text
-    }
-
-    /// RGBA to RGB over white: `(c·a + 255·(255 − a) + 127) / 255`.
-    static func compositeOnWhite(rgba: [UInt8], pixelCount: Int) -> [UInt8] {
-        var rgb = [UInt8](repeating: 0, count: pixelCount * 3)
-        for i in 0..<pixelCount {
-            let a = Int(rgba[4 * i + 3])
-            for c in 0..<3 {
-                rgb[3 * i + c] = UInt8((Int(rgba[4 * i + c]) * a + 255 * (255 - a) + 127) / 255)
-            }
-        }
-        return rgb
+    /// A C string from a fixed buffer.
+    private static func text(_ buffer: [CChar]) -> String {
+        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private static func decodeJPEG(_ data: Data, fileName: String, note: String, limits: ImageLimits) throws -> RGBImage {

@@ -5,7 +5,7 @@ import Foundation
 ///
 /// Every file format the runtime reads is turned into this one representation: grey images are
 /// replicated to three channels, palettes are expanded, 16-bit samples are reduced to 8 bits and
-/// alpha is composited on white (see `RGBImage(data:fileName:limits:)`).
+/// alpha is dropped, all as Pillow's `convert("RGB")` does (see `RGBImage(data:fileName:limits:)`).
 public struct RGBImage: Sendable, Equatable, CustomStringConvertible {
     /// The number of columns.
     public let width: Int
