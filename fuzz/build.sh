@@ -19,11 +19,11 @@ mkdir -p "$OUT"
 # about ASan's local symbols. -enable-testing lets a target reach internal entry points (the unpickler) with @testable.
 INSTRUMENT=(-O -g -sanitize=fuzzer,address -enable-testing)
 FLAGS=("${INSTRUMENT[@]}" -swift-version 5 -I "$OUT"
-       -I Sources/CPNG -I Sources/CJPEG -I Sources/CJPEGScan/include -I Sources/COpenBLAS -I Sources/CDNNL -I Sources/CCrypto
+       -I Sources/CPNG -I Sources/CPNGRead/include -I Sources/CJPEG -I Sources/CJPEGScan/include -I Sources/COpenBLAS -I Sources/CDNNL -I Sources/CCrypto
        -I Sources/CFreeType $(pkg-config --cflags-only-I freetype2 | sed 's/-I/-Xcc -I/g'))
 # FreeType's headers are in include/freetype2, which pkg-config names (SwiftPM asks it too).
-# The C target CJPEGScan (libjpeg behind setjmp) is compiled with clang, instrumented the same
-# way, and archived into libCAMRuntime.a.
+# The C targets CJPEGScan and CPNGRead (libjpeg and libpng behind setjmp) are compiled with
+# clang, instrumented the same way, and archived into libCAMRuntime.a.
 CLANG=${CLANG:-clang}
 
 # SwiftProtobuf (the ONNX reader's protobuf runtime) from SwiftPM's checkout of the version
@@ -63,7 +63,7 @@ LIB_SOURCES=$(find Sources/CAMRuntime -name '*.swift' | sort)
 STAMP="$OUT/CAMRuntime.sources"
 # Rebuild the library only when a runtime source or this script changed.
 if [[ ! -f "$OUT/libCAMRuntime.a" || ! -f "$STAMP" ]] \
-   || [[ -n "$(find Sources/CAMRuntime Sources/CJPEGScan fuzz/build.sh "$OUT/libONNXProto.a" -newer "$OUT/libCAMRuntime.a" -print -quit)" ]] \
+   || [[ -n "$(find Sources/CAMRuntime Sources/CJPEGScan Sources/CPNGRead fuzz/build.sh "$OUT/libONNXProto.a" -newer "$OUT/libCAMRuntime.a" -print -quit)" ]] \
    || [[ "$(cat "$STAMP")" != "$LIB_SOURCES" ]]; then
     echo "fuzz: building instrumented CAMRuntime"
     # shellcheck disable=SC2086
@@ -73,7 +73,9 @@ if [[ ! -f "$OUT/libCAMRuntime.a" || ! -f "$STAMP" ]] \
         $LIB_SOURCES
     "$CLANG" -O2 -g -fsanitize=fuzzer-no-link,address -I Sources/CJPEGScan/include \
         -c Sources/CJPEGScan/jpegscan.c -o "$OUT/jpegscan.o"
-    ar r "$OUT/libCAMRuntime.a" "$OUT/jpegscan.o"
+    "$CLANG" -O2 -g -fsanitize=fuzzer-no-link,address -I Sources/CPNGRead/include $(pkg-config --cflags libpng16) \
+        -c Sources/CPNGRead/pngread.c -o "$OUT/pngread.o"
+    ar r "$OUT/libCAMRuntime.a" "$OUT/jpegscan.o" "$OUT/pngread.o"
     echo "$LIB_SOURCES" > "$STAMP"
 fi
 

@@ -132,24 +132,57 @@ public final class Session: @unchecked Sendable {
 
     /// Runs `body` on a thread with a `stackSize` stack, so that what the evaluator may do does
     /// not depend on the caller's thread (a test's main thread has 8 MB).
+    ///
+    /// The thread is joined, not just waited for: everything `body` captured is released
+    /// before this returns (a semaphore signalled from inside the body let the thread outlive
+    /// the call still holding the program, which LeakSanitizer rightly reported).
     static func onLargeStack<T>(_ body: @escaping () -> T) -> T {
         let box = ResultBox(body)
-        let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            box.value = box.body()
-            done.signal()
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        pthread_attr_setstacksize(&attributes, stackSize)
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(box as ThreadWork).toOpaque()
+        let created = pthread_create(&thread, &attributes, { raw in
+            guard let raw else { return nil }
+            Unmanaged<ThreadWork>.fromOpaque(raw).takeRetainedValue().run()
+            return nil
+        }, context)
+        if created != 0 {
+            // No thread (resources exhausted): run here, on the caller's stack.
+            Unmanaged<ThreadWork>.fromOpaque(context).release()
+            box.run()
+            return box.take()
         }
-        thread.stackSize = stackSize
-        thread.start()
-        done.wait()
-        guard let value = box.value else { preconditionFailure("evaluator thread produced no result") }
-        return value
+        pthread_join(thread, nil)
+        return box.take()
     }
 }
 
+/// Work for the evaluator thread, not generic so that a C thread entry point can run it.
+private class ThreadWork: @unchecked Sendable {
+    /// Runs the work.
+    func run() {}
+}
+
 /// Carries a closure and its result between threads.
-private final class ResultBox<T>: @unchecked Sendable {
-    var value: T?
-    let body: () -> T
+private final class ResultBox<T>: ThreadWork, @unchecked Sendable {
+    private var value: T?
+    private var body: (() -> T)?
     init(_ body: @escaping () -> T) { self.body = body }
+
+    /// Runs the body once and drops it, so that what it captured is released on the thread.
+    override func run() {
+        guard let body else { return }
+        self.body = nil
+        value = body()
+    }
+
+    /// The result, given up by the box.
+    func take() -> T {
+        guard let value else { preconditionFailure("evaluator thread produced no result") }
+        self.value = nil
+        return value
+    }
 }

@@ -328,7 +328,7 @@ extension BuiltinSignature {
         }
         for p in parameters {
             if let value = values[p.name] {
-                try checkType(p, value)
+                try checkType(p, value, among: values)
             } else if let d = p.defaultValue {
                 values[p.name] = d
             } else {
@@ -352,12 +352,27 @@ extension BuiltinSignature {
         return { names.contains($0) }
     }
 
-    private func checkType(_ p: Parameter, _ value: Value) throws {
+    private func checkType(_ p: Parameter, _ value: Value, among values: [String: Value] = [:]) throws {
         if p.types.contains(where: { $0.accepts(value) }) { return }
         if case .none = value, case .some(.none) = p.defaultValue { return }
         if case .number(let d) = value, p.types.contains(.integer) {
             throw RuntimeError("\(name): argument `\(p.name)` must be \(p.typePhrase), got \(formatNumber(d))")
         }
-        throw RuntimeError("\(name): argument `\(p.name)` must be \(p.typePhrase), got \(value.typeName)")
+        throw RuntimeError("\(name): argument `\(p.name)` must be \(p.typePhrase), got \(value.typeName)"
+                           + wayOut(p, value, among: values))
+    }
+
+    /// What to do about a wrong type, when it can be told: two arguments given in each other's
+    /// places (`overlay img cam`), or a picture where a model needs a tensor.
+    private func wayOut(_ p: Parameter, _ value: Value, among values: [String: Value]) -> String {
+        for q in parameters where q.name != p.name && !q.types.contains(.any) {
+            guard let other = values[q.name], q.types.contains(where: { $0.accepts(value) }),
+                  p.types.contains(where: { $0.accepts(other) }) else { continue }
+            return "; `\(p.name)` and `\(q.name)` look swapped (usage: \(usage))"
+        }
+        if value.typeName == "image", p.types.contains(.tensor) {
+            return "; a picture becomes a model's input tensor with preprocess(IMAGE, MODEL)"
+        }
+        return ""
     }
 }

@@ -18,7 +18,10 @@ extension BuiltinRegistry {
             let ext = (path as NSString).pathExtension.lowercased()
             let loaders = context.registry.loaders
             var args = args
-            if case .string(let weights) = args["weights"] {
+            let fileLoader = loaders.first(where: { !ext.isEmpty && $0.extensions.contains(ext) })
+            // weights= is resolved only for a built-in name: a file loader refuses weights= with
+            // its own message (saying "weights file not found" for an image named the wrong cause).
+            if fileLoader == nil, case .string(let weights) = args["weights"] {
                 // Loaders receive `weights` resolved like every other path, and existing.
                 let resolved = context.resolvePath(weights)
                 guard FileManager.default.fileExists(atPath: resolved) else {
@@ -38,13 +41,17 @@ extension BuiltinRegistry {
                 try context.recordLoadedFile(at: resolved, kind: "labels")
             }
             let loaded: Value
-            if let loader = loaders.first(where: { !ext.isEmpty && $0.extensions.contains(ext) }) {
+            if let loader = fileLoader {
                 loaded = try loader.load(try existingFile(path, context), args, context)
             } else if let loader = loaders.first(where: { $0.acceptsName(path) }) {
                 loaded = try loader.load(path, args, context)
             } else {
                 let known = loaders.flatMap(\.extensions).map { "." + $0 }.joined(separator: " ")
                 if ext.isEmpty {
+                    var isFolder: ObjCBool = false
+                    if FileManager.default.fileExists(atPath: context.resolvePath(path), isDirectory: &isFolder), isFolder.boolValue {
+                        throw RuntimeError("cannot load \(quote(path)): it is a folder, not a file (file types: \(known))")
+                    }
                     throw RuntimeError("cannot load \(quote(path)): it has no file extension and is not a known name (file types: \(known))")
                 }
                 throw RuntimeError("cannot load \(quote(path)): unknown file type .\(ext) (known: \(known))")
