@@ -131,11 +131,18 @@ struct REPL {
                          _ renderer: DiagnosticRenderer) -> DiagnosticKind? {
         interrupts.drain()
         session.cancellation.reset()
+        interrupts.isBusy = true
         let outcome = session.run(source: chunk.text, fileName: "<stdin>", firstLine: chunk.firstLine)
+        interrupts.isBusy = false
         interrupts.drain()
         session.cancellation.reset()
+        if case .failure(let diagnostic) = outcome { writeError(renderer.render(diagnostic)) }
+        if let signal = interrupts.terminatingSignal {
+            // SIGTERM or SIGHUP stopped the computation at a safe point: leave as the signal would.
+            fflush(nil)
+            exit(128 + signal)
+        }
         guard case .failure(let diagnostic) = outcome else { return nil }
-        writeError(renderer.render(diagnostic))
         return diagnostic.kind
     }
 

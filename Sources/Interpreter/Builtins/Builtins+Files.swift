@@ -35,11 +35,14 @@ extension BuiltinRegistry {
                     throw ScriptIOError("labels file not found: \(resolved)" + nearbyFileHint(resolved), missing: true)
                 }
                 labels = try ClassLabels.read(contentsOf: URL(fileURLWithPath: resolved))
+                context.recordInput(resolved)
                 try context.recordLoadedFile(at: resolved, kind: "labels")
             }
             let loaded: Value
             if let loader = loaders.first(where: { !ext.isEmpty && $0.extensions.contains(ext) }) {
-                loaded = try loader.load(try existingFile(path, context), args, context)
+                let file = try existingFile(path, context)
+                loaded = try loader.load(file, args, context)
+                context.recordInput(file)
             } else if let loader = loaders.first(where: { $0.acceptsName(path) }) {
                 loaded = try loader.load(path, args, context)
             } else {
@@ -49,6 +52,7 @@ extension BuiltinRegistry {
                 }
                 throw RuntimeError("cannot load \(quote(path)): unknown file type .\(ext) (known: \(known))")
             }
+            if case .string(let weights) = args["weights"] { context.recordInput(weights) }
             guard let labels else { return loaded }
             guard case .object(let model as ModelObject) = loaded else {
                 throw RuntimeError("labels= names a model's classes; \(quote(path)) is not a model")
@@ -88,7 +92,9 @@ extension BuiltinRegistry {
             if options.quality != nil && !saver.acceptsQuality {
                 throw RuntimeError("save: quality= is for JPEG files; \(quote(path)) is saved as \(saver.description)")
             }
-            try saver.save(value, context.resolvePath(path), options, context)
+            let destination = context.resolvePath(path)
+            try context.refuseOverwritingInput(destination)
+            try saver.save(value, destination, options, context)
             return .none
         })
 
@@ -127,21 +133,15 @@ extension BuiltinRegistry {
         })
 
         register(Loader(description: "NumPy array", extensions: ["npy"]) { path, _, _ in
-            let data: Data
-            do {
-                data = try Data(contentsOf: URL(fileURLWithPath: path))
-            } catch {
-                throw ScriptIOError("cannot read \(path): \(error.localizedDescription)")
-            }
-            return .tensor(try NPY.decode(data, name: path))
+            return .tensor(try NPY.decode(try UserFile.read(path), name: path))
         })
 
         register(Saver(description: "NumPy array", extensions: ["npy"], accepts: { value in
             if case .tensor = value { return true }
             return false
-        }) { value, path, _ in
+        }) { value, path, context in
             guard case .tensor(let t) = value else { return }
-            try AtomicFile.write(NPY.encode(t), to: path)
+            try AtomicFile.write(NPY.encode(t), to: path, cancellation: context.cancellation)
         })
     }
 }
