@@ -34,12 +34,14 @@ public enum AtomicFile {
 
     /// Writes `data` to `path` through `writer` (tests inject a failing one to simulate a full
     /// disk); on any failure `path` is left as it was and no temporary file remains.
-    public static func write(_ data: Data, to path: String, cancellation: CancellationFlag? = nil, writer: Writer) throws {
+    /// `unnamedFirst: false` skips `O_TMPFILE` (tests of the named-temporary fallback).
+    public static func write(_ data: Data, to path: String, cancellation: CancellationFlag? = nil,
+                             unnamedFirst: Bool = true, writer: Writer) throws {
         switch try destination(of: path) {
         case .stream(let target, let kind):
             try writeDirectly(data, to: target, kind: kind, shownAs: path, cancellation: cancellation, writer: writer)
         case .file(let target, let mode):
-            try replace(target, with: data, mode: mode, shownAs: path, writer: writer)
+            try replace(target, with: data, mode: mode, shownAs: path, unnamedFirst: unnamedFirst, writer: writer)
         }
     }
 
@@ -172,9 +174,10 @@ public enum AtomicFile {
 
     /// Writes `data` to a new file that takes the name `target` only when complete; keeps
     /// `mode` (the permission bits of the file it replaces).
-    private static func replace(_ target: String, with data: Data, mode: mode_t?, shownAs path: String, writer: Writer) throws {
+    private static func replace(_ target: String, with data: Data, mode: mode_t?, shownAs path: String,
+                                unnamedFirst: Bool, writer: Writer) throws {
         let folder = URL(fileURLWithPath: target).deletingLastPathComponent().path
-        let unnamed = open(folder, unnamedFileFlag | O_WRONLY | O_CLOEXEC, mode ?? 0o644)
+        let unnamed = unnamedFirst ? open(folder, unnamedFileFlag | O_WRONLY | O_CLOEXEC, mode ?? 0o644) : -1
         if unnamed >= 0 {
             try fill(unnamed, with: data, mode: mode, shownAs: path, writer: writer) { }
             defer { close(unnamed) }
