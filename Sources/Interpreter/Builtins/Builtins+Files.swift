@@ -68,7 +68,7 @@ extension BuiltinRegistry {
                          Parameter("quality", [.integer], default: Value.none, keywordOnly: true,
                                    doc: "JPEG quality, 1 to 100 (default 95); only for .jpg and .jpeg.")],
             category: "Files", summary: "Saves a value to a file in the format its extension names.",
-            details: "A tensor saved as `.npy` is written as little-endian float32 that numpy.load reads. Pictures go to `.png` (lossless) or `.jpg`/`.jpeg` (quality= sets the JPEG quality). Files are written atomically: a temporary file in the same folder, then a rename.",
+            details: "A tensor saved as `.npy` is written as little-endian float32 that numpy.load reads. Pictures go to `.png` (lossless) or `.jpg`/`.jpeg` (quality= sets the JPEG quality). Files are written atomically: a temporary file in the same folder, then a rename; a symbolic link stays a link (its target is replaced), a FIFO or character device is written directly, a folder or a path ending in / is refused, and so is a file the run has read (the script, a loaded image, checkpoint or array).",
             example: "save t \"t.npy\"")) { args, context in
             let value = args["value"]
             let path = try args.string("path")
