@@ -96,8 +96,12 @@ struct ScriptRunner {
         interrupts.isBusy = true
         defer { interrupts.stop() }
         // SIGTERM and SIGHUP stop the run as Ctrl-C does; the exit code then names the signal.
-        return interrupts.exitCode(execute(programs, upTo: last, selector: selector, script: script,
-                                           session: session, sink: sink, reporter: reporter))
+        let code = execute(programs, upTo: last, selector: selector, script: script,
+                           session: session, sink: sink, reporter: reporter)
+        if let signal = interrupts.terminatingSignal {
+            writeError("camscript: stopped by \(signal == SIGHUP ? "SIGHUP" : "SIGTERM") (exit code \(interrupts.exitCode(code)))\n")
+        }
+        return interrupts.exitCode(code)
     }
 
     /// Runs the programs up to `last` in `session`; returns the exit code.
