@@ -172,10 +172,16 @@ struct REPL {
     private func interactive(_ session: Session, _ interrupts: InterruptHandler, _ transcript: Transcript,
                              _ renderer: DiagnosticRenderer) -> Int32 {
         let history = historyPath()
-        if !FileManager.default.fileExists(atPath: history) {
+        // A history path that is a FIFO or a device would block or swallow the history: not kept.
+        var info = stat()
+        let special = stat(history, &info) == 0 ? UserFile.kind(of: info.st_mode) : nil
+        let keepsHistory = special == nil
+        if let special {
+            writeError("camscript: the history is not kept: \(history) is \(special), not a regular file\n")
+        } else if !FileManager.default.fileExists(atPath: history) {
             _ = FileManager.default.createFile(atPath: history, contents: nil)
         }
-        read_history(history)
+        if keepsHistory { read_history(history) }
         rl_readline_name = UnsafePointer(strdup("camscript"))
         rl_catch_signals = 0
         rl_completer_word_break_characters = UnsafePointer(strdup(" \t\n\"'=(),[]+*<>:%"))
@@ -218,7 +224,7 @@ struct REPL {
             }
             if !line.trimmingCharacters(in: .whitespaces).isEmpty {
                 add_history(line)
-                append_history(1, history)
+                if keepsHistory { append_history(1, history) }
             }
             // A bracketed paste can deliver several lines at once.
             let pieces = line.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -232,7 +238,7 @@ struct REPL {
             rl_callback_handler_install(accumulator.isEmpty ? REPL.prompt : REPL.continuationPrompt,
                                         ReadlineBridge.lineHandler)
         }
-        history_truncate_file(history, 2000)
+        if keepsHistory { history_truncate_file(history, 2000) }
         return 0
     }
 }
