@@ -83,7 +83,8 @@ final class ScriptLineCache: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if files[path] == nil {
-            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            // Through UserFile: a script swapped for a FIFO since it ran must not block the prompt.
+            guard let data = try? UserFile.read(path), let text = String(data: data, encoding: .utf8) else {
                 return nil
             }
             files[path] = ScriptFile(source: text, fileName: path)

@@ -45,6 +45,14 @@ public enum AtomicFile {
         }
     }
 
+    /// Checks, without writing anything, that `write` could write to `path`: what it names (after
+    /// links) is a regular file, a FIFO or character device, or nothing in an existing folder.
+    /// A report checks its destination with this before a long run rather than after it.
+    /// - Throws: `FileIOError` as `write` would for the path itself.
+    public static func checkDestination(_ path: String) throws {
+        _ = try destination(of: path)
+    }
+
     /// What a path leads to once symbolic links are followed.
     enum Destination: Equatable {
         /// A regular file (with its permission bits) or nothing yet (`mode == nil`), at `path`.

@@ -24,9 +24,19 @@ struct ReportDestinations {
             if !FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) || !isDirectory.boolValue {
                 return "camscript: cannot write the report \(path): folder \(folder) does not exist"
             }
+            // A trailing slash, a socket, a link to a folder: what AtomicFile would refuse at the end.
+            do {
+                try AtomicFile.checkDestination(path)
+            } catch let error as FileIOError {
+                return "camscript: cannot write the report: \(error.message)"
+            } catch {
+                return "camscript: cannot write the report \(path): \(error)"
+            }
         }
-        if let html, let ipynb, URL(fileURLWithPath: html).standardized == URL(fileURLWithPath: ipynb).standardized {
-            return "camscript: --html and --ipynb name the same file \(html); give two different files"
+        if let html, let ipynb {
+            let same = URL(fileURLWithPath: html).standardized == URL(fileURLWithPath: ipynb).standardized
+                || FileIdentity(path: html).map { $0 == FileIdentity(path: ipynb) } == true
+            if same { return "camscript: --html and --ipynb name the same file \(html); give two different files" }
         }
         return nil
     }
