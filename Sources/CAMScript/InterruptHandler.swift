@@ -10,7 +10,7 @@ import Synchronization
 /// it was (130, 143, 129).
 ///
 /// While nothing runs (`isBusy` false), SIGTERM and SIGHUP end the process at once with
-/// 128 + the signal's number: there is nothing to stop safely. A second SIGTERM or SIGHUP
+/// 128 + the signal's number: there is nothing to stop safely (unless `exitsWhenIdle` is off). A second SIGTERM or SIGHUP
 /// while a computation ignores the first also ends it at once.
 final class InterruptHandler: @unchecked Sendable {
     /// The signals handled; SIGINT only cancels, the others also end the run.
@@ -43,7 +43,7 @@ final class InterruptHandler: @unchecked Sendable {
             source.setEventHandler {
                 if number != SIGINT {
                     let earlier = state.terminating.exchange(number, ordering: .relaxed)
-                    if !state.busy.load(ordering: .relaxed) || earlier != 0 {
+                    if (!state.busy.load(ordering: .relaxed) && state.exitsWhenIdle.load(ordering: .relaxed)) || earlier != 0 {
                         // Nothing to stop safely (or the first request was ignored): end now,
                         // without running exit handlers on a process whose threads still work.
                         fflush(stdout)
@@ -64,6 +64,14 @@ final class InterruptHandler: @unchecked Sendable {
     var isBusy: Bool {
         get { state.busy.load(ordering: .relaxed) }
         set { state.busy.store(newValue, ordering: .relaxed) }
+    }
+
+    /// Whether SIGTERM and SIGHUP end the process at once while nothing runs (true). The
+    /// interactive prompt sets it to false: it watches the wake-up pipe and leaves by itself,
+    /// after giving the terminal back its settings.
+    var exitsWhenIdle: Bool {
+        get { state.exitsWhenIdle.load(ordering: .relaxed) }
+        set { state.exitsWhenIdle.store(newValue, ordering: .relaxed) }
     }
 
     /// SIGTERM or SIGHUP when one arrived, else nil.
@@ -102,4 +110,6 @@ private final class SignalState: Sendable {
     let terminating = Atomic<Int32>(0)
     /// Whether a computation runs now.
     let busy = Atomic<Bool>(false)
+    /// Whether a terminating signal ends the process at once while nothing runs.
+    let exitsWhenIdle = Atomic<Bool>(true)
 }

@@ -192,6 +192,7 @@ struct REPL {
         print("CAMScript 0.1.0. Type `help` for the builtins, Ctrl-D to leave.")
         fflush(nil)
         var accumulator = InputAccumulator()
+        interrupts.exitsWhenIdle = false
         rl_callback_handler_install(REPL.prompt, ReadlineBridge.lineHandler)
         while true {
             var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
@@ -201,6 +202,13 @@ struct REPL {
                 break
             }
             if fds[1].revents & Int16(POLLIN) != 0 {
+                if let signal = interrupts.terminatingSignal {
+                    // SIGTERM or SIGHUP at the prompt: give the terminal back its settings, then leave.
+                    rl_callback_handler_remove()
+                    print("")
+                    if keepsHistory { history_truncate_file(history, 2000) }
+                    return 128 + signal
+                }
                 interrupts.drain()
                 session.cancellation.reset()
                 rl_free_line_state()
