@@ -172,6 +172,24 @@ final class AtomicFileTests: XCTestCase {
         }
     }
 
+    func testNoTemporaryNameExistsWhileTheBytesAreWritten() throws {
+        // O_TMPFILE (0o20000000 | O_DIRECTORY): where the file system has it, nothing named
+        // exists in the folder until the complete file is linked, so a kill leaves nothing.
+        let probe = open(folder.path, 0o20000000 | O_DIRECTORY | O_WRONLY, 0o600)
+        try XCTSkipIf(probe < 0, "this file system has no O_TMPFILE; the named fallback is tested elsewhere")
+        close(probe)
+        let target = path("during.npy")
+        try Data("old".utf8).write(to: URL(fileURLWithPath: target))
+        var seen: [[String]] = []
+        try AtomicFile.write(Data(repeating: 3, count: 3000), to: target) { descriptor, bytes, count in
+            seen.append((try? self.temporaries()) ?? ["unreadable"])
+            return Glibc.write(descriptor, bytes, min(count, 1000))
+        }
+        XCTAssertEqual(seen.count, 3)
+        XCTAssertTrue(seen.allSatisfy { $0.isEmpty }, "temporaries during the write: \(seen)")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: target)), Data(repeating: 3, count: 3000))
+    }
+
     func testANewFileAppearsWholeUnderItsName() throws {
         let target = path("new.npy")
         let data = Data((0..<10_000).map { UInt8($0 % 256) })
