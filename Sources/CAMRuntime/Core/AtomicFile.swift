@@ -189,7 +189,7 @@ public enum AtomicFile {
         if unnamed >= 0 {
             try fill(unnamed, with: data, mode: mode, shownAs: path, writer: writer) { }
             defer { close(unnamed) }
-            if link(unnamed, to: target, replacing: mode != nil, folder: folder) { return }
+            if giveName(unnamed, target, replacing: mode != nil, folder: folder) { return }
             // No /proc or no linkat here: write it again under a temporary name.
         }
         let temporary = URL(fileURLWithPath: folder)
@@ -243,7 +243,7 @@ public enum AtomicFile {
     /// Gives the unnamed file `descriptor` the name `target`: directly when nothing is there,
     /// else under a temporary name renamed over it. Returns false when linking is not possible
     /// (the caller falls back to a named temporary file).
-    private static func link(_ descriptor: Int32, to target: String, replacing: Bool, folder: String) -> Bool {
+    private static func giveName(_ descriptor: Int32, _ target: String, replacing: Bool, folder: String) -> Bool {
         let source = "/proc/self/fd/\(descriptor)"
         if !replacing, linkat(AT_FDCWD, source, AT_FDCWD, target, AT_SYMLINK_FOLLOW) == 0 { return true }
         let temporary = URL(fileURLWithPath: folder)
