@@ -11,6 +11,10 @@ enum ExitStatus {
     static let runtime: Int32 = 70
     static let io: Int32 = 74
     static let interrupted: Int32 = 130
+    /// Stopped by SIGHUP (128 + 1): a closed terminal.
+    static let hangUp: Int32 = 129
+    /// Stopped by SIGTERM (128 + 15): a killed job.
+    static let terminated: Int32 = 143
 
     /// The exit code for a diagnostic's kind.
     static func code(for kind: DiagnosticKind) -> Int32 {
@@ -83,7 +87,7 @@ struct RunCommand: ParsableCommand {
             notebook of the run (every cell, its output, pictures, errors and times), also when the \
             run fails. -i then starts the prompt with the script's variables. `camscript cells FILE` \
             lists the numbers and titles --cell takes. Exit codes: 0 success, 64 bad --cell, 65 syntax error, 66 missing \
-            file, 70 runtime error, 74 I/O error, 130 interrupted.
+            file, 70 runtime error, 74 I/O error, 130 interrupted (Ctrl-C), 143 stopped by SIGTERM, 129 by SIGHUP.
             """)
 
     @Argument(help: "The script to run.")
@@ -118,7 +122,7 @@ struct RunCommand: ParsableCommand {
         // As python -i: the prompt follows whether or not the script failed; its exit code is the prompt's.
         var kept: Session?
         let code = runner.run(cell: cell, arguments: scriptArguments) { kept = $0 }
-        guard let session = kept else { throw ExitCode(code) }
+        guard let session = kept, code != ExitStatus.terminated, code != ExitStatus.hangUp else { throw ExitCode(code) }
         let prompt = REPL(noImages: noImages).run(continuing: session)
         if prompt != 0 { throw ExitCode(prompt) }
     }

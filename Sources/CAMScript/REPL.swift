@@ -83,7 +83,8 @@ final class ScriptLineCache: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if files[path] == nil {
-            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            // Through UserFile: a script swapped for a FIFO since it ran must not block the prompt.
+            guard let data = try? UserFile.read(path), let text = String(data: data, encoding: .utf8) else {
                 return nil
             }
             files[path] = ScriptFile(source: text, fileName: path)
@@ -131,11 +132,18 @@ struct REPL {
                          _ renderer: DiagnosticRenderer) -> DiagnosticKind? {
         interrupts.drain()
         session.cancellation.reset()
+        interrupts.isBusy = true
         let outcome = session.run(source: chunk.text, fileName: "<stdin>", firstLine: chunk.firstLine)
+        interrupts.isBusy = false
         interrupts.drain()
         session.cancellation.reset()
+        if case .failure(let diagnostic) = outcome { writeError(renderer.render(diagnostic)) }
+        if let signal = interrupts.terminatingSignal {
+            // SIGTERM or SIGHUP stopped the computation at a safe point: leave as the signal would.
+            fflush(nil)
+            exit(128 + signal)
+        }
         guard case .failure(let diagnostic) = outcome else { return nil }
-        writeError(renderer.render(diagnostic))
         return diagnostic.kind
     }
 
@@ -165,10 +173,16 @@ struct REPL {
     private func interactive(_ session: Session, _ interrupts: InterruptHandler, _ transcript: Transcript,
                              _ renderer: DiagnosticRenderer) -> Int32 {
         let history = historyPath()
-        if !FileManager.default.fileExists(atPath: history) {
+        // A history path that is a FIFO or a device would block or swallow the history: not kept.
+        var info = stat()
+        let special = stat(history, &info) == 0 ? UserFile.kind(of: info.st_mode) : nil
+        let keepsHistory = special == nil
+        if let special {
+            writeError("camscript: the history is not kept: \(history) is \(special), not a regular file\n")
+        } else if !FileManager.default.fileExists(atPath: history) {
             _ = FileManager.default.createFile(atPath: history, contents: nil)
         }
-        read_history(history)
+        if keepsHistory { read_history(history) }
         rl_readline_name = UnsafePointer(strdup("camscript"))
         rl_catch_signals = 0
         rl_completer_word_break_characters = UnsafePointer(strdup(" \t\n\"'=(),[]+*<>:%"))
@@ -178,6 +192,7 @@ struct REPL {
         print("CAMScript 0.1.0. Type `help` for the builtins, Ctrl-D to leave.")
         fflush(nil)
         var accumulator = InputAccumulator()
+        interrupts.exitsWhenIdle = false
         rl_callback_handler_install(REPL.prompt, ReadlineBridge.lineHandler)
         while true {
             var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
@@ -187,6 +202,13 @@ struct REPL {
                 break
             }
             if fds[1].revents & Int16(POLLIN) != 0 {
+                if let signal = interrupts.terminatingSignal {
+                    // SIGTERM or SIGHUP at the prompt: give the terminal back its settings, then leave.
+                    rl_callback_handler_remove()
+                    print("")
+                    if keepsHistory { history_truncate_file(history, 2000) }
+                    return 128 + signal
+                }
                 interrupts.drain()
                 session.cancellation.reset()
                 rl_free_line_state()
@@ -211,7 +233,7 @@ struct REPL {
             }
             if !line.trimmingCharacters(in: .whitespaces).isEmpty {
                 add_history(line)
-                append_history(1, history)
+                if keepsHistory { append_history(1, history) }
             }
             // A bracketed paste can deliver several lines at once.
             let pieces = line.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -225,7 +247,7 @@ struct REPL {
             rl_callback_handler_install(accumulator.isEmpty ? REPL.prompt : REPL.continuationPrompt,
                                         ReadlineBridge.lineHandler)
         }
-        history_truncate_file(history, 2000)
+        if keepsHistory { history_truncate_file(history, 2000) }
         return 0
     }
 }

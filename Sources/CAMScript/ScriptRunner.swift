@@ -9,17 +9,22 @@ struct ScriptRunner {
     /// The reports to write (`--html`, `--ipynb`).
     var reports = ReportDestinations()
 
-    /// Reads the script, or prints why not and gives the exit code.
+    /// Reads the script, or prints why not and gives the exit code. Read through `UserFile`: a
+    /// FIFO or a device named as the script is refused, saying what it is, instead of blocking.
     private func load() -> Result<ScriptFile, ExitFailure> {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            return .failure(ExitFailure(code: ExitStatus.missingInput, message: "camscript: cannot open \(path): no such file"))
-        }
-        guard !isDirectory.boolValue else {
-            return .failure(ExitFailure(code: ExitStatus.io, message: "camscript: cannot run \(path): it is a folder, not a .cam file"))
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            return .failure(ExitFailure(code: ExitStatus.io, message: "camscript: cannot read \(path): permission denied"))
+        let data: Data
+        do {
+            data = try UserFile.read(path)
+        } catch let error as FileIOError {
+            if error.missing {
+                return .failure(ExitFailure(code: ExitStatus.missingInput, message: "camscript: cannot open \(path): no such file"))
+            }
+            if let kind = error.fileKind {
+                return .failure(ExitFailure(code: ExitStatus.io, message: "camscript: cannot run \(path): it is \(kind), not a .cam file"))
+            }
+            return .failure(ExitFailure(code: ExitStatus.io, message: "camscript: cannot read \(path): \(error.reason)"))
+        } catch {
+            return .failure(ExitFailure(code: ExitStatus.io, message: "camscript: cannot read \(path): \(error)"))
         }
         guard let text = String(data: data, encoding: .utf8) else {
             return .failure(ExitFailure(code: ExitStatus.syntax, message: "camscript: \(path) is not UTF-8 text"))
@@ -45,6 +50,13 @@ struct ScriptRunner {
             writeError(problem + "\n")
             return ExitStatus.io
         }
+        // Before anything runs: a report named like the script would replace it.
+        var scriptInput = InputFiles()
+        scriptInput.record(path)
+        if let refusal = reports.inputConflict(scriptInput) {
+            writeError(refusal + "\n")
+            return ExitStatus.io
+        }
         let reporter = reports.isEmpty ? nil : ReportBuilder(script: script, destinations: reports, renderer: renderer(script))
         let programs: [(cell: Cell, program: Program)]
         do {
@@ -52,7 +64,7 @@ struct ScriptRunner {
         } catch let diagnostic as Diagnostic {
             writeError(renderer(script).render(diagnostic))
             reporter?.recordSyntaxError(diagnostic)
-            return reporter?.finish(provenance: [], exitCode: ExitStatus.syntax) ?? ExitStatus.syntax
+            return reporter?.finish(provenance: [], exitCode: ExitStatus.syntax, inputs: scriptInput) ?? ExitStatus.syntax
         } catch {
             writeError("camscript: \(error)\n")
             return ExitStatus.syntax
@@ -78,11 +90,25 @@ struct ScriptRunner {
         let sink = TerminalSink(noImages: noImages, showEchoes: false)
         let session = Session(output: sink, arguments: arguments, baseDirectory: folder, environment: processEnvironment)
         session.recordsProvenance = reporter != nil
+        session.recordInput(path)
         defer { keep?(session) }
         let interrupts = InterruptHandler(cancellation: session.cancellation)
+        interrupts.isBusy = true
         defer { interrupts.stop() }
+        // SIGTERM and SIGHUP stop the run as Ctrl-C does; the exit code then names the signal.
+        let code = execute(programs, upTo: last, selector: selector, script: script,
+                           session: session, sink: sink, reporter: reporter)
+        if let signal = interrupts.terminatingSignal {
+            writeError("camscript: stopped by \(signal == SIGHUP ? "SIGHUP" : "SIGTERM") (exit code \(interrupts.exitCode(code)))\n")
+        }
+        return interrupts.exitCode(code)
+    }
+
+    /// Runs the programs up to `last` in `session`; returns the exit code.
+    private func execute(_ programs: [(cell: Cell, program: Program)], upTo last: Int, selector: String?,
+                         script: ScriptFile, session: Session, sink: OutputSink, reporter: ReportBuilder?) -> Int32 {
         let silent = DiscardingSink()
-        guard last >= 0 else { return reporter?.finish(provenance: [], exitCode: 0) ?? 0 }
+        guard last >= 0 else { return reporter?.finish(provenance: [], exitCode: 0, inputs: session.inputFiles) ?? 0 }
         for (position, entry) in programs.enumerated() where position <= last {
             let quiet = selector != nil && position < last
             session.currentCell = entry.cell.index
@@ -94,11 +120,11 @@ struct ScriptRunner {
                 fflush(stdout)
                 writeError(renderer(script).render(diagnostic))
                 let code = ExitStatus.code(for: diagnostic.kind)
-                return reporter?.finish(provenance: session.provenance, exitCode: code) ?? code
+                return reporter?.finish(provenance: session.provenance, exitCode: code, inputs: session.inputFiles) ?? code
             }
         }
         fflush(stdout)
-        return reporter?.finish(provenance: session.provenance, exitCode: 0) ?? 0
+        return reporter?.finish(provenance: session.provenance, exitCode: 0, inputs: session.inputFiles) ?? 0
     }
 
     /// Prints the cells: number, kind, lines and title (or first line); returns the exit code.

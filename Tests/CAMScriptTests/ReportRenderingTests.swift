@@ -262,7 +262,7 @@ final class ReportRenderingTests: XCTestCase {
         try Data(million).write(to: file)
         XCTAssertEqual(try SHA256.hexDigest(ofFileAt: file.path), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
         XCTAssertThrowsError(try SHA256.hexDigest(ofFileAt: file.path + ".missing")) { error in
-            XCTAssertEqual((error as? RuntimeError)?.message, "cannot read \(file.path).missing to compute its checksum")
+            XCTAssertEqual((error as? RuntimeError)?.message, "cannot read \(file.path).missing to compute its checksum: no such file")
         }
     }
 

@@ -1,3 +1,4 @@
+import CAMRuntime
 import Foundation
 import Interpreter
 import XCTest

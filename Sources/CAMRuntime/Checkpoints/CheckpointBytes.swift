@@ -58,27 +58,18 @@ final class FileCheckpointBytes: CheckpointBytes {
     let count: Int
     private let descriptor: Int32
 
-    /// Opens `url` for reading.
+    /// Opens `url` for reading through `UserFile`, so that a FIFO or a device is refused
+    /// (saying what it is) before anything blocks on it.
     init(url: URL) throws {
         fileName = url.lastPathComponent
-        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            let reason = String(cString: strerror(errno))
-            throw CheckpointError(file: url.lastPathComponent, "cannot be read (\(reason))")
+        do {
+            (descriptor, count) = try UserFile.openForReading(url.path)
+        } catch let error as FileIOError {
+            if let kind = error.fileKind {
+                throw CheckpointError(file: url.lastPathComponent, "is \(kind), not a checkpoint file")
+            }
+            throw CheckpointError(file: url.lastPathComponent, "cannot be read (\(error.reason))")
         }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            let reason = String(cString: strerror(errno))
-            close(fd)
-            throw CheckpointError(file: url.lastPathComponent, "cannot be read (\(reason))")
-        }
-        guard info.st_mode & S_IFMT == S_IFREG else {
-            close(fd)
-            let what = info.st_mode & S_IFMT == S_IFDIR ? "a folder" : "not a regular file"
-            throw CheckpointError(file: url.lastPathComponent, "is \(what), not a checkpoint file")
-        }
-        descriptor = fd
-        count = Int(info.st_size)
     }
 
     deinit { close(descriptor) }

@@ -109,9 +109,11 @@ public enum SafeTensors {
         return result
     }
 
-    /// Writes tensors as F32 safetensors, atomically (a temporary file, then a rename).
+    /// Writes tensors as F32 safetensors through `AtomicFile`, so that a failed write leaves
+    /// the previous file and no temporary file.
+    /// - Throws: `FileIOError` when the file cannot be written.
     public static func write(_ dict: StateDict, to url: URL) throws {
-        try encode(dict).write(to: url, options: .atomic)
+        try AtomicFile.write(encode(dict), to: url.path)
     }
 
     /// The bytes of an F32 safetensors file holding the tensors, in the state dict's order.

@@ -59,23 +59,28 @@ public struct SHA256: @unchecked Sendable {
         return hex(hasher.finalize())
     }
 
-    /// The lowercase hexadecimal digest of a file's bytes, read in 1 MB chunks.
+    /// The lowercase hexadecimal digest of a file's bytes, read in 1 MB chunks, opened through
+    /// `UserFile` so that a FIFO or device put in the file's place is refused instead of
+    /// blocking or reading forever.
     /// - Throws: `RuntimeError` when the file cannot be opened or read.
     public static func hexDigest(ofFileAt path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw RuntimeError("cannot read \(path) to compute its checksum")
+        let descriptor: Int32
+        do {
+            descriptor = try UserFile.openForReading(path).descriptor
+        } catch let error as FileIOError {
+            throw RuntimeError("cannot read \(path) to compute its checksum: \(error.reason)")
         }
-        defer { try? handle.close() }
+        defer { close(descriptor) }
         var hasher = SHA256()
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while true {
-            let chunk: Data
-            do {
-                chunk = try handle.read(upToCount: 1 << 20) ?? Data()
-            } catch {
-                throw RuntimeError("cannot read \(path) to compute its checksum: \(error.localizedDescription)")
+            let n = chunk.withUnsafeMutableBytes { buffer in read(descriptor, buffer.baseAddress, buffer.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw RuntimeError("cannot read \(path) to compute its checksum: \(String(cString: strerror(errno)))")
             }
-            if chunk.isEmpty { break }
-            hasher.update(chunk)
+            if n == 0 { break }
+            hasher.update(chunk[0..<n])
         }
         return hex(hasher.finalize())
     }

@@ -3,16 +3,16 @@ import CPNG
 import CPNGRead
 import Foundation
 
-/// The bytes of the image file at `url`, or an `ImageError` saying why it cannot be read.
+/// The bytes of the image file at `url`, or an `ImageError` saying why it cannot be read
+/// (missing, not a regular file — a FIFO or `/dev/zero` is refused before it is read —,
+/// permission denied).
 func readImageFile(_ url: URL) throws -> Data {
     do {
-        return try Data(contentsOf: url)  // read, not mapped: a file changed while mapped could crash the process
-    } catch {
-        var isFolder: ObjCBool = false
-        let exists = FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder)
-        let problem = !exists ? "no such file at \(url.path)"
-            : isFolder.boolValue ? "\(url.path) is a folder, not an image file"
-            : "it cannot be read (\(error.localizedDescription))"
+        return try UserFile.read(url.path)  // read, not mapped: a file changed while mapped could crash the process
+    } catch let error as FileIOError {
+        let problem = error.missing ? "no such file at \(url.path)"
+            : error.fileKind.map { "\(url.path) is \($0), not an image file" }
+            ?? "it cannot be read (\(error.reason))"
         throw ImageError(file: url.lastPathComponent, problem)
     }
 }

@@ -5,9 +5,8 @@ import Foundation
 extension RGBImage {
     /// Writes the image as PNG or JPEG, chosen by the file extension (`.png`, `.jpg`, `.jpeg`).
     ///
-    /// The bytes go to a temporary file in the destination folder, which is then renamed over
-    /// the destination: a reader never sees a half-written picture, and nothing is left behind
-    /// when writing fails.
+    /// The bytes are written by `AtomicFile`: a reader never sees a half-written picture, and
+    /// nothing is left behind when writing fails.
     ///
     /// - Parameters:
     ///   - url: the destination; its extension chooses the format.
@@ -94,20 +93,13 @@ extension RGBImage {
         return withUnsafeBytes(of: &copy) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
     }
 
-    /// Writes `bytes` to a temporary file next to `url`, then renames it over `url`.
+    /// Writes `bytes` to `url` through `AtomicFile` (the one writer that follows symbolic links,
+    /// writes FIFOs and devices in place and refuses folders), naming the file in its errors.
     static func writeAtomically(_ bytes: Data, to url: URL) throws {
-        let folder = url.deletingLastPathComponent()
-        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
         do {
-            try bytes.write(to: temporary)
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw ImageError(file: url.lastPathComponent, "it cannot be written in \(folder.path) (\(error.localizedDescription))")
-        }
-        if rename(temporary.path, url.path) != 0 {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temporary)
-            throw ImageError(file: url.lastPathComponent, "it cannot be written to \(url.path) (\(reason))")
+            try AtomicFile.write(bytes, to: url.path)
+        } catch let error as FileIOError {
+            throw ImageError(file: url.lastPathComponent, "it cannot be written (\(error.message))")
         }
     }
 }

@@ -18,7 +18,16 @@ public enum ClassLabels {
     ///   is not UTF-8 or too large.
     public static func read(contentsOf url: URL) throws -> [String] {
         let name = url.lastPathComponent
-        let data = try Data(contentsOf: url)
+        let data: Data
+        do {
+            data = try UserFile.read(url.path, limit: maximumFileSize + 1)
+        } catch let error as FileIOError {
+            var info = stat()
+            if error.fileKind == nil, stat(url.path, &info) == 0, Int(info.st_size) > maximumFileSize {
+                throw RuntimeError("labels file \(name) is \(info.st_size) bytes; labels files are read up to \(maximumFileSize) bytes")
+            }
+            throw RuntimeError("labels file \(name) cannot be read: \(error.reason)")
+        }
         guard data.count <= maximumFileSize else {
             throw RuntimeError("labels file \(name) is \(data.count) bytes; labels files are read up to \(maximumFileSize) bytes")
         }

@@ -124,14 +124,21 @@ public struct WeightsDownloader: Sendable {
     /// server ignores the range), until the server's end.
     private func download(_ url: URL, to partial: String, folder: String,
                           progress: (@Sendable (Int64, Int64?) -> Void)?, cancellation: CancellationFlag?) throws {
-        if !FileManager.default.fileExists(atPath: partial) {
-            guard FileManager.default.createFile(atPath: partial, contents: nil) else {
-                throw WeightsDownloadError(url: url.absoluteString, folder: folder, reason: "cannot create \(partial)")
-            }
+        // Opened without following a link and without blocking, and used only if it is a
+        // regular file: a FIFO or device put in its place would otherwise hang or be appended to.
+        let descriptor = open(partial, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw WeightsDownloadError(url: url.absoluteString, folder: folder,
+                                       reason: "cannot open \(partial) (\(UserFile.reason(forErrno: errno).reason))")
         }
-        guard let handle = FileHandle(forUpdatingAtPath: partial) else {
-            throw WeightsDownloadError(url: url.absoluteString, folder: folder, reason: "cannot open \(partial)")
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            let kind = UserFile.kind(of: info.st_mode) ?? "not a regular file"
+            close(descriptor)
+            throw WeightsDownloadError(url: url.absoluteString, folder: folder, reason: "\(partial) is \(kind); remove it")
         }
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_NONBLOCK)
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         defer { try? handle.close() }
         let start = (try? handle.seekToEnd()).map(Int64.init) ?? 0
         var request = URLRequest(url: url, timeoutInterval: idleTimeout)

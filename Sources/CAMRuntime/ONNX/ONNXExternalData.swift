@@ -7,7 +7,7 @@ import Glibc
 ///
 /// Not memory-mapped, for the reason `FileCheckpointBytes` gives: a mapped file that another
 /// process truncates faults on the next access, while `pread` returns short and becomes an error.
-/// Opened with O_NONBLOCK so that a FIFO placed where a data file should be cannot hang the
+/// Opened by `UserFile`, so that a FIFO placed where a data file should be cannot hang the
 /// reader before `fstat` shows that it is not a regular file.
 final class ONNXExternalFile {
     /// What the file is, as the subject of an error message: `m.onnx:` for the model file,
@@ -24,25 +24,16 @@ final class ONNXExternalFile {
 
     deinit { close(descriptor) }
 
-    /// Opens the regular file at `path`.
+    /// Opens the regular file at `path` through `UserFile` (a FIFO or device is refused,
+    /// saying what it is, before anything blocks on it).
     static func open(path: String, label: String) throws -> ONNXExternalFile {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else {
-            let reason = String(cString: strerror(errno))
-            throw RuntimeError("\(label) cannot be opened (\(reason))")
+        do {
+            let (fd, size) = try UserFile.openForReading(path)
+            return ONNXExternalFile(descriptor: fd, size: size, label: label)
+        } catch let error as FileIOError {
+            if let kind = error.fileKind { throw RuntimeError("\(label) is \(kind)") }
+            throw RuntimeError("\(label) cannot be opened (\(error.reason))")
         }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            let reason = String(cString: strerror(errno))
-            close(fd)
-            throw RuntimeError("\(label) cannot be read (\(reason))")
-        }
-        guard info.st_mode & S_IFMT == S_IFREG else {
-            close(fd)
-            let kind = info.st_mode & S_IFMT == S_IFDIR ? "a folder" : "not a regular file"
-            throw RuntimeError("\(label) is \(kind)")
-        }
-        return ONNXExternalFile(descriptor: fd, size: Int(info.st_size), label: label)
     }
 
     /// Copies `buffer.count` bytes from `offset` into `buffer`; the caller has checked the range

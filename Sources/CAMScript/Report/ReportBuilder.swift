@@ -1,3 +1,4 @@
+import CAMRuntime
 import Foundation
 import Interpreter
 
@@ -23,9 +24,35 @@ struct ReportDestinations {
             if !FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) || !isDirectory.boolValue {
                 return "camscript: cannot write the report \(path): folder \(folder) does not exist"
             }
+            // A trailing slash, a socket, a link to a folder: what AtomicFile would refuse at the end.
+            do {
+                try AtomicFile.checkDestination(path)
+            } catch let error as FileIOError {
+                return "camscript: cannot write the report: \(error.message)"
+            } catch {
+                return "camscript: cannot write the report \(path): \(error)"
+            }
         }
-        if let html, let ipynb, URL(fileURLWithPath: html).standardized == URL(fileURLWithPath: ipynb).standardized {
-            return "camscript: --html and --ipynb name the same file \(html); give two different files"
+        if let html, let ipynb {
+            let same = URL(fileURLWithPath: html).standardized == URL(fileURLWithPath: ipynb).standardized
+                || FileIdentity(path: html).map { $0 == FileIdentity(path: ipynb) } == true
+            if same { return "camscript: --html and --ipynb name the same file \(html); give two different files" }
+        }
+        return nil
+    }
+
+    /// Why a destination must not be written: it is the same file (after symbolic links) as
+    /// one of the run's `inputs`, which the report would replace.
+    func inputConflict(_ inputs: InputFiles) -> String? {
+        for (flag, path) in [("--html", html), ("--ipynb", ipynb)] {
+            guard let path else { continue }
+            do {
+                try inputs.refuseOverwrite(of: path)
+            } catch let error as ScriptIOError {
+                return "camscript: \(flag): \(error.message)"
+            } catch {
+                return "camscript: \(flag): \(error)"
+            }
         }
         return nil
     }
@@ -103,7 +130,13 @@ final class ReportBuilder {
 
     /// Writes every requested report atomically; returns the run's exit code, or the I/O
     /// exit code when a report could not be written after an otherwise successful run.
-    func finish(provenance: [ProvenanceRecord], exitCode: Int32) -> Int32 {
+    /// When a destination is one of the run's `inputs` (the script, an image it loaded…),
+    /// nothing is written and the exit code is 74.
+    func finish(provenance: [ProvenanceRecord], exitCode: Int32, inputs: InputFiles) -> Int32 {
+        if let refusal = destinations.inputConflict(inputs) {
+            writeError(refusal + "\n")
+            return ExitStatus.io
+        }
         let final = snapshot(provenance: provenance)
         var code = exitCode
         if let path = destinations.html {

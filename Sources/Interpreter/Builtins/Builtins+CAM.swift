@@ -132,10 +132,10 @@ extension BuiltinRegistry {
         register(Saver(description: "NumPy array of a CAM's map ([H, W], or [N, H, W] for a batch)", extensions: ["npy"], accepts: { value in
             if case .object(let o) = value { return o is CAMObject }
             return false
-        }) { value, path, _ in
+        }) { value, path, context in
             guard case .object(let o as CAMObject) = value else { return }
             let map = o.batchCount == 1 ? o.result.map.slice(0) : o.result.map
-            try AtomicFile.write(NPY.encode(map), to: path)
+            try AtomicFile.write(NPY.encode(map), to: path, cancellation: context.cancellation)
         })
     }
 }

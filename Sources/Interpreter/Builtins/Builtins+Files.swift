@@ -38,11 +38,14 @@ extension BuiltinRegistry {
                     throw ScriptIOError("labels file not found: \(resolved)" + nearbyFileHint(resolved), missing: true)
                 }
                 labels = try ClassLabels.read(contentsOf: URL(fileURLWithPath: resolved))
+                context.recordInput(resolved)
                 try context.recordLoadedFile(at: resolved, kind: "labels")
             }
             let loaded: Value
             if let loader = fileLoader {
-                loaded = try loader.load(try existingFile(path, context), args, context)
+                let file = try existingFile(path, context)
+                loaded = try loader.load(file, args, context)
+                context.recordInput(file)
             } else if let loader = loaders.first(where: { $0.acceptsName(path) }) {
                 loaded = try loader.load(path, args, context)
             } else {
@@ -56,6 +59,7 @@ extension BuiltinRegistry {
                 }
                 throw RuntimeError("cannot load \(quote(path)): unknown file type .\(ext) (known: \(known))")
             }
+            if case .string(let weights) = args["weights"] { context.recordInput(weights) }
             guard let labels else { return loaded }
             guard case .object(let model as ModelObject) = loaded else {
                 throw RuntimeError("labels= names a model's classes; \(quote(path)) is not a model")
@@ -71,7 +75,7 @@ extension BuiltinRegistry {
                          Parameter("quality", [.integer], default: Value.none, keywordOnly: true,
                                    doc: "JPEG quality, 1 to 100 (default 95); only for .jpg and .jpeg.")],
             category: "Files", summary: "Saves a value to a file in the format its extension names.",
-            details: "A tensor saved as `.npy` is written as little-endian float32 that numpy.load reads. Pictures go to `.png` (lossless) or `.jpg`/`.jpeg` (quality= sets the JPEG quality). Files are written atomically: a temporary file in the same folder, then a rename.",
+            details: "A tensor saved as `.npy` is written as little-endian float32 that numpy.load reads. Pictures go to `.png` (lossless) or `.jpg`/`.jpeg` (quality= sets the JPEG quality). Files are written atomically: a temporary file in the same folder, then a rename; a symbolic link stays a link (its target is replaced), a FIFO or character device is written directly, a folder or a path ending in / is refused, and so is a file the run has read (the script, a loaded image, checkpoint or array).",
             example: "save t \"t.npy\"")) { args, context in
             let value = args["value"]
             let path = try args.string("path")
@@ -95,7 +99,9 @@ extension BuiltinRegistry {
             if options.quality != nil && !saver.acceptsQuality {
                 throw RuntimeError("save: quality= is for JPEG files; \(quote(path)) is saved as \(saver.description)")
             }
-            try saver.save(value, context.resolvePath(path), options, context)
+            let destination = context.resolvePath(path)
+            try context.refuseOverwritingInput(destination)
+            try saver.save(value, destination, options, context)
             return .none
         })
 
@@ -134,21 +140,15 @@ extension BuiltinRegistry {
         })
 
         register(Loader(description: "NumPy array", extensions: ["npy"]) { path, _, _ in
-            let data: Data
-            do {
-                data = try Data(contentsOf: URL(fileURLWithPath: path))
-            } catch {
-                throw ScriptIOError("cannot read \(path): \(error.localizedDescription)")
-            }
-            return .tensor(try NPY.decode(data, name: path))
+            return .tensor(try NPY.decode(try UserFile.read(path), name: path))
         })
 
         register(Saver(description: "NumPy array", extensions: ["npy"], accepts: { value in
             if case .tensor = value { return true }
             return false
-        }) { value, path, _ in
+        }) { value, path, context in
             guard case .tensor(let t) = value else { return }
-            try AtomicFile.write(NPY.encode(t), to: path)
+            try AtomicFile.write(NPY.encode(t), to: path, cancellation: context.cancellation)
         })
     }
 }

@@ -20,14 +20,14 @@ extension BuiltinRegistry {
                        accepts: { value in
             if case .object(let o) = value { return o is ImageObject || o is CAMObject }
             return false
-        }, acceptsQuality: true) { value, path, options, _ in
+        }, acceptsQuality: true) { value, path, options, context in
             let picture = try picture(of: value, for: "save")
             let ext = (path as NSString).pathExtension.lowercased()
             if ext == "png", options.quality != nil {
                 throw RuntimeError("save: quality= is for JPEG files; PNG is lossless")
             }
             let data = ext == "png" ? try picture.pngData() : try picture.jpegData(quality: options.quality ?? 95)
-            try AtomicFile.write(data, to: path)
+            try AtomicFile.write(data, to: path, cancellation: context.cancellation)
         })
 
         let imageWeight = Parameter("image_weight", [.number], default: .number(0.5), keywordOnly: true,

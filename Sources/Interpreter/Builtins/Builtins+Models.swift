@@ -62,9 +62,10 @@ extension BuiltinRegistry {
         register(Saver(description: "model weights as safetensors (PyTorch's key names)", extensions: ["safetensors"], accepts: { value in
             if case .object(_ as ModelObject) = value { return true }
             return false
-        }) { value, path, _ in
+        }) { value, path, context in
             guard case .object(let model as ModelObject) = value else { return }
-            try AtomicFile.write(SafeTensors.encode(ModelStore.stateDict(of: model.network)), to: path)
+            try AtomicFile.write(SafeTensors.encode(ModelStore.stateDict(of: model.network)), to: path,
+                                 cancellation: context.cancellation)
         })
 
         register(Builtin(BuiltinSignature(
@@ -95,7 +96,9 @@ extension BuiltinRegistry {
             }
             let draft = try args.bool("draft")
             if case .string(let path) = args["image"] {
-                let file = try EncodedImage(contentsOf: URL(fileURLWithPath: try existingFile(path, context)))
+                let resolved = try existingFile(path, context)
+                let file = try EncodedImage(contentsOf: URL(fileURLWithPath: resolved))
+                context.recordInput(resolved)
                 try checkCrop(preset, width: file.width, height: file.height)
                 var x = try file.preprocessedCrop(preset: preset, draft: draft).normalizedTensor(mean: preset.mean, std: preset.std)
                 x.origin = ImageOrigin(width: file.width, height: file.height, preset: preset)
@@ -281,6 +284,7 @@ private func fetch(_ published: PublishedWeights, context: CallContext) throws -
 private func loadModel(at path: String, architecture: String?, context: CallContext) throws -> Value {
     let network = try ModelStore.load(contentsOf: path, architecture: architecture)
     network.options = context.runtimeOptions
+    context.recordInput(path)
     try context.recordLoadedFile(at: path, kind: "model")
     return .object(ModelObject(network, source: (path as NSString).lastPathComponent))
 }

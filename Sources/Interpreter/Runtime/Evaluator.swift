@@ -32,6 +32,8 @@ final class SessionState: @unchecked Sendable {
     var provenance: [ProvenanceRecord] = []
     /// Whether loaded files are recorded (and hashed) for a report.
     var recordsProvenance = true
+    /// The files the run has read, which its outputs must not replace.
+    var inputFiles = InputFiles()
     var currentRange: SourceRange?
     /// How many `run` calls are under way (`run` nests at most `maximumRunDepth` deep).
     var runDepth = 0
@@ -80,7 +82,10 @@ final class SessionState: @unchecked Sendable {
             let home = environment["HOME"] ?? NSHomeDirectory()
             return home + path.dropFirst()
         }
-        return URL(fileURLWithPath: baseDirectory).appendingPathComponent(path).standardized.path
+        let resolved = URL(fileURLWithPath: baseDirectory).appendingPathComponent(path).standardized.path
+        // Keep a trailing slash: `save x "out.png/"` names a folder, and must be refused as one
+        // rather than write out.png.
+        return path.hasSuffix("/") && !resolved.hasSuffix("/") ? resolved + "/" : resolved
     }
 
     func userVariables() -> [(name: String, value: Value)] {

@@ -14,14 +14,15 @@ extension SessionState {
     func runScript(path: String, cell selector: String?) throws {
         let callRange = currentRange
         let resolved = resolvePath(path)
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory) else {
-            throw ScriptIOError("cannot open \(path): no such file", missing: true)
+        let data: Data
+        do {
+            data = try UserFile.read(resolved)
+        } catch let error as FileIOError {
+            if error.missing { throw ScriptIOError("cannot open \(path): no such file", missing: true) }
+            if let kind = error.fileKind { throw ScriptIOError("cannot run \(path): it is \(kind), not a .cam file") }
+            throw ScriptIOError("cannot read \(path): \(error.reason)")
         }
-        guard !isDirectory.boolValue else { throw ScriptIOError("cannot run \(path): it is a folder, not a .cam file") }
-        guard let data = FileManager.default.contents(atPath: resolved) else {
-            throw ScriptIOError("cannot read \(path)")
-        }
+        recordInput(resolved)
         guard let text = String(data: data, encoding: .utf8) else { throw RuntimeError("\(path) is not UTF-8 text") }
         let script = ScriptFile(source: text, fileName: resolved)
         let programs: [(cell: Cell, program: Program)]
