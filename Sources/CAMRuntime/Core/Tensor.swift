@@ -76,14 +76,34 @@ public struct Tensor: Sendable, Equatable {
     /// allowed to give different answers on different paths.
     public func firstNonFinite() -> (index: Int, value: Float)? {
         storage.withUnsafeBufferPointer { buffer in
-            // v * 0 is 0 for a finite v and NaN otherwise: one vectorisable pass finds whether
-            // there is anything to look for.
-            var sum: Float = 0
-            for v in buffer { sum += v * 0 }
-            if sum.isFinite { return nil }
+            guard Tensor.hasNonFinite(buffer) else { return nil }
             for (i, v) in buffer.enumerated() where !v.isFinite { return (i, v) }
             return nil
         }
+    }
+
+    /// Whether any value is NaN or infinite, in one vectorised pass: a float is not finite
+    /// exactly when its exponent bits are all ones, so the largest `bits & 0x7fffffff` tells.
+    /// Every forward checks its input (ScoreCAM's thousands of masked images included), so
+    /// this must cost next to nothing (a floating-point sum does not vectorise).
+    static func hasNonFinite(_ buffer: UnsafeBufferPointer<Float>) -> Bool {
+        guard let base = buffer.baseAddress else { return false }
+        let count = buffer.count
+        let mask = SIMD16<UInt32>(repeating: 0x7fff_ffff)
+        var largest = SIMD16<UInt32>(repeating: 0)
+        var i = 0
+        let raw = UnsafeRawPointer(base)
+        while i + 16 <= count {
+            let bits = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<UInt32>.self)
+            largest = pointwiseMax(largest, bits & mask)
+            i += 16
+        }
+        var tail: UInt32 = largest.max()
+        while i < count {
+            tail = Swift.max(tail, base[i].bitPattern & 0x7fff_ffff)
+            i += 1
+        }
+        return tail >= 0x7f80_0000
     }
 
     /// Describes how many values are NaN or infinite and where the first is, for messages.
