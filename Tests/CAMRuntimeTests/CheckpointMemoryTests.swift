@@ -69,3 +69,30 @@ final class CheckpointMemoryTests: XCTestCase {
         }
     }
 }
+
+/// The shapes are checked against the model before any tensor is allocated (issue 17, class 5).
+final class CheckpointShapesFirstTests: XCTestCase {
+    private struct Stop: Error {}
+
+    func testTheListingComesBeforeAnyTensorAndCanStopTheRead() throws {
+        let network = try ModelStore.randomNetwork(architecture: "resnet18", classes: 3)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shapes-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("r18.safetensors")
+        try SafeTensors.write(ModelStore.stateDict(of: network), to: url)
+        var seen: StateDictShapes?
+        XCTAssertThrowsError(try Checkpoint.read(contentsOf: url, checkingShapes: { listing in
+            seen = listing
+            throw Stop()
+        })) { error in XCTAssertTrue(error is Stop, "\(error)") }
+        XCTAssertEqual(seen?["fc.weight"], [3, 512])
+        XCTAssertEqual(seen?.keys.count, ModelStore.stateDict(of: network).count)
+        XCTAssertEqual(try Network.detectArchitecture(try XCTUnwrap(seen)), "resnet18")
+        // A checkpoint of another model is refused from its listing, naming the mismatches.
+        XCTAssertThrowsError(try ModelStore.load(contentsOf: url.path, architecture: "resnet34")) { error in
+            XCTAssertTrue("\(error)".contains("the checkpoint does not fit resnet34: missing keys"), "\(error)")
+        }
+        XCTAssertEqual(try ModelStore.load(contentsOf: url.path).architecture, "resnet18")
+    }
+}

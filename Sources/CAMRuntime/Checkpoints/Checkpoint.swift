@@ -61,14 +61,20 @@ public enum Checkpoint {
     /// PyTorch files are read on demand with `pread` (the directory, the pickle, then each tensor
     /// straight into its own storage), not memory-mapped: a file that another process truncates
     /// while it is read shows up as a truncated checkpoint, never as a SIGBUS crash.
-    public static func read(contentsOf url: URL, limits: CheckpointLimits = .default) throws -> StateDict {
+    ///
+    /// `checkingShapes`, when given, sees every key and shape once the file's structure has
+    /// been read and before any tensor is allocated; what it throws ends the read. A model
+    /// loader checks the shapes against the architecture there, so that a checkpoint of another
+    /// model is refused before its weights take memory.
+    public static func read(contentsOf url: URL, limits: CheckpointLimits = .default,
+                            checkingShapes: ((StateDictShapes) throws -> Void)? = nil) throws -> StateDict {
         let file = try FileCheckpointBytes(url: url)
         let head = try file.bytes(0 ..< min(file.count, 9))
         guard let format = format(ofPrefix: head, count: file.count) else { throw notACheckpoint(head, file.fileName) }
         if format == .safetensors {
-            return try strippingDataParallelPrefix(try SafeTensors.read(file), fileName: file.fileName)
+            return try strippingDataParallelPrefix(try SafeTensors.read(file, checkingShapes: checkingShapes), fileName: file.fileName)
         }
-        return try read(file, format: format, limits: limits)
+        return try read(file, format: format, limits: limits, checkingShapes: checkingShapes)
     }
 
     /// Reads every tensor from the bytes of a checkpoint; `fileName` is used in error messages.
@@ -82,8 +88,9 @@ public enum Checkpoint {
     }
 
     /// Reads a PyTorch checkpoint from a byte source.
-    private static func read(_ source: any CheckpointBytes, format: Format, limits: CheckpointLimits) throws -> StateDict {
-        let reader = TorchCheckpointReader(source: source, limits: limits)
+    private static func read(_ source: any CheckpointBytes, format: Format, limits: CheckpointLimits,
+                             checkingShapes: ((StateDictShapes) throws -> Void)? = nil) throws -> StateDict {
+        let reader = TorchCheckpointReader(source: source, limits: limits, checkingShapes: checkingShapes)
         let dict = format == .pytorchZip ? try reader.readZip() : try reader.readLegacy()
         return try strippingDataParallelPrefix(dict, fileName: source.fileName)
     }
@@ -130,6 +137,8 @@ public enum Checkpoint {
 struct TorchCheckpointReader {
     let source: any CheckpointBytes
     let limits: CheckpointLimits
+    /// Sees every key and shape before any tensor is materialised (see `Checkpoint.read`).
+    var checkingShapes: ((StateDictShapes) throws -> Void)?
 
     /// The magic number that opens a legacy checkpoint, as little-endian bytes.
     static let legacyMagic: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
@@ -261,7 +270,7 @@ struct TorchCheckpointReader {
                 break
             }
         }
-        var result = StateDict()
+        var listed: [(name: String, tensor: TensorDescriptor)] = []
         var total = 0
         // Elements that views repeat beyond what their storage holds (stride 0, overlapping
         // strides): a 636-byte file once claimed a 2^30-element view and cost 4 GiB. Every
@@ -288,9 +297,19 @@ struct TorchCheckpointReader {
                                + "\(limits.maxRepeatedElements) elements in all are refused, since they would take far more memory than the file holds")
                 }
             }
+            listed.append((name, tensor))
+        }
+        guard !listed.isEmpty else { throw fail("holds no tensors") }
+        if let checkingShapes {
+            var listing = StateDictShapes()
+            for (name, tensor) in listed { listing.set(name, tensor.shape) }
+            try checkingShapes(listing)
+        }
+        var result = StateDict()
+        for (name, tensor) in listed {
+            let type = unpickler.storages[tensor.storage.root].type
             result.set(name, try materialize(tensor, type: type, storage: storageRanges[tensor.storage.root]))
         }
-        guard result.count > 0 else { throw fail("holds no tensors") }
         return result
     }
 

@@ -25,7 +25,7 @@ public enum SafeTensors {
     }
 
     /// Reads every tensor from a byte source.
-    static func read(_ source: any CheckpointBytes) throws -> StateDict {
+    static func read(_ source: any CheckpointBytes, checkingShapes: ((StateDictShapes) throws -> Void)? = nil) throws -> StateDict {
         let name = source.fileName
         guard source.count >= 8 else {
             throw CheckpointError(file: name, "is too short to be a safetensors file (\(source.count) bytes)")
@@ -79,6 +79,11 @@ public enum SafeTensors {
                 previous = (entry.key, entry.begin, entry.end)
             }
             checked.append((entry.key, entry.dtype, entry.shape, entry.begin, count, width))
+        }
+        if let checkingShapes {
+            var listing = StateDictShapes()
+            for entry in checked { listing.set(entry.key, entry.shape) }
+            try checkingShapes(listing)
         }
         var result = StateDict()
         for entry in checked {

@@ -48,61 +48,57 @@ struct SafeTensorsHeader {
 
     private mutating func parseTop() throws {
         skipSpace()
-        try expect(UInt8(ascii: "{"), "the header must be a JSON object")
         var seen = Set<String>()
-        skipSpace()
-        if peek() == UInt8(ascii: "}") {
-            index += 1
-        } else {
-            while true {
-                skipSpace()
-                let keyOffset = index
-                let key = try string()
-                guard seen.insert(key).inserted else {
-                    throw Failure(reason: "tensor \"\(key)\" appears twice in the header (byte \(keyOffset))")
-                }
-                skipSpace()
-                try expect(UInt8(ascii: ":"), "expected `:` after a name")
-                skipSpace()
-                if key == "__metadata__" {
-                    try skipValue()
-                } else {
-                    entries.append(try entry(key))
-                }
-                skipSpace()
-                if peek() == UInt8(ascii: ",") { index += 1; continue }
-                try expect(UInt8(ascii: "}"), "expected `,` or `}` between the header's entries")
-                break
+        try members(of: "the header") { parser, key, keyOffset in
+            guard seen.insert(key).inserted else {
+                throw Failure(reason: "tensor \"\(key)\" appears twice in the header (byte \(keyOffset))")
+            }
+            if key == "__metadata__" {
+                try parser.skipValue()
+            } else {
+                parser.entries.append(try parser.entry(key))
             }
         }
         skipSpace()
         guard index == bytes.count else { throw Failure(reason: "unexpected bytes after the header's JSON object (byte \(index))") }
     }
 
-    private mutating func entry(_ key: String) throws -> Entry {
-        let start = index
-        try expect(UInt8(ascii: "{"), "tensor \"\(key)\" has a malformed header entry: not an object")
-        var dtype: String?, shape: [Int]?, offsets: [Int]?
+    /// Reads an object whose `{` is next, calling `member` for each name (with its byte offset)
+    /// once the `:` after it is read; `member` must read the value.
+    private mutating func members(of what: String, _ member: (inout SafeTensorsHeader, String, Int) throws -> Void) throws {
+        try expect(UInt8(ascii: "{"), "\(what) must be a JSON object")
         skipSpace()
         if peek() == UInt8(ascii: "}") {
             index += 1
-        } else {
-            while true {
-                skipSpace()
-                let member = try string()
-                skipSpace()
-                try expect(UInt8(ascii: ":"), "expected `:` in tensor \"\(key)\"'s entry")
-                skipSpace()
-                switch member {
-                case "dtype": dtype = try string()
-                case "shape": shape = try integers(key)
-                case "data_offsets": offsets = try integers(key)
-                default: try skipValue()
-                }
-                skipSpace()
-                if peek() == UInt8(ascii: ",") { index += 1; continue }
-                try expect(UInt8(ascii: "}"), "expected `,` or `}` in tensor \"\(key)\"'s entry")
-                break
+            return
+        }
+        while true {
+            skipSpace()
+            let offset = index
+            let name = try string()
+            skipSpace()
+            try expect(UInt8(ascii: ":"), "expected `:` after a name in \(what)")
+            skipSpace()
+            try member(&self, name, offset)
+            skipSpace()
+            if peek() == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            try expect(UInt8(ascii: "}"), "expected `,` or `}` in \(what)")
+            return
+        }
+    }
+
+    private mutating func entry(_ key: String) throws -> Entry {
+        let start = index
+        var dtype: String?, shape: [Int]?, offsets: [Int]?
+        try members(of: "tensor \"\(key)\"'s header entry") { parser, member, _ in
+            switch member {
+            case "dtype": dtype = try parser.string()
+            case "shape": shape = try parser.integers(key)
+            case "data_offsets": offsets = try parser.integers(key)
+            default: try parser.skipValue()
             }
         }
         guard let dtype, let shape, let offsets, offsets.count == 2 else {

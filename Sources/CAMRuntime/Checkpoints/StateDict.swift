@@ -34,3 +34,44 @@ public struct CheckpointError: UserFacingError, Equatable {
         self.message = "\(file): \(problem)"
     }
 }
+
+/// The keys and shapes of a checkpoint's tensors, known before any tensor is allocated, so that
+/// a model can be chosen and the shapes checked against it first (issue 17: a checkpoint of the
+/// wrong model is refused before its gigabytes are read).
+public struct StateDictShapes: Sendable {
+    /// The keys in file order.
+    public private(set) var keys: [String] = []
+    /// The shapes by key.
+    public private(set) var shapes: [String: [Int]] = [:]
+
+    /// Creates an empty listing.
+    public init() {}
+
+    /// The shapes of a state dict's tensors.
+    public init(_ stateDict: StateDict) {
+        for key in stateDict.keys {
+            if let tensor = stateDict[key] { set(key, tensor.shape) }
+        }
+    }
+
+    /// The shape stored under `key`, if any.
+    public subscript(key: String) -> [Int]? { shapes[key] }
+
+    /// Adds or replaces a shape; a new key goes to the end of the order.
+    public mutating func set(_ key: String, _ shape: [Int]) {
+        if shapes.updateValue(shape, forKey: key) == nil { keys.append(key) }
+    }
+
+    /// The listing without a DataParallel `module.` prefix and without `num_batches_tracked`,
+    /// as `Network.load` reads keys.
+    public var normalized: StateDictShapes {
+        var result = StateDictShapes()
+        for key in keys {
+            guard let shape = shapes[key] else { continue }
+            let name = key.hasPrefix("module.") ? String(key.dropFirst("module.".count)) : key
+            if name.hasSuffix("num_batches_tracked") { continue }
+            result.set(name, shape)
+        }
+        return result
+    }
+}

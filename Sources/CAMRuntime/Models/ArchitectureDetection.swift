@@ -5,15 +5,21 @@ extension Network {
     /// a torchvision ResNet (depth from the block counts per stage and BasicBlock vs Bottleneck)
     /// or EfficientNet-Lite0 (lukemelas key names).
     public static func detectArchitecture(_ stateDict: StateDict) throws -> String {
-        let dict = normalizedTensors(stateDict)
-        let keys = dict.tensors
+        try detectArchitecture(StateDictShapes(stateDict))
+    }
+
+    /// The architecture of a checkpoint judged from its keys and shapes alone (see above), so
+    /// that it can be known before the tensors are read.
+    public static func detectArchitecture(_ listing: StateDictShapes) throws -> String {
+        let dict = listing.normalized
+        let keys = dict.shapes
         if keys["_conv_stem.weight"] != nil || keys.keys.contains(where: { $0.hasPrefix("_blocks.") }) {
             if keys.keys.contains(where: { $0.contains("._se_reduce.") }) {
                 throw RuntimeError("the checkpoint is an EfficientNet with squeeze-excitation (B0…B7); "
                                    + "only EfficientNet-Lite0 is supported")
             }
             let blockCount = Set(keys.keys.compactMap { blockIndex($0, prefix: "_blocks.") }).count
-            let stem = keys["_conv_stem.weight"]?.shape
+            let stem = keys["_conv_stem.weight"]
             guard blockCount == 16, stem == [32, 3, 3, 3] else {
                 throw RuntimeError("the checkpoint looks like an EfficientNet but has \(blockCount) blocks and stem "
                                    + "\(stem.map(describe) ?? "none"); EfficientNet-Lite0 has 16 blocks and stem [32, 3, 3, 3]")

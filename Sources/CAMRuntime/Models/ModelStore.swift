@@ -63,19 +63,24 @@ public enum ModelStore {
             }
             return try ONNXImporter.network(contentsOf: url)
         }
-        let stateDict = try Checkpoint.read(contentsOf: url)
-        let name: String
-        if let architecture {
-            guard let known = self.architecture(named: architecture) else {
-                throw RuntimeError("unknown architecture \"\(architecture)\"; expected one of "
-                                   + Network.architectures.map { "\"\($0)\"" }.joined(separator: ", "))
-            }
-            name = known
-        } else {
-            name = try Network.detectArchitecture(stateDict)
+        if let architecture, self.architecture(named: architecture) == nil {
+            throw RuntimeError("unknown architecture \"\(architecture)\"; expected one of "
+                               + Network.architectures.map { "\"\($0)\"" }.joined(separator: ", "))
         }
-        let classes = try Network.headOutputs(stateDict, architecture: name)
-        let network = try Network.make(architecture: name, classes: classes, randomWeights: false)
+        // The architecture is chosen and every shape checked against it from the file's
+        // listing, before any tensor is allocated: a checkpoint of another model is refused
+        // without its weights ever taking memory.
+        var planned: Network?
+        let stateDict = try Checkpoint.read(contentsOf: url, checkingShapes: { listing in
+            let name = try architecture.flatMap { self.architecture(named: $0) } ?? Network.detectArchitecture(listing)
+            let classes = try Network.headOutputs(listing, architecture: name)
+            let network = try Network.make(architecture: name, classes: classes, randomWeights: false)
+            try network.checkFits(listing)
+            planned = network
+        })
+        guard let network = planned else {
+            throw RuntimeError("\(file.fileName): the checkpoint's tensors could not be listed before reading")
+        }
         try network.load(stateDict)
         return network
     }

@@ -122,14 +122,19 @@ public final class Network {
     /// - Throws: `RuntimeError` for a head that is not one `nn.Linear` (e.g. `fc.1.weight` of an
     ///   `nn.Sequential(nn.Dropout(), nn.Linear())`), naming its keys.
     public static func headOutputs(_ stateDict: StateDict, architecture: String) throws -> Int {
-        let tensors = normalizedTensors(stateDict)
+        try headOutputs(StateDictShapes(stateDict), architecture: architecture)
+    }
+
+    /// The head's class count from a checkpoint's keys and shapes alone (see above).
+    public static func headOutputs(_ listing: StateDictShapes, architecture: String) throws -> Int {
+        let shapes = listing.normalized
         let key = headKey(architecture: architecture)
-        if let weight = tensors.tensors[key], weight.rank == 2, weight.shape[0] >= 1 { return weight.shape[0] }
+        if let weight = shapes[key], weight.count == 2, weight[0] >= 1 { return weight[0] }
         let prefix = String(key.dropLast("weight".count))
-        let other = tensors.keys.filter { $0.hasPrefix(prefix) }
-        if tensors.tensors[key] == nil, !other.isEmpty {
+        let other = shapes.keys.filter { $0.hasPrefix(prefix) }
+        if shapes[key] == nil, !other.isEmpty {
             throw RuntimeError("the checkpoint's classifier is not a single nn.Linear \"\(prefix.dropLast())\" "
-                               + "(it has keys \(listing(other))); \(architecture) checkpoints are read with "
+                               + "(it has keys \(Network.listing(other))); \(architecture) checkpoints are read with "
                                + "\"\(key)\" [classes, features] and \"\(prefix)bias\"")
         }
         return 1000
@@ -192,21 +197,28 @@ public final class Network {
     /// missing or unexpected keys and shape mismatches are reported by name with shapes, and
     /// nothing is changed then.
     public func load(_ stateDict: StateDict) throws {
+        try checkFits(StateDictShapes(stateDict))
         let given = Network.normalizedTensors(stateDict)
-        var owners: [String: (Operator, String)] = [:]
-        var expectedOrder: [String] = []
-        for node in graph.nodes {
-            for (name, _) in node.op.parameterShapes.sorted(by: { $0.key < $1.key }) {
-                owners[node.name + "." + name] = (node.op, name)
-                expectedOrder.append(node.name + "." + name)
+        let (owners, expectedOrder) = parameterOwners()
+        try Network.refuseNonFinite(expectedOrder.compactMap { key in given.tensors[key].map { (key, $0) } })
+        for key in expectedOrder {
+            if let (module, name) = owners[key], let tensor = given.tensors[key] {
+                module.setParameter(name, tensor)
             }
         }
+    }
+
+    /// Checks a checkpoint's keys and shapes against this network before any tensor need be
+    /// read: missing or unexpected keys and shape mismatches are reported by name with shapes.
+    public func checkFits(_ listing: StateDictShapes) throws {
+        let given = listing.normalized
+        let (owners, expectedOrder) = parameterOwners()
         var missing: [String] = [], mismatched: [String] = []
         for key in expectedOrder {
             guard let (module, name) = owners[key], let expected = module.parameterShapes[name] else { continue }
-            guard let tensor = given.tensors[key] else { missing.append(key); continue }
-            if tensor.shape != expected {
-                mismatched.append("\(key): expected \(Network.describe(expected)), found \(Network.describe(tensor.shape))")
+            guard let shape = given[key] else { missing.append(key); continue }
+            if shape != expected {
+                mismatched.append("\(key): expected \(Network.describe(expected)), found \(Network.describe(shape))")
             }
         }
         let unexpected = given.keys.filter { owners[$0] == nil }
@@ -217,12 +229,20 @@ public final class Network {
             if !mismatched.isEmpty { parts.append("shape mismatches " + Network.listing(mismatched, quoted: false)) }
             throw RuntimeError("the checkpoint does not fit \(architecture): " + parts.joined(separator: "; "))
         }
-        try Network.refuseNonFinite(expectedOrder.compactMap { key in given.tensors[key].map { (key, $0) } })
-        for key in expectedOrder {
-            if let (module, name) = owners[key], let tensor = given.tensors[key] {
-                module.setParameter(name, tensor)
+    }
+
+    /// Every state-dict key of this network with the operator and parameter it names, and the
+    /// keys in module order.
+    private func parameterOwners() -> (owners: [String: (Operator, String)], order: [String]) {
+        var owners: [String: (Operator, String)] = [:]
+        var order: [String] = []
+        for node in graph.nodes {
+            for (name, _) in node.op.parameterShapes.sorted(by: { $0.key < $1.key }) {
+                owners[node.name + "." + name] = (node.op, name)
+                order.append(node.name + "." + name)
             }
         }
+        return (owners, order)
     }
 
     /// Refuses weights holding NaN or infinity, naming the first such tensor: they load
