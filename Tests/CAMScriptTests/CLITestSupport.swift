@@ -1,6 +1,27 @@
 import Foundation
 import XCTest
 
+/// A test case with its own empty folder for scripts and outputs, removed afterwards.
+class CLIFolderTestCase: XCTestCase {
+    /// The folder of this test.
+    var folder = URL(fileURLWithPath: "/")
+
+    override func setUpWithError() throws {
+        folder = try CLI.temporaryFolder()
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    /// Writes `text` to `name` in the folder; returns its path.
+    func script(_ name: String, _ text: String) throws -> String {
+        let url = folder.appendingPathComponent(name)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+}
+
 /// Finds and runs the built `camscript` binary.
 enum CLI {
     /// The `camscript` executable next to the test bundle.

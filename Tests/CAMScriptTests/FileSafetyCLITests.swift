@@ -4,27 +4,11 @@ import XCTest
 /// Issue 17 through the real binary: outputs never replace the run's inputs (class 2), special
 /// files are refused without blocking (class 4), and SIGTERM or SIGHUP stop a run at a safe
 /// point with exit code 143 or 129 and no temporary file left (class 8).
-final class FileSafetyCLITests: XCTestCase {
-    private var folder = URL(fileURLWithPath: "/")
-
+final class FileSafetyCLITests: CLIFolderTestCase {
     /// A small PNG from the imaging fixtures.
     private static let picture = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("CAMRuntimeTests/Fixtures/imaging/files/gray8.png")
-
-    override func setUpWithError() throws {
-        folder = try CLI.temporaryFolder()
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: folder)
-    }
-
-    private func write(_ name: String, _ text: String) throws -> String {
-        let url = folder.appendingPathComponent(name)
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        return url.path
-    }
 
     private func temporaries() throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".tmp") }
@@ -32,7 +16,7 @@ final class FileSafetyCLITests: XCTestCase {
 
     func testAReportNamedLikeTheScriptIsRefusedBeforeAnythingRuns() throws {
         let text = "print \"ran\"\n"
-        let script = try write("s.cam", text)
+        let script = try script("s.cam", text)
         for flag in ["--html", "--ipynb"] {
             let r = try CLI.run(["run", script, flag, script])
             XCTAssertEqual(r.status, 74, r.stderr)
@@ -53,7 +37,7 @@ final class FileSafetyCLITests: XCTestCase {
         let image = folder.appendingPathComponent("a.png")
         try FileManager.default.copyItem(at: Self.picture, to: image)
         let before = try Data(contentsOf: image)
-        let script = try write("r.cam", "img = load \"a.png\"\nprint \"loaded\"\n")
+        let script = try script("r.cam", "img = load \"a.png\"\nprint \"loaded\"\n")
         let r = try CLI.run(["run", script, "--html", image.path])
         XCTAssertEqual(r.status, 74, r.stderr)
         XCTAssertTrue(r.stderr.contains("cannot write \(image.path): it is an input of this run"), r.stderr)
@@ -66,7 +50,7 @@ final class FileSafetyCLITests: XCTestCase {
         XCTAssertEqual(symlink("a.png", folder.appendingPathComponent("alias.png").path), 0)
         let before = try Data(contentsOf: image)
         for target in ["a.png", "alias.png"] {
-            let script = try write("save-\(target).cam", "img = load \"a.png\"\nsave img \"\(target)\"\n")
+            let script = try script("save-\(target).cam", "img = load \"a.png\"\nsave img \"\(target)\"\n")
             let r = try CLI.run(["run", script])
             XCTAssertEqual(r.status, 74, r.stderr)
             XCTAssertTrue(r.stderr.hasPrefix("\(script):2:1: error: save: cannot write \(folder.appendingPathComponent(target).path): it is an input of this run"), r.stderr)
@@ -74,7 +58,7 @@ final class FileSafetyCLITests: XCTestCase {
             XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: folder.appendingPathComponent("alias.png").path), "a.png")
         }
         // A script (whatever its name) that saves over itself.
-        let itself = try write("self.npy", "save tensor([1]) \"self.npy\"\n")
+        let itself = try script("self.npy", "save tensor([1]) \"self.npy\"\n")
         let r = try CLI.run(["run", itself])
         XCTAssertEqual(r.status, 74, r.stderr)
         XCTAssertEqual(try String(contentsOfFile: itself, encoding: .utf8), "save tensor([1]) \"self.npy\"\n")
@@ -96,7 +80,7 @@ final class FileSafetyCLITests: XCTestCase {
     /// Starts a run that saves in a loop forever, waits until it has saved, sends `signal`, and
     /// returns its exit status.
     private func stopLongRun(with signal: Int32) throws -> Int32 {
-        let script = try write("long.cam", "t = tensor(range(100000))\nprint \"started\"\nwhile true:\n    save t \"t.npy\"\n")
+        let script = try script("long.cam", "t = tensor(range(100000))\nprint \"started\"\nwhile true:\n    save t \"t.npy\"\n")
         let process = Process()
         process.executableURL = CLI.executable
         process.arguments = ["run", script]

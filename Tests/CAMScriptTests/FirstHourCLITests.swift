@@ -4,23 +4,7 @@ import XCTest
 /// The command-line traps of a workshop's first hour (issue 16, items 10 and 13), through the real
 /// binary: a file runs as `python file.py` does, cells are listed with the numbers `--cell` takes,
 /// and `run -i` stays in the prompt with the script's variables.
-final class FirstHourCLITests: XCTestCase {
-    private var folder = URL(fileURLWithPath: "/")
-
-    override func setUpWithError() throws {
-        folder = try CLI.temporaryFolder()
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: folder)
-    }
-
-    private func script(_ name: String, _ text: String) throws -> String {
-        let url = folder.appendingPathComponent(name)
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        return url.path
-    }
-
+final class FirstHourCLITests: CLIFolderTestCase {
     private let notebook = """
         # %% [markdown]
         # # A workshop

@@ -2,23 +2,7 @@ import Foundation
 import XCTest
 
 /// `camscript run`, `check`, `--version`, `--help` and piped input, through the real binary.
-final class RunnerTests: XCTestCase {
-    private let folder = FileManager.default.temporaryDirectory.appendingPathComponent("camscript-cli-\(UUID().uuidString)")
-
-    override func setUpWithError() throws {
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: folder)
-    }
-
-    private func script(_ name: String, _ text: String) throws -> String {
-        let url = folder.appendingPathComponent(name)
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        return url.path
-    }
-
+final class RunnerTests: CLIFolderTestCase {
     func testSuccessPrintsAndExitsZero() throws {
         let path = try script("ok.cam", "# %% One\nx = 2\nprint x * 21\nx\n")
         let r = try CLI.run(["run", path])
