@@ -1,4 +1,5 @@
 import Foundation
+import Interpreter
 
 /// How a terminal can draw pictures.
 public enum TerminalGraphics: String, Sendable, CaseIterable {
