@@ -330,6 +330,14 @@ public final class Network {
     }
 
     private func notFound(_ path: String) -> RuntimeError {
+        // `_blocks.20` of 16 blocks: the index is out of range, and the nearest spelling
+        // (`_blocks.2`) is not what was meant; say how many there are and name the last.
+        if let dot = path.lastIndex(of: "."), let index = Int(path[path.index(after: dot)...]), index >= 0,
+           let parent = modulesByPath[String(path[..<dot])], parent.isIndexable, !parent.children.isEmpty {
+            let count = parent.children.count
+            let range = count == 1 ? "1 block, \(parent.path).0" : "\(count) blocks, \(parent.path).0 to \(parent.path).\(count - 1)"
+            return RuntimeError("layer \"\(path)\" not found: \(parent.path) has \(range); did you mean \"\(parent.path).\(count - 1)\" (the last)?")
+        }
         if let best = NameMatching.best(for: path, in: layerNames) {
             return RuntimeError("layer \"\(path)\" not found; did you mean \"\(best)\"?")
         }
