@@ -65,6 +65,7 @@ public struct StateDictShapes: Sendable {
     /// The listing without a DataParallel `module.` prefix and without `num_batches_tracked`,
     /// as `Network.load` reads keys.
     public var normalized: StateDictShapes {
+        if !keys.contains(where: { $0.hasPrefix("module.") || $0.hasSuffix("num_batches_tracked") }) { return self }
         var result = StateDictShapes()
         for key in keys {
             guard let shape = shapes[key] else { continue }
