@@ -104,7 +104,7 @@ public func fuzzPrograms(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
         for _ in 0 ..< 1 + writer.choices.next() % 6 { writer.statement() }
         let source = writer.lines.joined(separator: "\n") + "\n"
         // FUZZ_PRINT=1 shows the program an artifact stands for.
-        if ProcessInfo.processInfo.environment["FUZZ_PRINT"] != nil { print(source.prefix(3000)) }
+        if ProcessInfo.processInfo.environment["FUZZ_PRINT"] != nil { print(source) }
         let program: Program
         do {
             program = try Parser.parse(source, file: "fuzz.cam")

@@ -246,14 +246,8 @@ final class SessionState: @unchecked Sendable {
                 value = try wrap(step.range) { try Operators.binary(step.op, l, r) }
             }
             return value
-        case .and(let left, let right, _):
-            let l = try evaluate(left, in: scope)
-            guard try wrap(left.range, { try l.isTruthy() }) else { return l }
-            return try evaluate(right, in: scope)
-        case .or(let left, let right, _):
-            let l = try evaluate(left, in: scope)
-            if try wrap(left.range, { try l.isTruthy() }) { return l }
-            return try evaluate(right, in: scope)
+        case .and, .or:
+            return try evaluateLogicalChain(expression, in: scope)
         case .call(let calleeExpression, let arguments, _, let range):
             let callee = try evaluate(calleeExpression, in: scope)
             let name: String
@@ -295,6 +289,35 @@ final class SessionState: @unchecked Sendable {
             emit(.text("time: " + formatDuration(elapsed)))
             return value
         }
+    }
+
+    /// Evaluates a chain of `and`/`or` with a loop over its left spine: `a and b and … ` of
+    /// 44,000 terms (within the 50,000-operator limit) recursed once per term and ran out of
+    /// stack (a fuzz finding). Short-circuiting is Python's: `and` goes on while the value so far
+    /// is true, `or` while it is false, and the value returned is the last one evaluated.
+    private func evaluateLogicalChain(_ expression: ExpressionNode, in scope: Scope) throws -> Value {
+        var steps: [(isAnd: Bool, right: ExpressionNode)] = []
+        var node = expression
+        while true {
+            if case .and(let left, let right, _) = node {
+                steps.append((true, right))
+                node = left
+            } else if case .or(let left, let right, _) = node {
+                steps.append((false, right))
+                node = left
+            } else {
+                break
+            }
+        }
+        var value = try evaluate(node, in: scope)
+        var range = node.range
+        for (isAnd, right) in steps.reversed() {
+            let current = value
+            let truthy = try wrap(range, { try current.isTruthy() })
+            if truthy == isAnd { value = try evaluate(right, in: scope) }
+            range = range.extended(to: right.range)
+        }
+        return value
     }
 
     private func wrap<T>(_ range: SourceRange, _ body: () throws -> T) throws -> T {
