@@ -168,9 +168,7 @@ public struct Checker {
         for a in arguments {
             guard let key = a.name else { continue }
             if !isParameter(key) {
-                let known = s.parameters.map(\.name)
-                diagnostics.append(Diagnostic(kind: .resolution,
-                                              message: "\(s.name): unknown keyword argument `\(key)`" + (PythonHabits.keyword(key) ?? didYouMean(key, known)),
+                diagnostics.append(Diagnostic(kind: .resolution, message: s.unknownKeywordMessage(key),
                                               range: a.nameRange ?? range))
             }
             given.insert(key)

@@ -188,24 +188,13 @@ func loadCAMFixture(_ stem: String) throws -> (CAMFixture, StateDict) {
     return (fixture, tensors)
 }
 
-/// The method object for a pytorch-grad-cam class name.
+/// The method object for a pytorch-grad-cam class name, from the registry (every class name
+/// in a fixture must be a registered method's).
 func makeCAMMethod(_ name: String, seed: UInt32) throws -> CAMMethod {
-    switch name {
-    case "GradCAM": return GradCAM()
-    case "GradCAMPlusPlus": return GradCAMPlusPlus()
-    case "XGradCAM": return XGradCAM()
-    case "HiResCAM": return HiResCAM()
-    case "GradCAMElementWise": return GradCAMElementWise()
-    case "LayerCAM": return LayerCAM()
-    case "EigenCAM": return EigenCAM()
-    case "EigenGradCAM": return EigenGradCAM()
-    case "ScoreCAM": return ScoreCAM()
-    case "AblationCAM": return AblationCAM()
-    case "FullGrad": return FullGrad()
-    case "FEM": return FEM()
-    case "RandomCAM": return RandomCAM(seed: seed)
-    default: throw RuntimeError("unknown method \(name)")
+    guard let info = CAMMethods.all.first(where: { $0.className == name }) else {
+        throw RuntimeError("no registered CAM method has the class name \(name)")
     }
+    return info.make(CAMOptionValues(["seed": Int(seed)]))
 }
 
 /// Runs one fixture case through `CAMEngine`; returns the map and the reference to compare with.

@@ -88,6 +88,17 @@ public struct CAMWork: Sendable, Equatable {
         self.biasLayers = biasLayers
         self.repetitions = repetitions
     }
+
+    /// The work of a method that runs one forward pass per channel of each target layer per
+    /// image (ScoreCAM, AblationCAM), `batchSize` passes at a time.
+    public static func perChannel(method: String, batchSize: Int, activations: [Tensor], images: Int,
+                                  repetitions: Int) -> CAMWork {
+        let channels = activations.map { $0.rank == 4 ? $0.shape[1] : 0 }
+        let passes = channels.reduce(0) { $0 + $1 } * images * repetitions
+        let batches = channels.reduce(0) { $0 + ($1 + batchSize - 1) / batchSize } * images * repetitions
+        return CAMWork(method: method, forwardPasses: passes, batches: batches, batchSize: batchSize,
+                       images: images, channels: channels, biasLayers: 0, repetitions: repetitions)
+    }
 }
 
 /// Computes class activation maps with pytorch-grad-cam's common pipeline (`base_cam.py`): forward
@@ -113,7 +124,7 @@ public struct CAMEngine {
     ///   - cancellation: polled between batches; throws `CancellationError` when set.
     ///   - work: called once, before the long part of ScoreCAM, AblationCAM or FullGrad starts
     ///     (after the first forward pass), with the work it will do; throw from it to refuse.
-    public func compute(_ method: CAMMethod, input: Tensor, layers: [String]? = nil,
+    public func compute(_ method: any CAMMethod, input: Tensor, layers: [String]? = nil,
                         targets: [ClassTarget]? = nil, score: CAMScore = .logit,
                         augSmooth: Bool = false, eigenSmooth: Bool = false,
                         progress: ((Int, Int) -> Void)? = nil,
@@ -125,9 +136,8 @@ public struct CAMEngine {
         if let targets, targets.count != 1 && targets.count != input.shape[0] {
             throw RuntimeError("expected one target per image (\(input.shape[0])) or one for all, got \(targets.count) targets")
         }
-        let isFullGrad = method is FullGrad
         let resolved: [String]
-        if isFullGrad {
+        if !method.usesLayers {
             resolved = []
         } else if let layers, !layers.isEmpty {
             resolved = try layers.map { try network.resolveLayer($0) }
@@ -147,7 +157,7 @@ public struct CAMEngine {
         }
         let names = network.classNames
         var result = CAMResult(map: map, method: method.name, layers: resolved,
-                               usedDefaultLayer: !isFullGrad && (layers ?? []).isEmpty, targets: used,
+                               usedDefaultLayer: method.usesLayers && (layers ?? []).isEmpty, targets: used,
                                labels: used.map { $0.classIndex < names.count ? names[$0.classIndex] : "class \($0.classIndex)" },
                                channelWeights: weights)
         result.usesTarget = method.usesTarget
@@ -155,7 +165,7 @@ public struct CAMEngine {
     }
 
     struct Request {
-        var method: CAMMethod
+        var method: any CAMMethod
         var layers: [String]
         var targets: [ClassTarget]?
         var score: CAMScore
@@ -167,31 +177,24 @@ public struct CAMEngine {
         var repetitions: Int
     }
 
-    /// ScoreCAM's and AblationCAM's work, from the recorded activations of every target layer.
-    static func channelWork(_ method: CAMMethod, activations: [Tensor], images: Int, repetitions: Int) -> CAMWork? {
-        let batchSize: Int
-        if let score = method as? ScoreCAM {
-            batchSize = score.batchSize
-        } else if let ablation = method as? AblationCAM {
-            batchSize = ablation.batchSize
-        } else {
-            return nil
-        }
-        let channels = activations.map { $0.rank == 4 ? $0.shape[1] : 0 }
-        let passes = channels.reduce(0) { $0 + $1 } * images * repetitions
-        let batches = channels.reduce(0) { $0 + ($1 + batchSize - 1) / batchSize } * images * repetitions
-        return CAMWork(method: method.name, forwardPasses: passes, batches: batches, batchSize: batchSize,
-                       images: images, channels: channels, biasLayers: 0, repetitions: repetitions)
-    }
-
     /// The per-image targets of one pass (the top class recomputed from these logits).
     func resolveTargets(_ request: Request, logits: Tensor) throws -> [CAMTarget] {
+        try Self.targets(request.targets, score: request.score, logits: logits, classNames: network.classNames)
+    }
+
+    /// The scalar each image's target names, from its logits `[N, classes]`: `wanted` holds one
+    /// target per image or one for all (nil: each image's top class).
+    public static func targets(_ wanted: [ClassTarget]?, score: CAMScore, logits: Tensor,
+                               classNames: [String]) throws -> [CAMTarget] {
         let (n, k) = (logits.shape[0], logits.shape[1])
+        if let wanted, wanted.count != 1 && wanted.count != n {
+            throw RuntimeError("expected one target per image (\(n)) or one for all, got \(wanted.count) targets")
+        }
         return try (0..<n).map { i in
             let row = logits.storage[(i * k)..<((i + 1) * k)]
-            let wanted = request.targets.map { $0.count == 1 ? $0[0] : $0[i] } ?? .top
-            let c = try wanted.classIndex(logits: row, classNames: network.classNames)
-            if request.score == .logit { return .rawScore(of: c, outputs: k) }
+            let target = wanted.map { $0.count == 1 ? $0[0] : $0[i] } ?? .top
+            let c = try target.classIndex(logits: row, classNames: classNames)
+            if score == .logit { return .rawScore(of: c, outputs: k) }
             guard k > 1 else {
                 throw RuntimeError("softmax=true needs several classes; this model has one logit (a binary classifier), "
                                    + "explained as pytorch-grad-cam's BinaryClassifierOutputTarget: leave out softmax=")
@@ -212,8 +215,8 @@ public struct CAMEngine {
     /// One forward (+ backward), the fused map (`BaseCAM.forward`) and the channel weights of
     /// each layer when the method has them.
     func pass(_ input: Tensor, _ request: Request) throws -> (Tensor, [CAMTarget], [String: Tensor]) {
-        if request.method is FullGrad {
-            let (map, targets) = try fullGradPass(input, request)
+        if let own = request.method as? CAMOwnPass {
+            let (map, targets) = try own.pass(input, engine: self, request: request)
             return (map, targets, [:])
         }
         let method = request.method
@@ -225,8 +228,8 @@ public struct CAMEngine {
                                   cancellation: request.cancellation)
         let targets = try resolveTargets(request, logits: forward.logits)
         if let announce = request.work,
-           let work = Self.channelWork(method, activations: request.layers.compactMap { forward.activations[$0] },
-                                       images: input.shape[0], repetitions: request.repetitions) {
+           let work = method.plannedWork(activations: request.layers.compactMap { forward.activations[$0] },
+                                         images: input.shape[0], repetitions: request.repetitions) {
             try announce(work)
         }
         var gradients: [String: Tensor] = [:]
@@ -281,81 +284,5 @@ public struct CAMEngine {
         return Tensor(shape: x.shape) { out in
             for r in 0..<rows { for i in 0..<w { out[r * w + i] = x.storage[r * w + w - 1 - i] } }
         }
-    }
-
-    /// FullGrad's pass: `|x·∂S/∂x|` and every bias layer's `|b·∂S/∂z|`, each channel min-max
-    /// scaled and resized, summed per layer, then summed (or eigen-projected at 1/8 size).
-    func fullGradPass(_ input: Tensor, _ request: Request) throws -> (Tensor, [CAMTarget]) {
-        let biasLayers = network.biasLayers
-        if let announce = request.work {
-            let images = input.shape[0]
-            try announce(CAMWork(method: request.method.name, forwardPasses: images * request.repetitions,
-                                 batches: request.repetitions, batchSize: images, images: images, channels: [],
-                                 biasLayers: biasLayers.count, repetitions: request.repetitions))
-        }
-        let forward = try network.forward(input, recording: [], retainForBackward: true, cancellation: request.cancellation)
-        let targets = try resolveTargets(request, logits: forward.logits)
-        let backward = try network.backward(Self.logitsGradient(targets, logits: forward.logits),
-                                            gradientsAt: biasLayers.map(\.path), inputGradient: true,
-                                            reluMode: .standard)
-        guard let inputGradient = backward.input, inputGradient.shape == input.shape else {
-            throw RuntimeError("FullGrad needs the gradient with respect to the input, but the network returned none")
-        }
-        let (b, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
-        let plane = height * width
-        let parts = channels + biasLayers.count
-        var stack = [Float](repeating: 0, count: b * parts * plane)
-        let inputTerm = CAMMath.scaleCAM(Tensor(shape: input.shape, storage: (0..<input.count).map {
-            abs(inputGradient.storage[$0] * input.storage[$0])
-        }), width: width, height: height)
-        for i in 0..<b {
-            for ch in 0..<channels {
-                for p in 0..<plane { stack[(i * parts + ch) * plane + p] = inputTerm.storage[(i * channels + ch) * plane + p] }
-            }
-        }
-        for (index, layer) in biasLayers.enumerated() {
-            try request.cancellation?.check()
-            guard let g = backward.gradients[layer.path], g.rank == 4, g.shape[0] == b, g.shape[1] == layer.bias.count else {
-                throw RuntimeError("FullGrad needs the gradient at bias layer \"\(layer.path)\" with \(layer.bias.count) channels, but the network returned \(backward.gradients[layer.path].map { "\($0.shape)" } ?? "none")")
-            }
-            let (c, h, w) = (g.shape[1], g.shape[2], g.shape[3])
-            // Σ_c resize(minmax(|b_c·G_c|)) = resize(Σ_c minmax(|b_c·G_c|)): the resize is linear,
-            // so the channels are summed at the layer's resolution and resized once.
-            var term = Tensor(shape: [c, h, w])
-            for i in 0..<b {
-                term.withUnsafeMutableBufferPointer { t in
-                    for ch in 0..<c {
-                        let base = (i * c + ch) * h * w, bias = layer.bias.storage[ch]
-                        for p in 0..<(h * w) { t[ch * h * w + p] = abs(bias * g.storage[base + p]) }
-                    }
-                }
-                let scaled = CAMMath.scaleCAM(term)
-                var sum = [Float](repeating: 0, count: h * w)
-                for ch in 0..<c { for p in 0..<(h * w) { sum[p] += scaled.storage[ch * h * w + p] } }
-                let resized = CAMInterpolation.resizeLinear(Tensor(shape: [h, w], storage: sum), toWidth: width, height: height)
-                let offset = (i * parts + channels + index) * plane
-                for p in 0..<plane { stack[offset + p] = resized.storage[p] }
-            }
-            request.progress?(index + 1, biasLayers.count)
-        }
-        var summed: Tensor
-        if request.eigenSmooth {
-            guard width >= 8 && height >= 8 else {
-                throw RuntimeError("FullGrad with eigen_smooth works at 1/8 of the input size and needs an input of at least 8×8, got \(width)×\(height)")
-            }
-            let small = CAMMath.scaleCAM(Tensor(shape: [b, parts, height, width], storage: stack),
-                                         width: width / 8, height: height / 8)
-            let projected = try Projection.firstComponent(small)
-            summed = CAMMath.scaleCAM(projected, width: width, height: height)
-        } else {
-            var total = [Float](repeating: 0, count: b * plane)
-            for i in 0..<b { for part in 0..<parts {
-                let base = (i * parts + part) * plane
-                for p in 0..<plane { total[i * plane + p] += stack[base + p] }
-            } }
-            summed = Tensor(shape: [b, height, width], storage: total)
-        }
-        summed = CAMMath.scaleCAM(summed)
-        return (summed, targets)
     }
 }

@@ -58,35 +58,167 @@ public struct CAMContext {
     }
 }
 
+/// An option a CAM method takes besides the common ones (`layer=`, `target=`, …), e.g.
+/// ScoreCAM's `batch_size` or RandomCAM's `seed`: the builtins, `help` and the range check of
+/// the value all come from it.
+public struct CAMOption: Sendable {
+    /// The keyword, e.g. `"batch_size"`.
+    public var name: String
+    /// The smallest and largest whole value accepted.
+    public var range: ClosedRange<Int>
+    /// The value when the option is left out.
+    public var defaultValue: Int
+    /// One line for `help`.
+    public var doc: String
+
+    /// Creates an option with whole values.
+    public init(_ name: String, range: ClosedRange<Int>, default defaultValue: Int, doc: String) {
+        self.name = name
+        self.range = range
+        self.defaultValue = defaultValue
+        self.doc = doc
+    }
+
+    /// What is wrong with `value`, stating the accepted range; nil when it is accepted.
+    public func problem(with value: Int) -> String? {
+        guard !range.contains(value) else { return nil }
+        if range.upperBound == Int.max {
+            return "\(name) must be at least \(range.lowerBound), got \(value)"
+        }
+        return "\(name) must be between \(range.lowerBound) and \(range.upperBound), got \(value)"
+    }
+}
+
+/// The values of a method's options, by keyword; a missing one takes its default.
+public struct CAMOptionValues: Sendable {
+    /// The values given, by keyword.
+    public var given: [String: Int]
+
+    /// Creates the values.
+    public init(_ given: [String: Int] = [:]) { self.given = given }
+
+    /// The value of `option`: given, else its default.
+    public func value(of option: CAMOption) -> Int { given[option.name] ?? option.defaultValue }
+}
+
+/// How much work a method does beyond pytorch-grad-cam's one forward (and backward) pass.
+public enum CAMCost: Sendable, Equatable {
+    /// One forward pass, and one backward pass when the method needs gradients.
+    case onePass
+    /// Forward passes that grow with the layer's channels (ScoreCAM, AblationCAM): announced,
+    /// shown as progress and held to a ceiling (`max_passes=`).
+    case perChannel
+    /// One forward and backward pass over the whole network whose work grows with its layers
+    /// (FullGrad): announced, shown as progress and held to the same ceiling.
+    case wholeNetwork
+
+    /// Whether the method announces its work, shows progress and can be refused by the ceiling.
+    public var isLong: Bool { self != .onePass }
+}
+
+/// What a CAM method declares about itself, once, beside its code: the names users type, what
+/// `help` prints, what it needs from the network, its options and its cost. The registry
+/// (`CAMMethods.all`) is a list of these; the builtins, `help`, completion, `check`, the
+/// cost announcement and the Python-habit pointers are generated from it.
+public struct CAMMethodInfo: Sendable {
+    /// The canonical name, as `cam method=…` and error messages spell it, e.g. `"gradcam++"`.
+    public var name: String
+    /// The builtin's name, e.g. `"gradcampp"`.
+    public var builtin: String
+    /// Other spellings accepted by `cam method=…` (compared ignoring case, `_`, `-` and spaces).
+    public var aliases: [String]
+    /// pytorch-grad-cam's (or TorchCAM's) class name, e.g. `"GradCAMPlusPlus"`.
+    public var className: String
+    /// One line for `help`.
+    public var summary: String
+    /// The formula, for `help`.
+    public var formula: String
+    /// The paper (authors, title, venue, equations), for `help`.
+    public var paper: String
+    /// Whether the method needs dS/dA (a backward pass).
+    public var needsGradients: Bool
+    /// Whether the map depends on the target class.
+    public var usesTarget: Bool
+    /// Whether the map comes from the target layers (FullGrad uses every bias layer instead).
+    public var usesLayers: Bool
+    /// Whether the map is `Σ_c w_c A_c` and `cam.weights` can return the `w`.
+    public var weightsChannels: Bool
+    /// The method's own options.
+    public var options: [CAMOption]
+    /// Its work beyond one pass.
+    public var cost: CAMCost
+    /// Makes the method with the given option values.
+    public var make: @Sendable (CAMOptionValues) -> any CAMMethod
+
+    /// Creates a method's declaration.
+    public init(name: String, builtin: String? = nil, aliases: [String] = [], className: String,
+                summary: String, formula: String, paper: String,
+                needsGradients: Bool, usesTarget: Bool = true, usesLayers: Bool = true,
+                weightsChannels: Bool, options: [CAMOption] = [], cost: CAMCost = .onePass,
+                make: @escaping @Sendable (CAMOptionValues) -> any CAMMethod) {
+        self.name = name
+        self.builtin = builtin ?? name
+        self.aliases = aliases
+        self.className = className
+        self.summary = summary
+        self.formula = formula
+        self.paper = paper
+        self.needsGradients = needsGradients
+        self.usesTarget = usesTarget
+        self.usesLayers = usesLayers
+        self.weightsChannels = weightsChannels
+        self.options = options
+        self.cost = cost
+        self.make = make
+    }
+}
+
 /// A class activation map method: it turns one layer's activations (and gradients) into a
 /// `[B, h, w]` map before pytorch-grad-cam's common ReLU, min-max and resize.
+///
+/// A method is one file under `CAM/Methods/`: its declaration (`info`) and its code side by
+/// side. A method whose map is not one layer's (FullGrad) also conforms to `CAMOwnPass`.
 public protocol CAMMethod {
-    /// The method's name as pytorch-grad-cam spells its class, e.g. `"GradCAM"`.
-    var name: String { get }
-    /// Whether the method needs dS/dA (a backward pass).
-    var usesGradients: Bool { get }
-    /// Whether the map depends on the target class (default true).
-    var usesTarget: Bool { get }
-    /// Whether the map comes from the target layers (default true).
-    var usesLayers: Bool { get }
+    /// What the method declares about itself (names, documentation, needs, options, cost).
+    static var info: CAMMethodInfo { get }
     /// The map of one layer before the ReLU, `[B, h, w]`.
     func layerMap(_ layer: LayerCapture, context: CAMContext, eigenSmooth: Bool) throws -> Tensor
     /// The map of one layer (as `layerMap`) and, for a method that weights channels, the
     /// weights `[B, C]` it was made with (nil for element-wise and projection methods).
     func weightedLayerMap(_ layer: LayerCapture, context: CAMContext, eigenSmooth: Bool) throws -> (map: Tensor, channelWeights: Tensor?)
+    /// The work the method will do on these recorded activations (one per target layer), known
+    /// after the first forward pass and announced before the long part starts; nil for a
+    /// method whose work is one pass.
+    func plannedWork(activations: [Tensor], images: Int, repetitions: Int) -> CAMWork?
 }
 
 extension CAMMethod {
+    /// The declaration of this method's type.
+    public var info: CAMMethodInfo { Self.info }
+    /// The method's name as pytorch-grad-cam spells its class, e.g. `"GradCAM"`.
+    public var name: String { Self.info.className }
+    /// Whether the method needs dS/dA (a backward pass).
+    public var usesGradients: Bool { Self.info.needsGradients }
     /// Whether the map depends on the target class: EigenCAM, FEM and RandomCAM use none, and a
     /// `target=` given to them is said to be ignored rather than echoed as if it mattered.
-    public var usesTarget: Bool { true }
+    public var usesTarget: Bool { Self.info.usesTarget }
     /// Whether the map comes from the target layer(s): FullGrad uses every bias layer instead.
-    public var usesLayers: Bool { true }
+    public var usesLayers: Bool { Self.info.usesLayers }
 
     /// `layerMap`, without channel weights.
     public func weightedLayerMap(_ layer: LayerCapture, context: CAMContext, eigenSmooth: Bool) throws -> (map: Tensor, channelWeights: Tensor?) {
         (try layerMap(layer, context: context, eigenSmooth: eigenSmooth), nil)
     }
+
+    /// One pass: nothing to announce.
+    public func plannedWork(activations: [Tensor], images: Int, repetitions: Int) -> CAMWork? { nil }
+}
+
+/// A method whose map is not made from the target layers one by one (FullGrad: the input and
+/// every bias layer): the engine runs its pass instead of the common one.
+protocol CAMOwnPass {
+    /// The fused map `[B, H, W]` and the targets it explains, for one (possibly augmented) input.
+    func pass(_ input: Tensor, engine: CAMEngine, request: CAMEngine.Request) throws -> (Tensor, [CAMTarget])
 }
 
 /// A method defined by one weight per channel: the map is `Σ_c w[b,c] · A[b,c]`, or with

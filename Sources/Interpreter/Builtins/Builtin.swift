@@ -118,6 +118,9 @@ public struct BuiltinSignature: Sendable {
     /// Keyword arguments that were renamed: the old name, and the message that says the new one
     /// and why (given instead of "unknown keyword argument").
     public var renamed: [String: String] = [:]
+    /// Keyword arguments that a sibling builtin takes but this one does not (ScoreCAM's
+    /// `batch_size=` given to `gradcam`), and the message that says which ones take it.
+    public var notApplicable: [String: String] = [:]
 
     /// Creates a signature.
     public init(name: String, parameters: [Parameter] = [], variadic: Parameter? = nil,
@@ -277,6 +280,18 @@ public struct CallArgument: Sendable {
 }
 
 extension BuiltinSignature {
+    /// The message for a keyword argument this builtin does not take: renamed, taken only by
+    /// sibling builtins, a Python habit, or a did-you-mean; the same for `check` and at run time.
+    public func unknownKeywordMessage(_ key: String) -> String {
+        if let message = renamed[key] { return "\(name): `\(key)=` is now `" + message }
+        if let message = notApplicable[key] { return "\(name): \(message)" }
+        let known = parameters.map(\.name)
+        let hint = PythonHabits.keyword(key) ?? didYouMean(key, known)
+        let list = known.isEmpty ? "it takes no keyword arguments"
+            : "known: " + known.map { "`\($0)`" }.joined(separator: ", ")
+        return "\(name): unknown keyword argument `\(key)`" + (hint.isEmpty ? " (\(list))" : hint)
+    }
+
     /// Binds call arguments to the parameters and checks their types, with one distinct message
     /// per kind of mistake (unknown keyword, given twice, too many, missing, wrong type).
     public func bind(_ arguments: [CallArgument]) throws -> BoundArguments {
@@ -288,17 +303,7 @@ extension BuiltinSignature {
         let isParameter = parameterLookup()
         for argument in arguments {
             if let key = argument.name {
-                if let message = renamed[key], !isParameter(key) {
-                    throw RuntimeError("\(name): `\(key)=` is now `" + message)
-                }
-                guard isParameter(key) else {
-                    let known = parameters.map(\.name)
-                    let hint = PythonHabits.keyword(key) ?? didYouMean(key, known)
-                    let list = known.isEmpty ? "it takes no keyword arguments"
-                        : "known: " + known.map { "`\($0)`" }.joined(separator: ", ")
-                    throw RuntimeError("\(name): unknown keyword argument `\(key)`" +
-                                       (hint.isEmpty ? " (\(list))" : hint))
-                }
+                guard isParameter(key) else { throw RuntimeError(unknownKeywordMessage(key)) }
                 guard !given.contains(key) else {
                     throw RuntimeError("\(name): argument `\(key)` given twice")
                 }

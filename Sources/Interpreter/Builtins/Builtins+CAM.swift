@@ -1,80 +1,29 @@
 import CAMRuntime
 import Foundation
 
-/// What `help` says about one CAM method.
-struct CAMMethodDoc {
-    var builtin: String
-    var method: String
-    var summary: String
-    var formula: String
-    var paper: String
-}
-
 extension BuiltinRegistry {
-    /// The CAM methods as builtins, in pytorch-grad-cam's order.
-    static let camMethodDocs: [CAMMethodDoc] = [
-        CAMMethodDoc(builtin: "gradcam", method: "gradcam", summary: "Grad-CAM: activations weighted by the spatial mean of their gradients.",
-                     formula: "w_c = mean_ij dS/dA_c,ij; map = ReLU(Σ_c w_c A_c)",
-                     paper: "Selvaraju et al., Grad-CAM: Visual Explanations from Deep Networks via Gradient-based Localization, ICCV 2017 (Eq. 1-2)"),
-        CAMMethodDoc(builtin: "gradcampp", method: "gradcam++", summary: "Grad-CAM++: channel weights from positive gradients with pixel-wise α.",
-                     formula: "α_ij = g²/(2g² + Σ_ab A_ab·g³ + 1e-6), w_c = Σ_ij α_ij·ReLU(g_ij); map = ReLU(Σ_c w_c A_c)",
-                     paper: "Chattopadhay et al., Grad-CAM++: Improved Visual Explanations for Deep Convolutional Networks, WACV 2018 (Eq. 10, 19)"),
-        CAMMethodDoc(builtin: "xgradcam", method: "xgradcam", summary: "XGrad-CAM: gradients weighted by the normalised activations.",
-                     formula: "w_c = Σ_ij (A_c,ij / (Σ_ab A_c,ab + 1e-7)) · dS/dA_c,ij; map = ReLU(Σ_c w_c A_c)",
-                     paper: "Fu et al., Axiom-based Grad-CAM: Towards Accurate Visualization and Explanation of CNNs, BMVC 2020 (Eq. 8)"),
-        CAMMethodDoc(builtin: "hirescam", method: "hirescam", summary: "HiResCAM: the element-wise product of gradients and activations, summed over channels.",
-                     formula: "map = ReLU(Σ_c dS/dA_c ⊙ A_c)",
-                     paper: "Draelos and Carin, Use HiResCAM instead of Grad-CAM for faithful explanations of convolutional neural networks, arXiv:2011.08891 (2020)"),
-        CAMMethodDoc(builtin: "gradcam_elementwise", method: "gradcam_elementwise", summary: "Grad-CAM element-wise: ReLU of each gradient × activation product, summed.",
-                     formula: "map = ReLU(Σ_c ReLU(dS/dA_c ⊙ A_c))",
-                     paper: "pytorch-grad-cam's GradCAMElementWise (Gildenblat et al.), after HiResCAM (Draelos and Carin, 2020)"),
-        CAMMethodDoc(builtin: "layercam", method: "layercam", summary: "LayerCAM: activations weighted pixel-wise by their positive gradients.",
-                     formula: "map = ReLU(Σ_c ReLU(dS/dA_c) ⊙ A_c)",
-                     paper: "Jiang et al., LayerCAM: Exploring Hierarchical Class Activation Maps for Localization, IEEE TIP 2021 (Eq. 6-7)"),
-        CAMMethodDoc(builtin: "eigencam", method: "eigencam", summary: "EigenCAM: the first principal component of the activations (no gradients, no target).",
-                     formula: "map = A·v₁ where v₁ is the first right singular vector of the activations [HW, C] (sign as numpy's SVD)",
-                     paper: "Muhammad and Yeasin, Eigen-CAM: Class Activation Map using Principal Components, IJCNN 2020"),
-        CAMMethodDoc(builtin: "eigengradcam", method: "eigengradcam", summary: "EigenGradCAM: the first principal component of gradients × activations.",
-                     formula: "map = first principal component of (dS/dA ⊙ A) over channels",
-                     paper: "pytorch-grad-cam's EigenGradCAM (Gildenblat et al.), after Eigen-CAM (Muhammad and Yeasin, IJCNN 2020)"),
-        CAMMethodDoc(builtin: "scorecam", method: "scorecam", summary: "Score-CAM: each channel weighted by the score of the input masked with it (no gradients; slow).",
-                     formula: "M_c = normalise(upsample(A_c)); w = softmax_c(S(x ⊙ M_c)); map = ReLU(Σ_c w_c A_c)",
-                     paper: "Wang et al., Score-CAM: Score-Weighted Visual Explanations for Convolutional Neural Networks, CVPR-W 2020 (Eq. 3-6)"),
-        CAMMethodDoc(builtin: "ablationcam", method: "ablationcam", summary: "Ablation-CAM: each channel weighted by how much the score drops when it is zeroed.",
-                     formula: "w_c = (S − S_c) / S, S_c the score with channel c of the layer zeroed; map = ReLU(Σ_c w_c A_c)",
-                     paper: "Desai and Ramaswamy, Ablation-CAM: Visual Explanations for Deep Convolutional Network via Gradient-free Localization, WACV 2020 (Eq. 3)"),
-        CAMMethodDoc(builtin: "fullgrad", method: "fullgrad", summary: "FullGrad: input-gradient × input plus every bias-gradient × bias, over all layers (layer= is ignored).",
-                     formula: "map = Σ_layers upsample(Σ_c |∇b ⊙ b|) + |∇x ⊙ x|, each part min-max normalised",
-                     paper: "Srinivas and Fleuret, Full-Gradient Representation for Neural Network Visualization, NeurIPS 2019 (Eq. 5)"),
-        CAMMethodDoc(builtin: "fem", method: "fem", summary: "FEM: channels whose mean activation is unusually high (mean + k·std), no gradients.",
-                     formula: "w_c = [mean_ij A_c > μ + 2σ over channels] · mean_ij A_c; map = Σ_c w_c A_c",
-                     paper: "Fuad et al., Features Understanding in 3D CNNs for Actions Recognition in Video, IPTA 2020"),
-        CAMMethodDoc(builtin: "randomcam", method: "randomcam", summary: "RandomCAM: random channel weights in [-1, 1] (a baseline for metrics); seed= makes it reproducible.",
-                     formula: "w_c ~ Uniform(-1, 1) (numpy's Mersenne Twister, seeded); map = ReLU(Σ_c w_c A_c)",
-                     paper: "pytorch-grad-cam's RandomCAM (a sanity-check baseline)"),
-    ]
-
     /// Registers every CAM method as a builtin, the generic `cam`, `guided_backprop`,
     /// `guided_gradcam`, and the `.npy` saver for CAMs.
     mutating func registerCAMBuiltins() {
         let category = "CAM methods"
-        for doc in BuiltinRegistry.camMethodDocs {
-            register(Builtin(BuiltinSignature(
-                name: doc.builtin, parameters: camParameters(method: nil),
-                category: category, summary: doc.summary,
-                details: camDetails, formula: doc.formula, paper: doc.paper,
-                example: "c = \(doc.builtin) model x layer=\"layer4\" target=\"tabby\"")) { args, context in
-                try computeCAM(method: doc.method, args, context)
+        for info in CAMMethods.all {
+            var signature = BuiltinSignature(
+                name: info.builtin, parameters: camParameters(for: info),
+                category: category, summary: info.summary,
+                details: camDetails, formula: info.formula, paper: info.paper,
+                example: "c = \(info.builtin) model x layer=\"layer4\" target=\"tabby\"")
+            signature.notApplicable = camOptionsNotTaken(by: info)
+            register(Builtin(signature) { args, context in
+                try computeCAM(info, args, context)
             })
         }
 
         register(Builtin(BuiltinSignature(
-            name: "cam", parameters: camParameters(method: Parameter("method", [.string], default: .string("gradcam"), keywordOnly: true,
-                                                                       doc: "One of " + CAMMethods.names.joined(separator: ", ") + ".")),
+            name: "cam", parameters: camParametersForAnyMethod(),
             category: category, summary: "Any CAM method by name: cam MODEL X method=\"gradcam++\".",
-            details: camDetails + " The method names: " + CAMMethods.names.joined(separator: ", ") + " (case, _ and - do not matter).",
+            details: camDetails + " The method names: " + CAMMethods.names.joined(separator: ", ") + " (case, _ and - do not matter). An option only some methods take (" + camOptionNames().map { "\($0)=" }.joined(separator: ", ") + ") is an error with the others, but for max_passes=, a ceiling any method is within.",
             example: "for m in [\"gradcam\", \"hirescam\"]:\n    show overlay(cam(model, x, method=m), x)")) { args, context in
-            try computeCAM(method: try args.string("method"), args, context)
+            try computeCAM(try CAMMethods.info(named: try args.string("method")), args, context)
         })
 
         register(Builtin(BuiltinSignature(
@@ -116,7 +65,7 @@ extension BuiltinRegistry {
             let (gradient, cls) = try GuidedBackprop.gradient(network: model.network, input: x, target: target,
                                                               cancellation: context.cancellation)
             let layers = try layerList(args["layer"], "guided_gradcam")
-            let result = try CAMEngine(network: model.network).compute(try CAMMethods.make(named: "gradcam"), input: x, layers: layers,
+            let result = try CAMEngine(network: model.network).compute(GradCAM(), input: x, layers: layers,
                                                                      targets: [.index(cls)], cancellation: context.cancellation)
             announceDefaultLayer(result, "guided_gradcam", context)
             let mask = result.map.slice(0)
@@ -140,11 +89,14 @@ extension BuiltinRegistry {
     }
 }
 
-private let camDetails = "X is a preprocessed image [3, H, W] or a batch [N, 3, H, W]. layer= is a module path (\"layer4\", \"layer4.2\", \"layer4[-1]\", \"_blocks.15\") or a list of them (their maps are averaged); without it the model's default layer is used and named in the output. target= is a class index, a label (\"tabby\") or a list with one per image; without it, the top class. softmax=true explains the softmax probability instead of the logit. aug_smooth=true averages 6 flipped and scaled passes; eigen_smooth=true keeps the first principal component. Computed as pytorch-grad-cam 1.5.7: ReLU, min-max per image, bilinear resize to the input, mean over layers, min-max again. scorecam, ablationcam and fullgrad show progress on a terminal's stderr; Ctrl-C stops them."
+private let camDetails: String = "X is a preprocessed image [3, H, W] or a batch [N, 3, H, W]. layer= is a module path (\"layer4\", \"layer4.2\", \"layer4[-1]\", \"_blocks.15\") or a list of them (their maps are averaged); without it the model's default layer is used and named in the output. target= is a class index, a label (\"tabby\") or a list with one per image; without it, the top class. softmax=true explains the softmax probability instead of the logit. aug_smooth=true averages 6 flipped and scaled passes; eigen_smooth=true keeps the first principal component. Computed as pytorch-grad-cam 1.5.7: ReLU, min-max per image, bilinear resize to the input, mean over layers, min-max again." + " " + listedLongMethods() + " show progress on a terminal's stderr; Ctrl-C stops them."
 
-/// The parameters every CAM builtin takes (plus `method` for `cam`).
-private func camParameters(method: Parameter?) -> [Parameter] {
-    var parameters = [
+/// The builtins of the methods whose work is long, e.g. `scorecam, ablationcam and fullgrad`.
+private func listedLongMethods() -> String { listed(CAMMethods.all.filter(\.cost.isLong).map(\.builtin)) }
+
+/// The parameters every CAM builtin takes.
+private func commonCAMParameters() -> [Parameter] {
+    [
         Parameter("model", [.object("model")], doc: "The classifier."),
         Parameter("x", [.tensor], doc: "A preprocessed image [3, H, W] or a batch [N, 3, H, W]."),
         Parameter("layer", [.string, .list], default: Value.none, keywordOnly: true, doc: "Target layer path, or a list of paths."),
@@ -152,38 +104,83 @@ private func camParameters(method: Parameter?) -> [Parameter] {
         Parameter("softmax", [.bool], default: .bool(false), keywordOnly: true, doc: "Explain the softmax probability (ClassifierOutputSoftmaxTarget)."),
         Parameter("aug_smooth", [.bool], default: .bool(false), keywordOnly: true, doc: "Average over flips and scalings (6 passes)."),
         Parameter("eigen_smooth", [.bool], default: .bool(false), keywordOnly: true, doc: "Use the first principal component of the weighted activations."),
-        Parameter("seed", [.integer], default: .number(0), keywordOnly: true, doc: "The random seed of randomcam."),
         Parameter("tokens", [.integer, .string], default: Value.none, keywordOnly: true,
                   doc: "How a transformer layer's output becomes a grid: the number of prefix tokens to drop from [N, T, C] (1 for a class token), or \"nhwc\" for [N, H, W, C]; guessed when omitted."),
-        Parameter("batch_size", [.integer], default: Value.none, keywordOnly: true, doc: "Masked inputs per batch for scorecam (16) and ablationcam (32)."),
-        Parameter("max_passes", [.integer], default: Value.none, keywordOnly: true,
-                  doc: "Refuse scorecam, ablationcam and fullgrad above this many forward passes (default $CAMSCRIPT_MAX_PASSES or \(CAMWorkCeiling.defaultMaxPasses))."),
     ]
-    if let method { parameters.insert(method, at: 2) }
+}
+
+/// The ceiling on the forward passes of the long methods.
+private let maxPassesParameter = Parameter(
+    "max_passes", [.integer], default: Value.none, keywordOnly: true,
+    doc: "Refuse the work above this many forward passes (default $CAMSCRIPT_MAX_PASSES or \(CAMWorkCeiling.defaultMaxPasses)).")
+
+/// One method's builtin parameters: the common ones, its own options, and `max_passes` when its
+/// work is long.
+private func camParameters(for info: CAMMethodInfo) -> [Parameter] {
+    var parameters = commonCAMParameters()
+    for option in info.options {
+        parameters.append(Parameter(option.name, [.integer], default: .number(Double(option.defaultValue)), keywordOnly: true, doc: option.doc))
+    }
+    if info.cost.isLong { parameters.append(maxPassesParameter) }
     return parameters
 }
 
+/// `cam`'s parameters: the common ones, `method`, every method's options and `max_passes`.
+private func camParametersForAnyMethod() -> [Parameter] {
+    var parameters = commonCAMParameters()
+    parameters.insert(Parameter("method", [.string], default: .string("gradcam"), keywordOnly: true,
+                                doc: "One of " + CAMMethods.names.joined(separator: ", ") + "."), at: 2)
+    for name in camOptionNames() {
+        let takers = CAMMethods.methods(taking: name)
+        let doc = takers.first?.options.first { $0.name == name }?.doc ?? ""
+        parameters.append(Parameter(name, [.integer], default: Value.none, keywordOnly: true,
+                                    doc: "For " + takers.map(\.builtin).joined(separator: ", ") + ": " + doc))
+    }
+    parameters.append(maxPassesParameter)
+    return parameters
+}
+
+/// Every method option's keyword, once each, in registry order.
+private func camOptionNames() -> [String] {
+    var names: [String] = []
+    for info in CAMMethods.all { for option in info.options where !names.contains(option.name) { names.append(option.name) } }
+    return names
+}
+
+/// `x= only applies to a and b, not M` for the options and `max_passes=` other methods take.
+private func camOptionsNotTaken(by info: CAMMethodInfo) -> [String: String] {
+    var messages: [String: String] = [:]
+    for name in camOptionNames() where !info.options.contains(where: { $0.name == name }) {
+        messages[name] = "\(name)= only applies to \(listed(CAMMethods.methods(taking: name).map(\.builtin))), not \(info.className)"
+    }
+    if !info.cost.isLong {
+        let long = CAMMethods.all.filter(\.cost.isLong).map(\.builtin)
+        messages[maxPassesParameter.name] = "max_passes= only applies to the methods whose work is long (\(listed(long))), not \(info.className)"
+    }
+    return messages
+}
+
+/// `a`, `a and b`, `a, b and c`.
+private func listed(_ names: [String]) -> String {
+    guard let last = names.last else { return "" }
+    return names.count == 1 ? last : names.dropLast().joined(separator: ", ") + " and " + last
+}
+
 /// Runs one CAM method with the call's arguments.
-private func computeCAM(method name: String, _ args: BoundArguments, _ context: CallContext) throws -> Value {
+private func computeCAM(_ info: CAMMethodInfo, _ args: BoundArguments, _ context: CallContext) throws -> Value {
     let callee = args.callee
     let model = try args.object("model", as: ModelObject.self)
     let x = try batch(try args.tensor("x"), callee)
-    let seed = try args.integer("seed")
-    guard seed >= 0, seed <= Int(UInt32.max) else {
-        throw RuntimeError("\(callee): seed must be between 0 and \(UInt32.max), got \(seed)")
-    }
-    var method = try CAMMethods.make(named: name, seed: UInt32(seed))
-    if !args.isNone("batch_size") {
-        let size = try args.integer("batch_size")
-        guard size >= 1 else { throw RuntimeError("\(callee): batch_size must be at least 1, got \(size)") }
-        if method is ScoreCAM {
-            method = ScoreCAM(batchSize: size)
-        } else if method is AblationCAM {
-            method = AblationCAM(batchSize: size)
-        } else {
-            throw RuntimeError("\(callee): batch_size= only applies to scorecam and ablationcam, not \(method.name)")
+    var values = CAMOptionValues()
+    for name in camOptionNames() where !args.isNone(name) {
+        guard let option = info.options.first(where: { $0.name == name }) else {
+            throw RuntimeError("\(callee): \(name)= only applies to \(listed(CAMMethods.methods(taking: name).map(\.builtin))), not \(info.className)")
         }
+        let value = try args.integer(name)
+        if let problem = option.problem(with: value) { throw RuntimeError("\(callee): \(problem)") }
+        values.given[name] = value
     }
+    let method = info.make(values)
     let layers = try layerList(args["layer"], callee)
     let targets = try targetList(args["target"], callee)
     let network = model.network
@@ -210,12 +207,11 @@ private func computeCAM(method name: String, _ args: BoundArguments, _ context: 
 }
 
 /// Runs a CAM method once its arguments are read.
-private func runCAM(_ method: CAMMethod, _ callee: String, _ args: BoundArguments, _ model: ModelObject, _ x: Tensor,
+private func runCAM(_ method: any CAMMethod, _ callee: String, _ args: BoundArguments, _ model: ModelObject, _ x: Tensor,
                     _ layers: [String]?, _ targets: [ClassTarget]?, _ context: CallContext) throws -> Value {
     let ceiling = try CAMWorkCeiling(argument: args.isNone("max_passes") ? nil : try args.integer("max_passes"),
                                      environment: context.environment, callee: callee)
-    let isLong = method is ScoreCAM || method is AblationCAM || method is FullGrad
-    let reporter = isLong ? ProgressReporter(name: callee, context: context) : nil
+    let reporter = method.info.cost.isLong ? ProgressReporter(name: callee, context: context) : nil
     defer { reporter?.finish() }
     var progress: ((Int, Int) -> Void)?
     if let reporter { progress = { done, total in reporter.report(done, total) } }
@@ -265,7 +261,7 @@ private func layerList(_ value: Value, _ callee: String) throws -> [String]? {
 }
 
 /// One target from a number or label.
-private func classTarget(_ value: Value, _ callee: String) throws -> ClassTarget {
+func classTarget(_ value: Value, _ callee: String) throws -> ClassTarget {
     switch value {
     case .none: return .top
     case .string(let label): return .label(label)
@@ -279,7 +275,7 @@ private func classTarget(_ value: Value, _ callee: String) throws -> ClassTarget
 }
 
 /// `target=` as one target per image (or one for all), or `nil` for the top class.
-private func targetList(_ value: Value, _ callee: String) throws -> [ClassTarget]? {
+func targetList(_ value: Value, _ callee: String) throws -> [ClassTarget]? {
     switch value {
     case .none: return nil
     case .list(let items):

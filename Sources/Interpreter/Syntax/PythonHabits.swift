@@ -1,3 +1,5 @@
+import CAMRuntime
+
 /// pytorch-grad-cam's, PyTorch's and numpy's names and forms, beside CAMScript's for the same
 /// thing. The diagnostics consult it, so that a Python habit gets a pointer to the CAMScript
 /// way, not only "undefined name" (a workshop of Python users meets every row in its first hour).
@@ -27,13 +29,9 @@ enum PythonHabits {
             "False": Habit(python: "False", camscript: "false"),
             "None": Habit(python: "None", camscript: "none"),
         ]
-        let methods = ["GradCAM": "gradcam", "GradCAMPlusPlus": "gradcampp", "XGradCAM": "xgradcam", "HiResCAM": "hirescam",
-                       "GradCAMElementWise": "gradcam_elementwise", "LayerCAM": "layercam", "EigenCAM": "eigencam",
-                       "EigenGradCAM": "eigengradcam", "ScoreCAM": "scorecam", "AblationCAM": "ablationcam",
-                       "FullGrad": "fullgrad", "FEM": "fem", "RandomCAM": "randomcam"]
-        for (python, builtin) in methods {
-            table[python] = Habit(python: "\(python)(model=model, target_layers=[model.layer4[-1]])(input_tensor=x)",
-                                  camscript: "c = \(builtin) model x layer=\"layer4[-1]\"")
+        for method in CAMMethods.all {
+            table[method.className] = Habit(python: "\(method.className)(model=model, target_layers=[model.layer4[-1]])(input_tensor=x)",
+                                            camscript: "c = \(method.builtin) model x layer=\"layer4[-1]\"")
         }
         return table
     }()
