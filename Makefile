@@ -34,7 +34,7 @@ test-hostile:
 # The numerical tests again on the kernels an AVX2-only CPU gets (OpenBLAS's Haswell kernels,
 # oneDNN capped at AVX2), so that an AVX-512 machine catches what would fail on an AMD EPYC
 # without AVX-512 (issue 14). KernelPathTests fails the run if either library ignored the cap.
-AVX2_TESTS := KernelPathTests|ONNXParityTests|OperatorGradientTests|ModelParityTests|CAMNetworkParityTests|CAMHeadParityTests|CAMTinyParityTests|CAMChannelWeightsTests|CAMUnitTests|CAMRealActivationTests|DefaultModelTests|LayerGradientTests|LayerParityTests|LayerOneDNNTests|LayerOneDNNConvolutionTests|ModelNetworkTests|OneDNNWarmUpTests|PartialRetentionTests|ScoreCAMConstantChannelTests|GoldenTests|ExamplesTests
+AVX2_TESTS := KernelPathTests|MetricsParityTests|ONNXParityTests|OperatorGradientTests|ModelParityTests|CAMNetworkParityTests|CAMHeadParityTests|CAMTinyParityTests|CAMChannelWeightsTests|CAMUnitTests|CAMRealActivationTests|DefaultModelTests|LayerGradientTests|LayerParityTests|LayerOneDNNTests|LayerOneDNNConvolutionTests|ModelNetworkTests|OneDNNWarmUpTests|PartialRetentionTests|ScoreCAMConstantChannelTests|GoldenTests|ExamplesTests
 test-avx2:
 	OPENBLAS_CORETYPE=Haswell ONEDNN_MAX_CPU_ISA=AVX2 CAMSCRIPT_TEST_KERNELS=Haswell/avx2 \
 		$(SWIFT) test --skip-build --filter '$(AVX2_TESTS)'

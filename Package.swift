@@ -58,6 +58,12 @@ let package = Package(
             pkgConfig: "libcmark-gfm",
             providers: [.apt(["libcmark-gfm-dev", "libcmark-gfm-extensions-dev"])]
         ),
+        // SuiteSparse's CHOLMOD solves the sparse systems of ROAD's linear imputation.
+        .systemLibrary(
+            name: "CSuiteSparse",
+            path: "Sources/CSuiteSparse",
+            providers: [.apt(["libsuitesparse-dev"])]
+        ),
         .systemLibrary(
             name: "CDNNL",
             path: "Sources/CDNNL",
@@ -84,7 +90,7 @@ let package = Package(
         ),
         .target(
             name: "CAMRuntime",
-            dependencies: ["CPNG", "CPNGRead", "CJPEG", "CJPEGScan", "COpenBLAS", "CDNNL", "CCrypto", "ONNXProto", "CFreeType"],
+            dependencies: ["CPNG", "CPNGRead", "CJPEG", "CJPEGScan", "COpenBLAS", "CDNNL", "CCrypto", "ONNXProto", "CFreeType", "CSuiteSparse"],
             // The caption font and its licence, copied next to every executable that links the runtime.
             resources: [.copy("Imaging/Fonts")]
         ),

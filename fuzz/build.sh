@@ -19,7 +19,7 @@ mkdir -p "$OUT"
 # about ASan's local symbols. -enable-testing lets a target reach internal entry points (the unpickler) with @testable.
 INSTRUMENT=(-O -g -sanitize=fuzzer,address -enable-testing)
 FLAGS=("${INSTRUMENT[@]}" -swift-version 5 -I "$OUT"
-       -I Sources/CPNG -I Sources/CPNGRead/include -I Sources/CJPEG -I Sources/CJPEGScan/include -I Sources/COpenBLAS -I Sources/CDNNL -I Sources/CCrypto
+       -I Sources/CPNG -I Sources/CPNGRead/include -I Sources/CJPEG -I Sources/CJPEGScan/include -I Sources/COpenBLAS -I Sources/CDNNL -I Sources/CCrypto -I Sources/CSuiteSparse
        -I Sources/CFreeType $(pkg-config --cflags-only-I freetype2 | sed 's/-I/-Xcc -I/g'))
 # FreeType's headers are in include/freetype2, which pkg-config names (SwiftPM asks it too).
 # The C targets CJPEGScan and CPNGRead (libjpeg and libpng behind setjmp) are compiled with

@@ -14,6 +14,8 @@ packages=(pkg-config libreadline-dev libpng-dev libjpeg62-turbo-dev libturbojpeg
           libcmark-gfm-dev libcmark-gfm-extensions-dev chromium)
 # FreeType draws captions; fonts-dejavu-core is the source of the bundled DejaVuSans.ttf.
 packages+=(libfreetype-dev fonts-dejavu-core)
+# SuiteSparse (CHOLMOD) solves the sparse systems of ROAD's linear imputation.
+packages+=(libsuitesparse-dev)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -197,6 +197,19 @@ final class ReportRenderingTests: XCTestCase {
 
     // MARK: - Highlighting
 
+    func testTablesAreDrawnAsHTMLTablesWithNumbersOnTheRight() throws {
+        let table = TextTable(columns: ["metric", "value"], alignments: [.left, .right], rows: [["road <most>", "-3.1"]])
+        XCTAssertEqual(HTML.table(table),
+                       "<table class=\"result\"><thead><tr><th>metric</th><th class=\"num\">value</th></tr></thead>"
+                       + "<tbody><tr><td>road &lt;most&gt;</td><td class=\"num\">-3.1</td></tr></tbody></table>\n")
+        XCTAssertEqual(table.text, "metric       value\nroad <most>   -3.1")
+        let value = Value.object(TableObject(title: "t", columns: ["a", "b"], rows: [[.number(1), .string("x")]]))
+        let outputs = ReportRecorder.outputs(of: [OutputItem(kind: .value(value.echo, value), cell: 1, range: nil)], lastStatement: nil)
+        guard case .value(_, nil, isLast: false, let recorded?) = outputs.first else { return XCTFail("no table in \(outputs)") }
+        XCTAssertEqual(recorded.rows, [["1", "x"]])
+        XCTAssertEqual(recorded.alignments, [.right, .left])
+    }
+
     func testHighlighterUsesTheLexersTokensAndKeepsTheTextExact() {
         let highlighter = SyntaxHighlighter(builtinNames: ["print", "load"])
         let lines = highlighter.highlightedLines("img = load \"a#b.png\"  # the <cat>\nfor i in [1, 2]:\n    print i", firstLine: 7)
@@ -316,7 +329,7 @@ final class ReportRenderingTests: XCTestCase {
         // Cell 1: the shown picture, the middle bare `swatch()`'s echo (as the REPL shows it) and the print.
         let first = report.cells[0].outputs
         XCTAssertEqual(first.count, 3)
-        guard case .image(let shown, "swatch 3×2") = first[0], case .value("swatch 3×2", _, isLast: false) = first[1],
+        guard case .image(let shown, "swatch 3×2") = first[0], case .value("swatch 3×2", _, isLast: false, _) = first[1],
               case .text("done") = first[2] else {
             return XCTFail("unexpected outputs \(first)")
         }
@@ -324,8 +337,8 @@ final class ReportRenderingTests: XCTestCase {
         // Cell 2: every echo in order; the last one is the cell's result, with its picture.
         let second = report.cells[1].outputs
         XCTAssertEqual(second.count, 2)
-        guard case .value("2", nil, isLast: false) = second[0],
-              case .value("swatch 3×2", let picture?, isLast: true) = second[1] else { return XCTFail("unexpected outputs \(second)") }
+        guard case .value("2", nil, isLast: false, nil) = second[0],
+              case .value("swatch 3×2", let picture?, isLast: true, nil) = second[1] else { return XCTFail("unexpected outputs \(second)") }
         XCTAssertEqual(picture.rgb.prefix(3), [255, 0, 0])
         XCTAssertEqual(report.cells.map(\.executionCount), [1, 2])
 

@@ -1,11 +1,14 @@
+import Foundation
+
 /// numpy's legacy random generator (`numpy.random.RandomState`, MT19937), reproduced bit for bit
-/// for what CAMScript needs: seeding with an integer and `uniform(low, high)`.
+/// for what CAMScript needs: seeding with an integer, `uniform(low, high)` and `standard_normal()`.
 ///
 /// RandomCAM is "seeded" in this sense: `RandomCAM(seed: s)` draws the same weights as
 /// `np.random.seed(s)` followed by pytorch-grad-cam's `RandomCAM`.
 public struct NumpyRandomState: Sendable {
     private var key = [UInt32](repeating: 0, count: 624)
     private var position = 624
+    private var keptNormal: Double?
 
     /// Seeds like `numpy.random.RandomState(seed)` (`init_genrand`).
     public init(seed: UInt32) {
@@ -38,6 +41,23 @@ public struct NumpyRandomState: Sendable {
     /// A draw from `uniform(low, high)`: `low + (high − low) · random_sample()`.
     public mutating func uniform(_ low: Double, _ high: Double) -> Double {
         low + (high - low) * nextDouble()
+    }
+
+    /// A draw from the standard normal distribution as `standard_normal()` makes it (the legacy
+    /// polar Box–Muller method, which draws pairs and keeps the second for the next call).
+    public mutating func standardNormal() -> Double {
+        if let kept = keptNormal {
+            keptNormal = nil
+            return kept
+        }
+        while true {
+            let x1 = 2 * nextDouble() - 1, x2 = 2 * nextDouble() - 1
+            let r2 = x1 * x1 + x2 * x2
+            guard r2 < 1, r2 != 0 else { continue }
+            let f = (-2 * log(r2) / r2).squareRoot()
+            keptNormal = f * x1
+            return f * x2
+        }
     }
 
     private mutating func regenerate() {

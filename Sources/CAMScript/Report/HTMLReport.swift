@@ -142,7 +142,8 @@ struct HTMLReport {
         switch output {
         case .text(let text):
             return "<pre class=\"stdout\">" + HTML.escape(text) + "</pre>\n"
-        case .value(let text, let image, _):
+        case .value(let text, let image, _, let table):
+            if let table, image == nil { return HTML.table(table) }
             if let image, let tag = imageTag(image, alternative: text) {
                 return "<figure class=\"result\">\(tag)<figcaption>\(HTML.escape(text))</figcaption></figure>\n"
             }
@@ -189,6 +190,10 @@ struct HTMLReport {
         pre.source { background: #f3f5f8; border: 1px solid #e4e8ee; }
         pre.stdout, pre.result { background: #fff; border-left: 3px solid #c9d1db; border-radius: 0; }
         pre.result { color: #37474f; }
+        table.result { border-collapse: collapse; margin: 8px 0; background: #fff; font-variant-numeric: tabular-nums; }
+        table.result th, table.result td { padding: 3px 12px; border-bottom: 1px solid #d9dee5; text-align: left; }
+        table.result th { font-weight: 600; color: #56606d; }
+        table.result .num { text-align: right; }
         pre.error { background: #fdecec; color: #8e1c1c; border-left: 3px solid #c62828; border-radius: 0; }
         .ln { display: inline-block; color: #a3acb8; margin-right: 14px; user-select: none; text-align: right; }
         .kw { color: #a626a4; font-weight: 600; } .bi { color: #4078f2; } .nu { color: #b76b01; }

@@ -63,9 +63,10 @@ struct NotebookExport {
             switch output {
             case .text(let text):
                 pendingText.append(text)
-            case .value(let text, let image, let isLast):
+            case .value(let text, let image, let isLast, let table):
                 flushText()
                 var data: [String: Any] = ["text/plain": NotebookExport.lines(text)]
+                if let table { data["text/html"] = NotebookExport.lines(HTML.table(table, className: "camscript-table")) }
                 if let png = image?.pngData { data["image/png"] = png.base64EncodedString() }
                 // The last statement's value is the cell's result; echoes before it are displays.
                 if isLast {

@@ -101,8 +101,9 @@ enum CellOutput {
     /// Text from `print`, `help`, `vars`, `time` (lines joined with newlines, no trailing newline).
     case text(String)
     /// The value of a bare expression, as the REPL echoes it: its echo text, its picture when it
-    /// has one, and whether it is the cell's last statement (Jupyter's execute_result).
-    case value(String, image: DisplayImage?, isLast: Bool)
+    /// has one, whether it is the cell's last statement (Jupyter's execute_result), and its table
+    /// when it is one (`predict`, `metrics`), drawn as a table instead of the text.
+    case value(String, image: DisplayImage?, isLast: Bool, table: TextTable? = nil)
     /// A picture from `show`, with a one-line description.
     case image(DisplayImage, description: String)
 }

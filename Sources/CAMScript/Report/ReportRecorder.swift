@@ -42,8 +42,12 @@ final class ReportRecorder: OutputSink {
                 return nil
             case .value(let text, let value):
                 var image: DisplayImage?
-                if case .object(let object) = value { image = object.displayImage }
-                return .value(text, image: image, isLast: lastStatement != nil && item.range == lastStatement)
+                var table: TextTable?
+                if case .object(let object) = value {
+                    image = object.displayImage
+                    table = object.table
+                }
+                return .value(text, image: image, isLast: lastStatement != nil && item.range == lastStatement, table: table)
             }
         }
     }

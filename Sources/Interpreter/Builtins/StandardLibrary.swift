@@ -7,6 +7,8 @@ extension BuiltinRegistry {
         registry.registerImageBuiltins()
         registry.registerModelBuiltins()
         registry.registerCAMBuiltins()
+        registry.registerMetricBuiltins()
+        registry.registerMetricTableBuiltins()
         return registry
     }
 }

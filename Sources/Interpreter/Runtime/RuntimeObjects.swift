@@ -178,8 +178,9 @@ public final class CAMObject: ScriptObject, @unchecked Sendable {
     private func channelWeights() throws -> Value {
         let perLayer = result.layers.compactMap { result.channelWeights[$0] }
         guard !perLayer.isEmpty, perLayer.count == result.layers.count else {
-            throw RuntimeError("\(result.method) kept no channel weights: only GradCAM, GradCAM++, XGradCAM, ScoreCAM, "
-                               + "AblationCAM, FEM and RandomCAM weight channels (the others combine gradients and "
+            let weighting = CAMMethods.all.filter(\.weightsChannels).map(\.className)
+            throw RuntimeError("\(result.method) kept no channel weights: only " + weighting.dropLast().joined(separator: ", ")
+                               + " and " + (weighting.last ?? "") + " weight channels (the others combine gradients and "
                                + "activations element by element or by a principal component), and not with aug_smooth=true")
         }
         let values = perLayer.map { Value.tensor(batchCount == 1 ? $0.slice(0) : $0) }
@@ -264,6 +265,12 @@ public final class PredictionTable: ScriptObject {
                          + String(format: "%.3f", row.probability))
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The rows as a table, for reports.
+    public var table: TextTable? {
+        TextTable(columns: ["rank", "class", "label", "probability"], alignments: [.right, .right, .left, .right],
+                  rows: rows.map { [String($0.rank), String($0.classIndex), $0.label, String(format: "%.3f", $0.probability)] })
     }
 
     /// The members.

@@ -39,6 +39,9 @@ public protocol ScriptObject: Sendable {
     /// A multi-line rendering used when the value is echoed (defaults to `description`), e.g.
     /// a prediction table's aligned rows.
     var echoDescription: String { get }
+    /// The table a report draws for the value (`<table>`, a notebook's `text/html`), if it is one;
+    /// terminals show `echoDescription`.
+    var table: TextTable? { get }
     /// The number of elements `element(at:)` answers (for `len`, `for … in` and negative
     /// indices), or `nil` when the value cannot be indexed.
     var elementCount: Int? { get }
@@ -53,6 +56,8 @@ extension ScriptObject {
     public var displayImage: DisplayImage? { nil }
     /// The one-line description by default.
     public var echoDescription: String { description }
+    /// Not a table by default.
+    public var table: TextTable? { nil }
     /// Not indexable by default.
     public var elementCount: Int? { nil }
     /// No elements by default.
