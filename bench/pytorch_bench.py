@@ -25,13 +25,14 @@ from torchvision.transforms._presets import ImageClassification  # noqa: E402
 try:
     from pytorch_grad_cam import GradCAM, EigenCAM, AblationCAM, ScoreCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+    from pytorch_grad_cam.metrics.road import ROADCombined
 except ImportError:
     GradCAM = None
 
 torch.set_num_threads(2)
 operations = set(os.environ.get('CAMBENCH_OPS', 'forward,forward+backward,gradcam,eigencam,decode').split(','))
 if os.environ.get('CAMBENCH_SLOW') == '1':
-    operations |= {'ablationcam', 'scorecam'}
+    operations |= {'ablationcam', 'scorecam', 'road'}
 repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 print(f'# PyTorch {torch.__version__}, {torch.get_num_threads()} threads, ATen {torch.backends.cpu.get_cpu_capability()} kernels, '
       f'ONEDNN_MAX_CPU_ISA={os.environ.get("ONEDNN_MAX_CPU_ISA", "unset")}, median of {repeats}')
@@ -121,3 +122,18 @@ for name in models:
                 if runs > 1:
                     run()
                 print(f'{name} {op} {batch} {best([timed(run) for _ in range(runs)]):.1f}')
+        if name == 'resnet50' and batch == 1 and GradCAM is not None and 'road' in operations:
+            # ROADCombined (percentiles 10..90, NoisyLinearImputer's noise 0.01) of the GradCAM map
+            # at layer4[-1], class 281: 18 scipy spsolve imputations and 19 forward passes.
+            targets = [ClassifierOutputTarget(281)]
+            with GradCAM(model=model, target_layers=[model.layer4[-1]]) as cam:
+                maps = cam(input_tensor=x, targets=targets)
+            road = ROADCombined(percentiles=[10, 20, 30, 40, 50, 60, 70, 80, 90])
+
+            def run_road():
+                road(x, maps, targets, model)
+
+            runs = max(1, min(3, n))
+            if runs > 1:
+                run_road()
+            print(f'{name} road_combined {batch} {best([timed(run_road) for _ in range(runs)]):.1f}')

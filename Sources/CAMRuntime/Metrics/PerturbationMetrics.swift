@@ -1,3 +1,5 @@
+import Foundation
+
 /// Which pixels ROAD removes first.
 public enum ROADOrder: String, Sendable, CaseIterable {
     /// `ROADMostRelevantFirst`: remove the pixels the map rates highest; a faithful map makes the
@@ -102,31 +104,54 @@ public struct PerturbationMetrics {
             throw RuntimeError("a ROAD percentile is between 0 and 100, got \(p)")
         }
         let orders: [ROADOrder] = order == .combined ? [.least, .most] : [order]
-        var random = NumpyRandomState(seed: seed)
         let (height, width) = (input.shape[2], input.shape[3])
-        // Every perturbed image of every image, order and percentile, then their scores in batches.
-        var perturbed: [Float] = []
-        perturbed.reserveCapacity(b * orders.count * percentiles.count * c * plane)
-        var owners: [Int] = []
+        // Every perturbed image of every image, order and percentile: the masks first, then the
+        // imputations (independent sparse solves, run on every core), then the noise in job
+        // order from one generator, so that the result does not depend on the thread count.
+        var jobs: [(image: Int, keep: [Bool])] = []
         for i in 0..<b {
             let map = Array(maps.storage[(i * plane)..<((i + 1) * plane)])
-            let image = Array(input.storage[(i * c * plane)..<((i + 1) * c * plane)])
             for removal in orders {
                 // RemoveLeastRelevantFirst thresholds `1 − map` (in float32) the same way.
                 let ranked = removal == .most ? map : map.map { 1 - $0 }
                 for percent in percentiles {
-                    try cancellation?.check()
                     let keep = Self.kept(ranked, percent: percent)
                     guard keep.contains(true) else {
                         throw RuntimeError("ROAD (\(removal.rawValue) relevant first) at percentile \(Self.describe(percent)) would remove every pixel of image \(i), "
                                            + "so nothing is left to impute from; use percentiles above 0 (percentiles=)")
                     }
-                    perturbed += try LinearImputation.impute(image, channels: c, height: height, width: width,
-                                                             keep: keep, noise: noise, random: &random)
-                    owners.append(i)
+                    jobs.append((i, keep))
                 }
             }
         }
+        let solved = JobResults(count: jobs.count)
+        DispatchQueue.concurrentPerform(iterations: jobs.count) { j in
+            guard !solved.failed else { return }
+            do {
+                try cancellation?.check()
+                let (i, keep) = jobs[j]
+                var unused = NumpyRandomState(seed: 0)
+                let image = Array(input.storage[(i * c * plane)..<((i + 1) * c * plane)])
+                solved.set(j, try LinearImputation.impute(image, channels: c, height: height, width: width,
+                                                          keep: keep, noise: 0, random: &unused))
+            } catch {
+                solved.fail(error)
+            }
+        }
+        if let error = solved.error { throw error }
+        var random = NumpyRandomState(seed: seed)
+        var perturbed: [Float] = []
+        perturbed.reserveCapacity(jobs.count * c * plane)
+        for (j, job) in jobs.enumerated() {
+            var filled = solved.items[j] ?? []
+            if noise != 0, job.keep.contains(false) {
+                for ch in 0..<c {
+                    for p in 0..<plane where !job.keep[p] { filled[ch * plane + p] += noise * Float(random.standardNormal()) }
+                }
+            }
+            perturbed += filled
+        }
+        let owners = jobs.map(\.image)
         let (targets, before) = try baseline(input, wanted)
         let after = try scores(perturbed, shape: [owners.count, c, height, width], targets: targets, images: owners)
         let count = percentiles.count
@@ -214,4 +239,20 @@ public struct PerturbationMetrics {
         }
         return (b, c, h * w)
     }
+}
+
+/// The imputed images of concurrent jobs, and the first error one of them threw.
+private final class JobResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var items: [[Float]?]
+    private(set) var error: Error?
+
+    init(count: Int) { items = Array(repeating: nil, count: count) }
+
+    /// Whether a job has failed (the others then stop early).
+    var failed: Bool { lock.withLock { error != nil } }
+
+    func set(_ index: Int, _ value: [Float]) { lock.withLock { items[index] = value } }
+
+    func fail(_ error: Error) { lock.withLock { if self.error == nil { self.error = error } } }
 }

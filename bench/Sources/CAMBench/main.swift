@@ -59,7 +59,7 @@ let options = RuntimeOptions(environment: environment)
 let oneDNN = options.allowsOneDNN
 let slow = environment["CAMBENCH_SLOW"] == "1"
 let operations = Set((environment["CAMBENCH_OPS"] ?? "forward,forward+backward,gradcam,eigencam,decode")
-    .split(separator: ",").map(String.init) + (slow ? ["ablationcam", "scorecam"] : []))
+    .split(separator: ",").map(String.init) + (slow ? ["ablationcam", "scorecam", "road"] : []))
 print("# CAMBench: BLAS core \(BLAS.coreName), \(BLAS.threadCount) threads, inference convolutions on "
       + (oneDNN ? "oneDNN (\(OneDNNRuntime.instructionSet))" : "OpenBLAS") + ", OMP_WAIT_POLICY=\(environment["OMP_WAIT_POLICY"] ?? "default"), median of \(repeats)")
 
@@ -213,6 +213,18 @@ do {
                     let ms = best(try (0..<runs).map { _ in try time(run) })
                     print("\(architecture) \(name) \(batch) \(String(format: "%.1f", ms))")
                 }
+            }
+            if architecture.hasPrefix("resnet"), batch == 1, operations.contains("road") {
+                // ROAD combined (9 percentiles × 2 orders: 18 imputations and 19 forward passes) of
+                // the Grad-CAM map at layer4[-1], class 281, pytorch-grad-cam's default noise 0.01.
+                let engine = CAMEngine(network: network)
+                let cam = try engine.compute(GradCAM(), input: x, layers: ["layer4[-1]"], targets: [.index(281)])
+                let metrics = PerturbationMetrics(network: network)
+                let run = { _ = try metrics.road(input: x, maps: cam.map, targets: .explained(cam.targets), order: .combined) }
+                let runs = max(1, min(3, n))
+                if runs > 1 { try run() }
+                let ms = best(try (0..<runs).map { _ in try time(run) })
+                print("\(architecture) road_combined \(batch) \(String(format: "%.1f", ms))")
             }
         }
     }
