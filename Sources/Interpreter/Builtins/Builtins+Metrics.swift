@@ -54,11 +54,7 @@ extension BuiltinRegistry {
                           doc: "\"most\" (remove the most relevant pixels first), \"least\" (the least relevant first) or \"combined\" ((least − most) / 2)."),
                 Parameter("percentiles", [.number, .list], default: Value.none, keywordOnly: true,
                           doc: "The thresholds in percent of the map's values, a number or a list (their changes are averaged); default 80 for most, 20 for least, 10, 20, …, 90 for combined."),
-                Parameter("noise", [.number], default: .number(0.01), keywordOnly: true,
-                          doc: "The standard deviation of the Gaussian noise added to the imputed pixels (pytorch-grad-cam's 0.01)."),
-                Parameter("seed", [.integer], default: .number(0), keywordOnly: true,
-                          doc: "Seeds the noise (numpy's Mersenne Twister; pytorch-grad-cam draws it from torch's generator, unseeded)."),
-            ],
+            ] + noiseParameters,
             category: category,
             summary: "ROAD: the score change when the pixels the map rates highest (or lowest) are removed and filled in from their neighbours.",
             details: "Removed pixels are filled by noisy linear imputation (each the weighted mean of its 8 neighbours, a sparse linear system solved by SuiteSparse's CHOLMOD), so the model sees no sharp mask edges. order=\"most\": a faithful map makes the score drop (more negative is better); \"least\": it keeps the score (near 0 is better); \"combined\": (least − most) / 2, higher is better. One number for an image, a list for a batch; the perturbed images run as batches.",
@@ -87,17 +83,10 @@ extension BuiltinRegistry {
             for p in percentiles ?? [] where !(p >= 0 && p <= 100) {
                 throw RuntimeError("\(args.callee): a percentile is between 0 and 100, got \(Value.number(p).repr)")
             }
-            let noise = try args.number("noise")
-            guard noise.isFinite, noise >= 0 else {
-                throw RuntimeError("\(args.callee): noise must be 0 or more, got \(Value.number(noise).repr)")
-            }
-            let seed = try args.integer("seed")
-            guard seed >= 0, seed <= Int(UInt32.max) else {
-                throw RuntimeError("\(args.callee): seed must be between 0 and \(UInt32.max), got \(seed)")
-            }
+            let options = try metricOptions(args)
             let values = try PerturbationMetrics(network: network, cancellation: context.cancellation)
                 .road(input: input, maps: maps, targets: targets, order: order, percentiles: percentiles,
-                      noise: Float(noise), seed: UInt32(seed))
+                      noise: options.noise, seed: options.seed)
             return metricValue(values)
         })
     }
