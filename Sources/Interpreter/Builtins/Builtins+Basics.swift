@@ -13,9 +13,16 @@ extension BuiltinRegistry {
                                                   doc: "What goes between the values.")],
             variadic: Parameter("values", [.any], doc: "The values to print."),
             category: basics, summary: "Prints values separated by spaces (strings without quotes).",
-            details: "Each value is shown as the REPL shows it, except strings, which are printed as they are. `print` with no values prints an empty line.",
+            details: "Each value is shown as the REPL shows it, except strings, which are printed as they are, and tables (predict, metrics, sweep), which show their rows when printed alone and their one-line summary among other values. `print` with no values prints an empty line.",
             example: "print img.size x.shape \"done\"")) { args, context in
             let sep = try args.string("sep")
+            // A table (predictions, metrics, a sweep) printed alone shows its rows, as the REPL
+            // echoes it: in a script run with `camscript run`, `print` is the only way to see
+            // them. Among other values on one line it keeps its one-line summary.
+            if args.variadic.count == 1, case .object(let object) = args.variadic[0], object.table != nil {
+                context.emit(.text(object.echoDescription))
+                return .none
+            }
             context.emit(.text(args.variadic.map(\.printed).joined(separator: sep)))
             return .none
         })
