@@ -67,8 +67,12 @@ public enum LinearImputation {
     /// numpy's `np.percentile(values, q)` (method "linear") of float32 values, bit for bit: the
     /// virtual index `n·q + (1 − q) − 1` in float64, and numpy's two-sided float32 interpolation.
     public static func percentile(_ values: [Float], _ percent: Double) -> Float {
-        guard !values.isEmpty else { return .nan }
-        let sorted = values.sorted()
+        percentile(sorted: values.sorted(), percent)
+    }
+
+    /// `percentile` of values already sorted ascending (one sort serves every percentile).
+    static func percentile(sorted: [Float], _ percent: Double) -> Float {
+        guard !sorted.isEmpty else { return .nan }
         let n = sorted.count
         let q = percent / 100
         let virtual = Double(n) * q + (1 + q * (1 - 1 - 1)) - 1

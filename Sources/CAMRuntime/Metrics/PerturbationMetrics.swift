@@ -20,6 +20,10 @@ public enum ROADOrder: String, Sendable, CaseIterable {
         case .combined: return [10, 20, 30, 40, 50, 60, 70, 80, 90]
         }
     }
+
+    /// Forward passes per image at the default percentiles: the unperturbed input and one
+    /// perturbed image per percentile and removal order.
+    public var forwardPasses: Int { 1 + defaultPercentiles.count * (self == .combined ? 2 : 1) }
 }
 
 /// How the score change of `confidence_change` is reported (pytorch-grad-cam's three classes).
@@ -114,8 +118,9 @@ public struct PerturbationMetrics {
             for removal in orders {
                 // RemoveLeastRelevantFirst thresholds `1 − map` (in float32) the same way.
                 let ranked = removal == .most ? map : map.map { 1 - $0 }
+                let sorted = ranked.sorted()
                 for percent in percentiles {
-                    let keep = Self.kept(ranked, percent: percent)
+                    let keep = Self.kept(ranked, percent: percent, sorted: sorted)
                     guard keep.contains(true) else {
                         throw RuntimeError("ROAD (\(removal.rawValue) relevant first) at percentile \(Self.describe(percent)) would remove every pixel of image \(i), "
                                            + "so nothing is left to impute from; use percentiles above 0 (percentiles=)")
@@ -213,8 +218,8 @@ public struct PerturbationMetrics {
     /// of a ReLU'd map often do — its imputation is a singular system and its score NaN or noise;
     /// there CAMScript keeps the `percent` % lowest-ranked pixels exactly, ties in pixel order (the
     /// ranking of the ROAD paper's own code). Everywhere else the masks are pytorch-grad-cam's.
-    static func kept(_ ranked: [Float], percent: Double) -> [Bool] {
-        let threshold = LinearImputation.percentile(ranked, percent)
+    static func kept(_ ranked: [Float], percent: Double, sorted: [Float]? = nil) -> [Bool] {
+        let threshold = LinearImputation.percentile(sorted: sorted ?? ranked.sorted(), percent)
         let keep = ranked.map { $0 < threshold }
         if keep.contains(true) { return keep }
         let count = Int((Double(ranked.count) * percent / 100).rounded())

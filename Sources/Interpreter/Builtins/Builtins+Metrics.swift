@@ -228,13 +228,13 @@ struct MetricKind {
         MetricKind(name: "increase_in_confidence", reference: "IncreaseInConfidence", higherIsBetter: true, passesPerImage: 2) { m, x, maps, t, _ in
             try m.confidenceChange(input: x, maps: maps, targets: t, report: .increase)
         },
-        MetricKind(name: "road_most", reference: "ROADMostRelevantFirst", higherIsBetter: false, passesPerImage: 2) { m, x, maps, t, o in
+        MetricKind(name: "road_most", reference: "ROADMostRelevantFirst", higherIsBetter: false, passesPerImage: ROADOrder.most.forwardPasses) { m, x, maps, t, o in
             try m.road(input: x, maps: maps, targets: t, order: .most, noise: o.noise, seed: o.seed)
         },
-        MetricKind(name: "road_least", reference: "ROADLeastRelevantFirst", higherIsBetter: true, passesPerImage: 2) { m, x, maps, t, o in
+        MetricKind(name: "road_least", reference: "ROADLeastRelevantFirst", higherIsBetter: true, passesPerImage: ROADOrder.least.forwardPasses) { m, x, maps, t, o in
             try m.road(input: x, maps: maps, targets: t, order: .least, noise: o.noise, seed: o.seed)
         },
-        MetricKind(name: "road_combined", reference: "ROADCombined", higherIsBetter: true, passesPerImage: 19) { m, x, maps, t, o in
+        MetricKind(name: "road_combined", reference: "ROADCombined", higherIsBetter: true, passesPerImage: ROADOrder.combined.forwardPasses) { m, x, maps, t, o in
             try m.road(input: x, maps: maps, targets: t, order: .combined, noise: o.noise, seed: o.seed)
         },
     ]
