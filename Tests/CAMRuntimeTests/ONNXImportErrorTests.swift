@@ -152,4 +152,43 @@ final class ONNXImportErrorTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("exported for 8×8 images"), "\(error)")
         }
     }
+
+    /// Integer tensors divide as integers (truncating), float tensors as floats: torch.chunk
+    /// exports its slice ends as `(size + chunks - 1) / chunks` on int64 shape values, which
+    /// was 1.67 instead of 1 while every tensor was divided as Float.
+    func testIntegerDivisionTruncatesAndFloatDivisionDoesNot() throws {
+        // Channels 4: (4 + 1) / 3 = 1 as integers, so the slice keeps 1 channel and the head
+        // has 1 input feature; as floats the Slice would be asked to end at 1.67.
+        let file = classifier(nodes: { nodes in
+            let shape = [
+                self.node("Shape", ["r"], "shape"),
+                self.node("Gather", ["shape", "one"], "channels", ["axis": .int(0)]),
+                self.node("Add", ["channels", "one"], "sum"),
+                self.node("Div", ["sum", "three"], "quotient"),
+                self.node("Unsqueeze", ["quotient", "zero"], "ends"),
+                self.node("Slice", ["r", "starts", "ends", "axes"], "s"),
+            ]
+            nodes.insert(contentsOf: shape, at: 2)
+            nodes[nodes.count - 3] = self.node("GlobalAveragePool", ["s"], "p")
+        }, features: 1, initializers: [ONNXTensor(name: "one", dims: [], dataType: .int64, values: .ints([1])),
+                                        ONNXTensor(name: "three", dims: [], dataType: .int64, values: .ints([3])),
+                                        ints("zero", [0]), ints("starts", [0]), ints("axes", [1])])
+        let network = try ONNXImporter.network(from: file, name: "m")
+        XCTAssertEqual(try network.forward(Tensor(shape: [1, 3, 8, 8], repeating: 0.5)).logits.shape, [1, 2])
+        // The type rule: integer in, integer out, except the operators that make a new type.
+        XCTAssertTrue(Lowering.hasIntegerOutputs(node("Div", ["sum", "three"], "q"), integers: ["sum", "three"]))
+        XCTAssertFalse(Lowering.hasIntegerOutputs(node("Div", ["sumf", "threef"], "q"), integers: ["sum", "three"]))
+        XCTAssertFalse(Lowering.hasIntegerOutputs(node("Cast", ["sum"], "f", ["to": .int(1)]), integers: ["sum"]))
+        XCTAssertTrue(Lowering.hasIntegerOutputs(node("Cast", ["x"], "i", ["to": .int(7)]), integers: []))
+        XCTAssertTrue(Lowering.hasIntegerOutputs(node("Shape", ["r"], "s"), integers: []))
+        XCTAssertFalse(Lowering.hasIntegerOutputs(node("Equal", ["sum", "three"], "e"), integers: ["sum", "three"]))
+    }
+
+    func testIntegerDivisionByZeroIsAnError() {
+        let op = Binary(.integerDiv)
+        var step = ForwardStep(retain: false, workspace: Workspace(options: RuntimeOptions(allowsOneDNN: false)))
+        XCTAssertThrowsError(try op.forward([Tensor(shape: [1], storage: [5]), Tensor(shape: [1], storage: [0])], &step))
+        XCTAssertEqual(try op.forward([Tensor(shape: [2], storage: [7, -7]), Tensor(shape: [1], storage: [2])], &step).storage,
+                       [3, -3])
+    }
 }

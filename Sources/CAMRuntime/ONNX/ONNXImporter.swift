@@ -36,6 +36,10 @@ final class Lowering {
     private(set) var values: [String: GraphValue] = [:]
     /// The tensors known at load time (initializers, Constant outputs, folded nodes), by name.
     private(set) var constants: [String: Tensor] = [:]
+    /// The names whose ONNX element type is an integer type. Every tensor is carried as Float
+    /// (integers exactly, up to 2^24), so this is what tells an integer Div, which truncates,
+    /// from a float one.
+    private(set) var integers: Set<String> = []
     /// The input's declared shape, [N, 3, H, W], with symbolic sizes resolved.
     let inputShape: [Int]
     /// Whether the input's batch size is fixed (at `inputShape[0]`) rather than symbolic.
@@ -87,6 +91,7 @@ final class Lowering {
         for (name, tensor) in onnx.initializers.sorted(by: { $0.key < $1.key }) {
             let value = try Lowering.floatTensor(tensor)
             constants[name] = value
+            if case .ints = tensor.values { integers.insert(name) }
             // Infinity has legitimate uses in exported graphs (a Clip bound, an attention
             // mask); NaN has none, so only NaN is refused here.
             if value.firstNonFinite() != nil, value.storage.contains(where: \.isNaN) { nanWeights.append((name, value)) }
@@ -135,6 +140,36 @@ final class Lowering {
             } catch let error as RuntimeError where !error.message.hasPrefix(file.fileName) {
                 throw RuntimeError("\(file.fileName): node \"\(node.name)\" (\(node.opType)): \(error.message)")
             }
+            if Lowering.hasIntegerOutputs(node, integers: integers) { integers.formUnion(node.outputs) }
+        }
+    }
+
+    /// Whether `name` holds an integer ONNX type (see `integers`).
+    func isInteger(_ name: String) -> Bool { integers.contains(name) }
+
+    /// Whether a node's outputs have an integer element type, from its operator and its
+    /// inputs' types: ONNX operators keep their input's type except those that make a new one.
+    static func hasIntegerOutputs(_ node: ONNXNode, integers: Set<String>) -> Bool {
+        func tensorIsInteger(_ attribute: String) -> Bool {
+            if case let .tensor(t)? = node.attributes[attribute], case .ints = t.values { return true }
+            return false
+        }
+        switch node.opType {
+        case "Shape", "Size", "ArgMax", "ArgMin", "NonZero":
+            return true
+        case "Cast":
+            guard case let .int(to)? = node.attributes["to"] else { return false }
+            return [2, 3, 4, 5, 6, 7, 12, 13].contains(to)
+        case "Constant":
+            return tensorIsInteger("value")
+        case "ConstantOfShape":
+            return tensorIsInteger("value")
+        case "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Not", "And", "Or", "Xor", "IsNaN", "IsInf":
+            return false
+        case "Where":
+            return node.inputs.count > 1 && integers.contains(node.inputs[1])
+        default:
+            return node.inputs.first.map(integers.contains) ?? false
         }
     }
 

@@ -6,7 +6,10 @@ extension ONNXOperators {
         "Add": { c in try c.lowering.emit(Add(), try c.two(), for: c.node) },
         "Sub": { c in try c.lowering.emit(Binary(.sub), try c.two(), for: c.node) },
         "Mul": { c in try c.lowering.emit(Binary(.mul), try c.two(), for: c.node) },
-        "Div": { c in try c.lowering.emit(Binary(.div), try c.two(), for: c.node) },
+        "Div": { c in
+            let inputs = try c.two()
+            try c.lowering.emit(Binary(inputs.allSatisfy(c.lowering.isInteger) ? .integerDiv : .div), inputs, for: c.node)
+        },
         "Pow": { c in try c.lowering.emit(Binary(.pow), try c.two(), for: c.node) },
         "Equal": { c in try c.lowering.emit(Equal(), try c.two(), for: c.node) },
         "Less": { c in try c.lowering.emit(Less(), try c.two(), for: c.node) },

@@ -8,6 +8,10 @@ import Foundation
 final class Binary: Operator {
     enum Kind {
         case add, sub, mul, div, pow
+        /// ONNX Div on integer tensors: the quotient truncated toward zero, as C and
+        /// onnxruntime divide. Shape arithmetic needs it (`(24 + 3 - 1) / 3` is 8, not 8.67,
+        /// in the slices torch.chunk exports); it has no gradient.
+        case integerDiv
     }
 
     let operation: Kind
@@ -21,10 +25,12 @@ final class Binary: Operator {
         case .add: return "Add"
         case .sub: return "Sub"
         case .mul: return "Mul"
-        case .div: return "Div"
+        case .div, .integerDiv: return "Div"
         case .pow: return "Pow"
         }
     }
+
+    override var isDifferentiable: Bool { operation != .integerDiv }
 
     override func forward(_ inputs: [Tensor], _ step: inout ForwardStep) throws -> Tensor {
         try checkInputCount(inputs, 2...2, "A, B")
@@ -35,6 +41,9 @@ final class Binary: Operator {
         case .sub: output = try Broadcast.map(a, b) { $0 - $1 }
         case .mul: output = try Broadcast.map(a, b) { $0 * $1 }
         case .div: output = try Broadcast.map(a, b) { $0 / $1 }
+        case .integerDiv:
+            if b.storage.contains(0) { throw RuntimeError("an integer division by zero") }
+            output = try Broadcast.map(a, b) { ($0 / $1).rounded(.towardZero) }
         case .pow:
             // Decomposed layer norms square with Pow(x, 2): a product, exact and fast.
             if b.count == 1 && b.storage[0] == 2 {
@@ -46,7 +55,7 @@ final class Binary: Operator {
         if step.retain {
             step.saved.shapes = [a.shape, b.shape]
             switch operation {
-            case .add, .sub: break
+            case .add, .sub, .integerDiv: break
             case .mul, .div, .pow: step.saved.tensors = [a, b]
             }
         }
@@ -67,7 +76,7 @@ final class Binary: Operator {
         let (a, b) = (saved.tensors[0], saved.tensors[1])
         var ga: Tensor?, gb: Tensor?
         switch operation {
-        case .add, .sub:
+        case .add, .sub, .integerDiv:
             break
         case .mul:
             if step.needs[0] { ga = try Broadcast.reduce(try Broadcast.map(g, b) { $0 * $1 }, to: aShape) }
