@@ -191,4 +191,17 @@ final class ONNXImportErrorTests: XCTestCase {
         XCTAssertEqual(try op.forward([Tensor(shape: [2], storage: [7, -7]), Tensor(shape: [1], storage: [2])], &step).storage,
                        [3, -3])
     }
+
+    /// Shape arithmetic folded at load may not grow past the file's own largest tensor (and
+    /// 4 M elements): the fuzzer's `ConstantOfShape([16_715_266])` → Transpose → Pad chain made
+    /// a 30 kB file spend seconds per node at load.
+    func testConstantsFoldedAtLoadAreBoundedByTheFile() throws {
+        refuses(classifier(nodes: { $0.insert(self.node("ConstantOfShape", ["big"], "huge", name: "/grow"), at: 0) },
+                           initializers: [ints("big", [5_000_000])]),
+                "\"/grow\"", "computes a constant of [5000000]", "largest tensor (4194304 elements)", "damaged")
+        // A constant as large as the file's largest tensor is a weight reshaped, and folds.
+        XCTAssertNoThrow(try ONNXImporter.network(from: classifier(nodes: {
+            $0.insert(self.node("ConstantOfShape", ["small"], "fine"), at: 0)
+        }, initializers: [ints("small", [1000])]), name: "m"))
+    }
 }

@@ -40,6 +40,12 @@ final class Lowering {
     /// (integers exactly, up to 2^24), so this is what tells an integer Div, which truncates,
     /// from a float one.
     private(set) var integers: Set<String> = []
+    /// The most elements a constant computed at load may have: the larger of 4 M and the
+    /// largest tensor the file itself holds. Folding evaluates shape arithmetic and weight
+    /// reshapes, which never outgrow the model's own tensors; a few bytes of hostile shape
+    /// arithmetic could otherwise make loading allocate and copy up to a gigabyte per node.
+    private(set) var foldLimit = Lowering.minimumFoldLimit
+    static let minimumFoldLimit = 1 << 22
     /// The input's declared shape, [N, 3, H, W], with symbolic sizes resolved.
     let inputShape: [Int]
     /// Whether the input's batch size is fixed (at `inputShape[0]`) rather than symbolic.
@@ -119,6 +125,7 @@ final class Lowering {
                 known[first] = try Lowering.floatTensor(t)
             }
         }
+        foldLimit = max(Lowering.minimumFoldLimit, known.values.map(\.count).max() ?? 0)
         // The file's domains are checked before the rewrites, whose own nodes have a domain of theirs.
         for node in onnx.nodes where !(node.domain.isEmpty || node.domain == "ai.onnx") {
             throw RuntimeError("\(file.fileName): node \"\(node.name)\" (\(node.opType)) is from the operator domain "
@@ -194,7 +201,12 @@ final class Lowering {
         let name = node.outputs[index]
         if !inputs.isEmpty, inputs.allSatisfy(isConstant) {
             var step = ForwardStep(retain: false, workspace: workspace)
-            constants[name] = try op.forward(inputs.compactMap { constants[$0] }, &step)
+            let folded = try op.forward(inputs.compactMap { constants[$0] }, &step)
+            guard folded.count <= foldLimit else {
+                throw RuntimeError("computes a constant of \(Network.describe(folded.shape)) at load (\(folded.count) elements), "
+                                   + "more than the model's largest tensor (\(foldLimit) elements); the file is damaged")
+            }
+            constants[name] = folded
             return
         }
         let graphInputs = try inputs.map { try value($0, for: node) }
