@@ -16,6 +16,7 @@ final class MetricsParityTests: XCTestCase {
     private struct Fixture: Decodable {
         var target_class: Int
         var percentiles: [Double]
+        var sweep_layers: [String]
     }
 
     private func load() throws -> (Fixture, StateDict, Network) {
@@ -134,5 +135,35 @@ final class MetricsParityTests: XCTestCase {
                                                          keep: [Bool](repeating: false, count: 16), noise: 0, random: &random)) { error in
             XCTAssertTrue("\(error)".contains("removes every pixel"), "\(error)")
         }
+    }
+
+    /// "Which layer?" answered as pytorch-grad-cam's users would by hand: GradCAM at each of
+    /// ResNet-18's blocks, ROADCombined (noise-free) of each map, averaged over the batch. The
+    /// sweep's default layers are those eight blocks, every score matches, and the best layer
+    /// is the reference's.
+    func testTheSweepNamesTheReferenceBestLayer() throws {
+        let (fixture, tensors, net) = try load()
+        let input = try XCTUnwrap(tensors["input"])
+        let tolerance = 1e-4 * max(1, try values(tensors, "logits").map(abs).max() ?? 1)
+        let first = input.slice(0).reshaped([1, 3, 96, 96])
+        XCTAssertEqual(try LayerSweep.defaultLayers(of: net, for: first), fixture.sweep_layers)
+        let metrics = PerturbationMetrics(network: net)
+        let sweep = try LayerSweep(network: net, input: input, layers: fixture.sweep_layers,
+                                   method: { GradCAM() }, targets: [.index(fixture.target_class)], score: .logit,
+                                   higherIsBetter: true) { result in
+            try metrics.road(input: input, maps: result.map, targets: .explained(result.targets), order: .combined, noise: 0)
+        }
+        var reference: [Float] = []
+        for (i, layer) in fixture.sweep_layers.enumerated() {
+            let perImage = try values(tensors, "sweep|\(layer)")
+            let mean = perImage.reduce(0, +) / Float(perImage.count)
+            reference.append(mean)
+            XCTAssertEqual(sweep.scores[i], mean, accuracy: tolerance, layer)
+        }
+        let best = Int(try values(tensors, "sweep|best")[0])
+        XCTAssertEqual(sweep.layers[sweep.best], fixture.sweep_layers[best])
+        // The answer is not a near-tie that the tolerance could flip.
+        let runnerUp = reference.indices.filter { $0 != best }.map { reference[$0] }.max() ?? -.infinity
+        XCTAssertGreaterThan(reference[best] - runnerUp, 4 * tolerance, "the reference's best layer wins by too little to test")
     }
 }

@@ -334,25 +334,6 @@ extension BuiltinRegistry {
     }
 }
 
-/// The layers a sweep compares by default: paths that end in a block number with no other
-/// number before it (`layer1.0`, `_blocks.7`, `features.3`), whose output for this input is a
-/// grid above 1×1 (or more than one token), in forward order.
-private func defaultSweepLayers(_ network: Network, _ first: Tensor, _ cancellation: CancellationFlag) throws -> [String] {
-    let candidates = network.layerNames.filter { path in
-        let parts = path.split(separator: ".")
-        guard let last = parts.last, last.allSatisfy(\.isNumber) else { return false }
-        return parts.dropLast().allSatisfy { !$0.allSatisfy(\.isNumber) }
-    }
-    guard !candidates.isEmpty else { return [] }
-    let outputs = try network.forward(first, recording: candidates, cancellation: cancellation).activations
-    return candidates.filter { path in
-        guard let a = outputs[path] else { return false }
-        if a.rank == 4 { return a.shape[2] * a.shape[3] > 1 }
-        if a.rank == 3 { return a.shape[1] > 1 }
-        return false
-    }
-}
-
 /// `sweep`: one CAM per layer, each measured, the best named.
 private func runSweep(_ args: BoundArguments, _ context: CallContext) throws -> Value {
     let callee = args.callee
@@ -368,7 +349,7 @@ private func runSweep(_ args: BoundArguments, _ context: CallContext) throws -> 
     let first = input.shape[0] == 1 ? input : input.slice(0).reshaped([1] + input.shape.dropFirst())
     var layers: [String]
     if args.isNone("layers") {
-        layers = try defaultSweepLayers(network, first, context.cancellation)
+        layers = try LayerSweep.defaultLayers(of: network, for: first, cancellation: context.cancellation)
         guard layers.count >= 2 else {
             throw RuntimeError("\(callee): this model has no numbered blocks to compare (found \(layers.count)); name the layers with layers=[…] (`layers model` lists them)")
         }
@@ -392,25 +373,18 @@ private func runSweep(_ args: BoundArguments, _ context: CallContext) throws -> 
     context.emit(.text("\(callee): \(layers.count) layers × \(info.builtin) then \(metric.name): about \(total) forward passes\(info.cost.isLong ? " plus \(info.builtin)'s own per layer" : "")"))
     let targets = try targetList(args["target"], callee)
     let score: CAMScore = try args.bool("softmax") ? .softmax : .logit
-    let engine = CAMEngine(network: network)
     let metrics = PerturbationMetrics(network: network, cancellation: context.cancellation)
     let reporter = ProgressReporter(name: callee, context: context)
     defer { reporter.finish() }
-    var cams: [CAMObject] = []
-    var scores: [Float] = []
-    for (index, layer) in layers.enumerated() {
-        try context.cancellation.check()
-        let method = info.make(CAMOptionValues())
-        let result = try engine.compute(method, input: input, layers: [layer], targets: targets, score: score,
-                                        cancellation: context.cancellation,
-                                        work: { work in try ceiling.check(work) })
-        let values = try metric.run(metrics, input, result.map, .explained(result.targets), options)
-        scores.append(values.reduce(0, +) / Float(values.count))
-        cams.append(CAMObject(result, mean: network.preset.mean, std: network.preset.std, origin: try args.tensor("x").origin))
-        reporter.report(index + 1, layers.count)
+    let sweep = try LayerSweep(network: network, input: input, layers: layers, method: { info.make(CAMOptionValues()) },
+                               targets: targets, score: score, higherIsBetter: metric.higherIsBetter,
+                               cancellation: context.cancellation, work: { work in try ceiling.check(work) },
+                               progress: { done, total in reporter.report(done, total) }) { result in
+        try metric.run(metrics, input, result.map, .explained(result.targets), options)
     }
-    var best = 0
-    for i in scores.indices where metric.higherIsBetter ? scores[i] > scores[best] : scores[i] < scores[best] { best = i }
+    let origin = try args.tensor("x").origin
+    let cams = sweep.results.map { CAMObject($0, mean: network.preset.mean, std: network.preset.std, origin: origin) }
+    let (scores, best) = (sweep.scores, sweep.best)
     let picture = try sweepPicture(first, cams: cams, layers: layers, scores: scores, best: best, mean: network.preset.mean, std: network.preset.std)
     return .object(SweepObject(method: info.className, metric: metric, layers: layers, scores: scores, best: best,
                                cams: cams, image: picture))
