@@ -194,7 +194,7 @@ final class Unary: Operator {
         x.withUnsafeBufferPointer { source in
             Tensor(shape: x.shape) { out in
                 guard let s = source.baseAddress, let o = out.baseAddress else { return }
-                VectorMath.map(s, o, count: out.count, f)
+                VectorMath.parallelMap(s, o, count: out.count, f)
             }
         }
     }
@@ -207,7 +207,7 @@ final class Unary: Operator {
             b.withUnsafeBufferPointer { bb in
                 Tensor(shape: a.shape) { out in
                     guard let x = ab.baseAddress, let y = bb.baseAddress, let o = out.baseAddress else { return }
-                    VectorMath.map(x, y, o, count: Swift.min(out.count, bb.count), f)
+                    VectorMath.parallelMap(x, y, o, count: Swift.min(out.count, bb.count), f)
                 }
             }
         }
