@@ -204,4 +204,16 @@ final class ONNXImportErrorTests: XCTestCase {
             $0.insert(self.node("ConstantOfShape", ["small"], "fine"), at: 0)
         }, initializers: [ints("small", [1000])]), name: "m"))
     }
+
+    /// Nodes without inputs or without outputs are refused, not read past their ends: the
+    /// `onnx_import` fuzzer's first crash was a Relu with no inputs (an index out of range).
+    func testNodesWithoutInputsOrOutputsAreRefused() throws {
+        refuses(classifier(nodes: { $0.insert(self.node("Relu", [], "orphan", name: "/bare"), at: 2) }),
+                "\"/bare\" (Relu) has no inputs")
+        // A Div by √2 feeding an Erf without outputs: the GELU rewrite looks at the Erf's output.
+        let erf = ONNXNode(name: "/erf", opType: "Erf", domain: "", inputs: ["d"], outputs: [], attributes: [:], metadata: [:])
+        refuses(classifier(nodes: { $0.insert(contentsOf: [self.node("Div", ["c", "root"], "d"), erf], at: 1) },
+                           initializers: [tensor("root", [], [Float(2).squareRoot()])]),
+                "\"/erf\" (Erf) has no output")
+    }
 }

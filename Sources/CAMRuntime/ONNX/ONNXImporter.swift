@@ -142,6 +142,11 @@ final class Lowering {
                 throw RuntimeError("\(file.fileName): node \"\(node.name)\" (\(node.opType)) has no output")
             }
             let context = NodeContext(node: node, lowering: self)
+            // Every supported operator but Constant reads at least one tensor; the lowerings
+            // rely on that for their first input.
+            guard node.opType == "Constant" || !context.inputs.isEmpty else {
+                throw RuntimeError("\(file.fileName): node \"\(node.name)\" (\(node.opType)) has no inputs")
+            }
             do {
                 try lower(context)
             } catch let error as RuntimeError where !error.message.hasPrefix(file.fileName) {

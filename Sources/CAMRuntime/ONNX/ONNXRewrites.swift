@@ -75,7 +75,8 @@ enum ONNXRewrites {
         func soleReader(of value: String, _ op: String, after index: Int) -> (Int, String)? {
             guard readers[value] == 1 else { return nil }
             for j in (index + 1)..<nodes.count where nodes[j].inputs.contains(value) {
-                guard nodes[j].opType == op, nodes[j].inputs.count == 2, nodes[j].domain.isEmpty || nodes[j].domain == "ai.onnx"
+                guard nodes[j].opType == op, nodes[j].inputs.count == 2, nodes[j].outputs.count == 1,
+                      nodes[j].domain.isEmpty || nodes[j].domain == "ai.onnx"
                 else { return nil }
                 let other = nodes[j].inputs[0] == value ? nodes[j].inputs[1] : nodes[j].inputs[0]
                 return (j, other)
@@ -84,7 +85,7 @@ enum ONNXRewrites {
         }
         var removed = Set<Int>()
         var replacement: [Int: ONNXNode] = [:]
-        for (erf, node) in nodes.enumerated() where node.opType == "Erf" && node.inputs.count == 1 {
+        for (erf, node) in nodes.enumerated() where node.opType == "Erf" && node.inputs.count == 1 && node.outputs.count == 1 {
             guard let div = producer[node.inputs[0]], nodes[div].opType == "Div", nodes[div].inputs.count == 2,
                   readers[nodes[div].outputs[0]] == 1, let root = scalar(nodes[div].inputs[1]),
                   abs(root - Float(2).squareRoot()) < 1e-6 else { continue }
