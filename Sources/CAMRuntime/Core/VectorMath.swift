@@ -124,18 +124,26 @@ public enum VectorMath {
         count < 1 << 16 ? 1 : Swift.max(1, Swift.min(ProcessInfo.processInfo.activeProcessorCount, count >> 15))
     }
 
+    /// Runs `body(lower, upper)` on ranges of whole vectors that together cover `0..<count`, on
+    /// the threads `parallelChunks` allows.
+    private static func forEachChunk(_ count: Int, _ body: (Int, Int) -> Void) {
+        let chunks = parallelChunks(count)
+        guard chunks > 1 else { return body(0, count) }
+        let lanes = Vector.scalarCount
+        let perChunk = ((count + chunks - 1) / chunks + lanes - 1) / lanes * lanes
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            let lower = chunk * perChunk, upper = Swift.min(count, lower + perChunk)
+            if lower < upper { body(lower, upper) }
+        }
+    }
+
     /// `map` split over the cores for large arrays: the element-wise passes of imported networks
     /// (ConvNeXt's and ViT's GELU over 7–9 M activations, ~11 % of ConvNeXt's forward) otherwise
     /// run on one core while the other waits for the next product.
     public static func parallelMap(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float>,
                                    count: Int, _ f: (Vector) -> Vector) {
-        let chunks = parallelChunks(count)
-        guard chunks > 1 else { return map(source, destination, count: count, f) }
-        let lanes = Vector.scalarCount
-        let perChunk = ((count + chunks - 1) / chunks + lanes - 1) / lanes * lanes
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            let lower = chunk * perChunk, upper = Swift.min(count, lower + perChunk)
-            if lower < upper { map(source + lower, destination + lower, count: upper - lower, f) }
+        forEachChunk(count) { lower, upper in
+            map(source + lower, destination + lower, count: upper - lower, f)
         }
     }
 
@@ -143,13 +151,8 @@ public enum VectorMath {
     public static func parallelMap(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                                    _ destination: UnsafeMutablePointer<Float>, count: Int,
                                    _ f: (Vector, Vector) -> Vector) {
-        let chunks = parallelChunks(count)
-        guard chunks > 1 else { return map(a, b, destination, count: count, f) }
-        let lanes = Vector.scalarCount
-        let perChunk = ((count + chunks - 1) / chunks + lanes - 1) / lanes * lanes
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            let lower = chunk * perChunk, upper = Swift.min(count, lower + perChunk)
-            if lower < upper { map(a + lower, b + lower, destination + lower, count: upper - lower, f) }
+        forEachChunk(count) { lower, upper in
+            map(a + lower, b + lower, destination + lower, count: upper - lower, f)
         }
     }
 

@@ -97,7 +97,7 @@ final class Lowering {
         for (name, tensor) in onnx.initializers.sorted(by: { $0.key < $1.key }) {
             let value = try Lowering.floatTensor(tensor)
             constants[name] = value
-            if case .ints = tensor.values { integers.insert(name) }
+            if tensor.dataType.isInteger { integers.insert(name) }
             // Infinity has legitimate uses in exported graphs (a Clip bound, an attention
             // mask); NaN has none, so only NaN is refused here.
             if value.firstNonFinite() != nil, value.storage.contains(where: \.isNaN) { nanWeights.append((name, value)) }
@@ -162,20 +162,15 @@ final class Lowering {
     /// Whether a node's outputs have an integer element type, from its operator and its
     /// inputs' types: ONNX operators keep their input's type except those that make a new one.
     static func hasIntegerOutputs(_ node: ONNXNode, integers: Set<String>) -> Bool {
-        func tensorIsInteger(_ attribute: String) -> Bool {
-            if case let .tensor(t)? = node.attributes[attribute], case .ints = t.values { return true }
-            return false
-        }
         switch node.opType {
         case "Shape", "Size", "ArgMax", "ArgMin", "NonZero":
             return true
         case "Cast":
             guard case let .int(to)? = node.attributes["to"] else { return false }
-            return [2, 3, 4, 5, 6, 7, 12, 13].contains(to)
-        case "Constant":
-            return tensorIsInteger("value")
-        case "ConstantOfShape":
-            return tensorIsInteger("value")
+            return ONNXDataType(rawValue: Int32(clamping: to)).isInteger
+        case "Constant", "ConstantOfShape":
+            guard case let .tensor(t)? = node.attributes["value"] else { return false }
+            return t.dataType.isInteger
         case "Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Not", "And", "Or", "Xor", "IsNaN", "IsInf":
             return false
         case "Where":

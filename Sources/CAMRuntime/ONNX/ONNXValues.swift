@@ -54,6 +54,11 @@ public struct ONNXDataType: RawRepresentable, Hashable, Sendable, CustomStringCo
     public var isFloatingPoint: Bool {
         self == .float || self == .float16 || self == .bfloat16 || self == .double
     }
+
+    /// True for the eight integer types (signed and unsigned, 8 to 64 bits); BOOL is not one.
+    public var isInteger: Bool {
+        [.uint8, .int8, .uint16, .int16, .int32, .int64, .uint32, .uint64].contains(self)
+    }
 }
 
 /// One dimension of a graph value's shape.
