@@ -208,6 +208,7 @@ extension PerturbationMetrics {
             for row in 0..<n {
                 out.append(targets(start + row).score(logits.storage[(row * k)..<((row + 1) * k)]))
             }
+            progress?(start + n, count)
         }
         return out
     }

@@ -54,6 +54,8 @@ public struct PerturbationMetrics {
     public var batchSize = 16
     /// Polled between batches and imputations.
     public var cancellation: CancellationFlag?
+    /// Called with (done, total) perturbed images after each batch of a curve.
+    public var progress: ((Int, Int) -> Void)?
 
     /// Creates the metrics for a network.
     public init(network: CAMNetwork, cancellation: CancellationFlag? = nil) {

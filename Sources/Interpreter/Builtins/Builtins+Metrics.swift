@@ -153,7 +153,7 @@ private func pointingGame(_ args: BoundArguments) throws -> Value {
 }
 
 /// The arguments every metric takes: the model, the image, the map, and the class measured.
-private func metricParameters() -> [Parameter] {
+func metricParameters() -> [Parameter] {
     [
         Parameter("model", [.object("model")], doc: "The classifier."),
         Parameter("x", [.tensor], doc: "The preprocessed image [3, H, W] or batch [N, 3, H, W] the map was computed for."),
@@ -166,7 +166,7 @@ private func metricParameters() -> [Parameter] {
 }
 
 /// The network, the input batch, the maps `[N, H, W]` and the measured targets of a metric call.
-private func metricInputs(_ args: BoundArguments) throws -> (CAMNetwork, Tensor, Tensor, MetricTargets) {
+func metricInputs(_ args: BoundArguments) throws -> (CAMNetwork, Tensor, Tensor, MetricTargets) {
     let callee = args.callee
     let model = try args.object("model", as: ModelObject.self)
     let input = try batch(try args.tensor("x"), callee)
@@ -236,6 +236,16 @@ struct MetricKind {
         },
         MetricKind(name: "road_combined", reference: "ROADCombined", higherIsBetter: true, passesPerImage: ROADOrder.combined.forwardPasses) { m, x, maps, t, o in
             try m.road(input: x, maps: maps, targets: t, order: .combined, noise: o.noise, seed: o.seed)
+        },
+        // The curves at TorchCAM's defaults (20 steps, zero baseline), measuring the CAM's own
+        // target as the other metrics of the table do.
+        MetricKind(name: "deletion_auc", reference: "DeletionInsertionMetric (TorchCAM)", higherIsBetter: false,
+                   passesPerImage: PerturbationMetrics.curvePasses(kinds: 1, steps: 20, positions: 224 * 224)) { m, x, maps, t, _ in
+            try m.curves(input: x, maps: maps, targets: t, kinds: [.deletion], steps: 20, baseline: .zero).map { $0[0].auc }
+        },
+        MetricKind(name: "insertion_auc", reference: "DeletionInsertionMetric (TorchCAM)", higherIsBetter: true,
+                   passesPerImage: PerturbationMetrics.curvePasses(kinds: 1, steps: 20, positions: 224 * 224)) { m, x, maps, t, _ in
+            try m.curves(input: x, maps: maps, targets: t, kinds: [.insertion], steps: 20, baseline: .zero).map { $0[0].auc }
         },
     ]
 

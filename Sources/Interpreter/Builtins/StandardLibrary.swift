@@ -9,6 +9,7 @@ extension BuiltinRegistry {
         registry.registerCAMBuiltins()
         registry.registerMetricBuiltins()
         registry.registerMetricTableBuiltins()
+        registry.registerCurveBuiltins()
         return registry
     }
 }
