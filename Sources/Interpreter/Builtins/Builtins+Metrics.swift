@@ -89,6 +89,45 @@ extension BuiltinRegistry {
                       noise: options.noise, seed: options.seed)
             return metricValue(values)
         })
+
+        register(Builtin(BuiltinSignature(
+            name: "arcc",
+            parameters: metricParameters() + [
+                Parameter("percentiles", [.list], default: .list(PerturbationMetrics.arccPercentiles.map { .number($0) }), keywordOnly: true,
+                          doc: "ROAD's thresholds in percent (ARCC's 20, 40, 60, 80)."),
+                Parameter("parts", [.bool], default: .bool(false), keywordOnly: true,
+                          doc: "Return a table of ARCC and its three parts instead of the number."),
+            ] + noiseParameters,
+            category: category,
+            summary: "ARCC: one number from a map's complexity, its coherency under its own masking, and ROAD (higher is better).",
+            details: "Complexity is the map's mean |value| (a map that lights up everything is not an explanation); coherency recomputes the map with the same method, layers and target on the image multiplied by the map and correlates the two (Pearson, mapped to 0…1); ROAD is road(order=\"combined\") at the percentiles, doubled and clipped to 0…1. ARCC is the harmonic mean of coherency, 1 − complexity and that ROAD. The recomputation uses the method's default options. One number for an image, a list for a batch; parts=true gives a table with arcc, complexity, coherency and road (unscaled) per image.",
+            formula: "ARCC = 3 / (1/Coherency + 1/(1 − Complexity) + 1/clip(2·ROAD, 0, 1)); Coherency = (ρ(CAM(x ⊙ M), M) + 1) / 2; Complexity = mean |M|",
+            paper: "pytorch-grad-cam 1.5.7 metrics (arcc.py); Complexity and Coherency after Poppi et al., Revisiting the Evaluation of Class Activation Mapping for Explainability, CVPR Workshops 2021",
+            example: "c = gradcam model x target=\"tabby\"\narcc model x c\narcc model x c parts=true")) { args, context in
+            let (network, input, maps, targets) = try metricInputs(args)
+            let cam = try args.object("cam", as: CAMObject.self)
+            let percentiles = try args.list("percentiles").map { item -> Double in
+                guard case .number(let p) = item, p > 0, p < 100 else {
+                    throw RuntimeError("\(args.callee): percentiles= are numbers above 0 and below 100, found \(item.repr)")
+                }
+                return p
+            }
+            guard !percentiles.isEmpty else { throw RuntimeError("\(args.callee): percentiles= needs at least one percentile, got an empty list") }
+            let options = try metricOptions(args)
+            let scores = try PerturbationMetrics(network: network, cancellation: context.cancellation)
+                .arcc(input: input, maps: maps, targets: targets,
+                      recompute: { try CAMEngine(network: network).recompute(cam.result, on: $0, cancellation: context.cancellation) },
+                      percentiles: percentiles, noise: options.noise, seed: options.seed)
+            guard try args.bool("parts") else { return metricValue(scores.map(\.arcc)) }
+            let columns = scores.count == 1 ? ["value"] : scores.indices.map { "image \($0)" }
+            let parts: [(String, KeyPath<ARCCScore, Float>, String)] = [
+                ("arcc", \.arcc, "higher"), ("complexity", \.complexity, "lower"), ("coherency", \.coherency, "higher"), ("road", \.road, "higher"),
+            ]
+            let rows = parts.map { name, path, better -> [Value] in
+                [.string(name)] + scores.map { numberValue($0[keyPath: path]) } + [.string(better)]
+            }
+            return .object(TableObject(title: "ARCC of \(cam.result.method)", columns: ["part"] + columns + ["better"], rows: rows))
+        })
     }
 }
 
@@ -198,6 +237,8 @@ private func metricValue(_ values: [Float]) -> Value {
 struct MetricOptions {
     var noise: Float = 0.01
     var seed: UInt32 = 0
+    /// The measured CAM's method, layers and targets run on another batch (ARCC's coherency).
+    var recompute: ((Tensor) throws -> Tensor)?
 }
 
 /// A metric that `metrics` and `sweep` run by name: what it is, which way is better, and how
@@ -236,6 +277,11 @@ struct MetricKind {
         },
         MetricKind(name: "road_combined", reference: "ROADCombined", higherIsBetter: true, passesPerImage: ROADOrder.combined.forwardPasses) { m, x, maps, t, o in
             try m.road(input: x, maps: maps, targets: t, order: .combined, noise: o.noise, seed: o.seed)
+        },
+        MetricKind(name: "arcc", reference: "ARCC", higherIsBetter: true,
+                   passesPerImage: 2 + 1 + 2 * PerturbationMetrics.arccPercentiles.count) { m, x, maps, t, o in
+            guard let recompute = o.recompute else { throw RuntimeError("arcc needs the CAM's method to recompute the map on the masked image") }
+            return try m.arcc(input: x, maps: maps, targets: t, recompute: recompute, noise: o.noise, seed: o.seed).map(\.arcc)
         },
         // The curves at TorchCAM's defaults (20 steps, zero baseline), measuring the CAM's own
         // target as the other metrics of the table do.
@@ -294,7 +340,6 @@ extension BuiltinRegistry {
             example: "c = gradcam model x target=\"tabby\"\nmetrics model x c")) { args, context in
             let (network, input, maps, targets) = try metricInputs(args)
             let cam = try args.object("cam", as: CAMObject.self)
-            let options = try metricOptions(args)
             let kinds: [MetricKind]
             if args.isNone("names") {
                 kinds = MetricKind.all
@@ -307,6 +352,8 @@ extension BuiltinRegistry {
                 }
                 guard !kinds.isEmpty else { throw RuntimeError("metrics: names= needs at least one metric, got an empty list") }
             }
+            var options = try metricOptions(args)
+            options.recompute = { try CAMEngine(network: network).recompute(cam.result, on: $0, cancellation: context.cancellation) }
             let metrics = PerturbationMetrics(network: network, cancellation: context.cancellation)
             let images = input.shape[0]
             let valueColumns = images == 1 ? ["value"] : (0..<images).map { "image \($0)" }
@@ -390,7 +437,9 @@ private func runSweep(_ args: BoundArguments, _ context: CallContext) throws -> 
                                targets: targets, score: score, higherIsBetter: metric.higherIsBetter,
                                cancellation: context.cancellation, work: { work in try ceiling.check(work) },
                                progress: { done, total in reporter.report(done, total) }) { result in
-        try metric.run(metrics, input, result.map, .explained(result.targets), options)
+        var measured = options
+        measured.recompute = { try CAMEngine(network: network).recompute(result, on: $0, cancellation: context.cancellation) }
+        return try metric.run(metrics, input, result.map, .explained(result.targets), measured)
     }
     let origin = try args.tensor("x").origin
     let cams = sweep.results.map { CAMObject($0, mean: network.preset.mean, std: network.preset.std, origin: origin) }
