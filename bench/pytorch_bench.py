@@ -32,7 +32,7 @@ except ImportError:
 torch.set_num_threads(2)
 operations = set(os.environ.get('CAMBENCH_OPS', 'forward,forward+backward,gradcam,eigencam,decode').split(','))
 if os.environ.get('CAMBENCH_SLOW') == '1':
-    operations |= {'ablationcam', 'scorecam', 'road'}
+    operations |= {'ablationcam', 'scorecam', 'road', 'curves'}
 repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 print(f'# PyTorch {torch.__version__}, {torch.get_num_threads()} threads, ATen {torch.backends.cpu.get_cpu_capability()} kernels, '
       f'ONEDNN_MAX_CPU_ISA={os.environ.get("ONEDNN_MAX_CPU_ISA", "unset")}, median of {repeats}')
@@ -137,3 +137,34 @@ for name in models:
             if runs > 1:
                 run_road()
             print(f'{name} road_combined {batch} {best([timed(run_road) for _ in range(runs)]):.1f}')
+        if name == 'resnet50' and batch == 1 and GradCAM is not None and 'curves' in operations:
+            # TorchCAM's DeletionInsertionMetric at 224 steps (zero baseline, softmax, its default
+            # batches of 32) of the GradCAM map at layer4[-1], class 281: its update() with an
+            # extractor that returns the stored map, so only the curves are timed (448 forwards).
+            from torchcam.metrics import DeletionInsertionMetric
+            import contextlib
+            with GradCAM(model=model, target_layers=[model.layer4[-1]]) as cam:
+                stored = torch.from_numpy(cam(input_tensor=x, targets=[ClassifierOutputTarget(281)]))
+
+            class StoredMap:
+                def __init__(self):
+                    self.model = model
+
+                def __call__(self, class_idx, scores=None, **kwargs):
+                    return [stored]
+
+                def fuse_cams(self, cams):
+                    return cams[0]
+
+                def _hooks_off(self):
+                    return contextlib.nullcontext()
+
+            metric = DeletionInsertionMetric(StoredMap(), lambda t: torch.softmax(t, dim=-1), steps=224, batch_size=32)
+
+            def run_curves():
+                metric.update(x, class_idx=281)
+
+            runs = max(1, min(3, n))
+            if runs > 1:
+                run_curves()
+            print(f'{name} deletion+insertion {batch} {best([timed(run_curves) for _ in range(runs)]):.1f}')

@@ -59,7 +59,7 @@ let options = RuntimeOptions(environment: environment)
 let oneDNN = options.allowsOneDNN
 let slow = environment["CAMBENCH_SLOW"] == "1"
 let operations = Set((environment["CAMBENCH_OPS"] ?? "forward,forward+backward,gradcam,eigencam,decode")
-    .split(separator: ",").map(String.init) + (slow ? ["ablationcam", "scorecam", "road"] : []))
+    .split(separator: ",").map(String.init) + (slow ? ["ablationcam", "scorecam", "road", "curves"] : []))
 print("# CAMBench: BLAS core \(BLAS.coreName), \(BLAS.threadCount) threads, inference convolutions on "
       + (oneDNN ? "oneDNN (\(OneDNNRuntime.instructionSet))" : "OpenBLAS") + ", OMP_WAIT_POLICY=\(environment["OMP_WAIT_POLICY"] ?? "default"), median of \(repeats)")
 
@@ -225,6 +225,23 @@ do {
                 if runs > 1 { try run() }
                 let ms = best(try (0..<runs).map { _ in try time(run) })
                 print("\(architecture) road_combined \(batch) \(String(format: "%.1f", ms))")
+            }
+            if architecture.hasPrefix("resnet"), batch == 1, operations.contains("curves") {
+                // Deletion and insertion at 224 steps (TorchCAM's definition, zero baseline,
+                // softmax, batches of 8: the builtin's default) of the Grad-CAM map at layer4[-1],
+                // class 281: 448 forward passes.
+                let engine = CAMEngine(network: network)
+                let cam = try engine.compute(GradCAM(), input: x, layers: ["layer4[-1]"], targets: [.index(281)])
+                var metrics = PerturbationMetrics(network: network)
+                metrics.batchSize = 8
+                let run = {
+                    _ = try metrics.curves(input: x, maps: cam.map, targets: .classes([.index(281)], score: .softmax),
+                                           kinds: [.deletion, .insertion], steps: 224, baseline: .zero)
+                }
+                let runs = max(1, min(3, n))
+                if runs > 1 { try run() }
+                let ms = best(try (0..<runs).map { _ in try time(run) })
+                print("\(architecture) deletion+insertion \(batch) \(String(format: "%.1f", ms))")
             }
         }
     }
