@@ -452,25 +452,29 @@ private func runSweep(_ args: BoundArguments, _ context: CallContext) throws -> 
 /// The grid of the first image's maps, each captioned with its layer and score.
 private func sweepPicture(_ first: Tensor, cams: [CAMObject], layers: [String], scores: [Float], best: Int,
                           mean: [Float], std: [Float]) throws -> RGBImage {
-    let plain = first.slice(0)
+    let captions = layers.indices.map { i in "\(layers[i]) \(TableObject.cell(numberValue(scores[i])))" + (i == best ? " (best)" : "") }
+    return try overlayGrid(first, maps: cams.map { $0.result.map.slice(0) }, captions: captions, mean: mean, std: std)
+}
+
+/// The first image of `batch` overlaid with each map `[H, W]`, each captioned, in a grid of
+/// `columns` (about square by default): what `sweep` and `sanity` draw.
+func overlayGrid(_ batch: Tensor, maps: [Tensor], captions: [String], mean: [Float], std: [Float], columns: Int? = nil) throws -> RGBImage {
+    let plain = batch.rank == 4 ? batch.slice(0) : batch
     let exact = exactPixels(plain, mean: mean, std: std)
     let pixels = exact == nil ? try denormalizedPixels(plain, mean: mean, std: std) : nil
     var tiles: [CaptionedImage] = []
-    for (i, cam) in cams.enumerated() {
-        let mask = cam.result.map.slice(0)
+    for (mask, caption) in zip(maps, captions) {
         let drawn: RGBImage
         if let exact {
             drawn = try overlay(exact, mask: mask)
         } else if let pixels {
             drawn = try overlay(pixels, mask: mask)
         } else {
-            throw RuntimeError("sweep: the image could not be drawn")
+            throw RuntimeError("the image could not be drawn")
         }
-        let caption = "\(layers[i]) \(TableObject.cell(numberValue(scores[i])))" + (i == best ? " (best)" : "")
         tiles.append(try label(CaptionedImage(drawn), caption))
     }
-    let columns = Int(Double(tiles.count).squareRoot().rounded(.up))
-    return try grid(tiles, columns: columns)
+    return try grid(tiles, columns: columns ?? Int(Double(tiles.count).squareRoot().rounded(.up)))
 }
 
 /// What `sweep` returns: the layers, their scores and maps, the best layer, a table and a picture.

@@ -10,6 +10,8 @@ extension BuiltinRegistry {
         registry.registerMetricBuiltins()
         registry.registerMetricTableBuiltins()
         registry.registerCurveBuiltins()
+        registry.registerSanityBuiltins()
+        registry.registerSimilarityBuiltin()
         return registry
     }
 }
