@@ -37,7 +37,9 @@ public struct CAMResult: CustomStringConvertible {
     public var description: String {
         let size = map.shape.dropFirst().map(String.init).joined(separator: "×")
         let batch = map.shape.first.map { $0 > 1 ? " ×\($0) images" : "" } ?? ""
-        let at = layers.isEmpty ? "all bias layers" : layers.joined(separator: " + ")
+        // Methods without target layers: FullGrad reads every bias layer, the pixel attributions
+        // the input.
+        let at = !layers.isEmpty ? layers.joined(separator: " + ") : method == FullGrad.info.className ? "all bias layers" : "the input"
         let what = zip(targets, labels).map { target, label -> String in
             if case .softmax = target { return "\(target.classIndex) \"\(label)\" (softmax)" }
             return "\(target.classIndex) \"\(label)\""

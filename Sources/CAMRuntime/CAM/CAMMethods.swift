@@ -17,6 +17,8 @@ public enum CAMMethods {
         FullGrad.info,
         FEM.info,
         RandomCAM.info,
+        Saliency.info,
+        IntegratedGradients.info,
     ]
 
     /// The canonical user-facing names, in the registry's order.

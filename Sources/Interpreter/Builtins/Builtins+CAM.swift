@@ -230,7 +230,8 @@ private func runCAM(_ method: any CAMMethod, _ callee: String, _ args: BoundArgu
         context.emit(.text("\(callee): target= is ignored: \(method.name)'s map does not depend on the class"))
     }
     if !method.usesLayers && layers != nil {
-        context.emit(.text("\(callee): layer= is ignored: \(method.name) uses every bias layer and the input, not a target layer"))
+        let uses = method.name == FullGrad.info.className ? "every bias layer and the input" : "the gradient with respect to the input"
+        context.emit(.text("\(callee): layer= is ignored: \(method.name) uses \(uses), not a target layer"))
     }
     return .object(CAMObject(result, mean: model.network.preset.mean, std: model.network.preset.std,
                              origin: try args.tensor("x").origin))
@@ -377,7 +378,10 @@ struct CAMWorkCeiling {
 
     /// The line printed before a long run, e.g. `scorecam: 2048 forward passes in 128 batches of 16`.
     static func announcement(_ work: CAMWork) -> String {
-        let name = work.method.lowercased()
+        let name = (try? CAMMethods.info(named: work.method).builtin) ?? work.method.lowercased()
+        if work.channels.isEmpty, work.biasLayers == 0 {
+            return "\(name): \(work.forwardPasses) forward and backward passes in \(work.batches) batch\(work.batches == 1 ? "" : "es") of up to \(work.batchSize)"
+        }
         if work.channels.isEmpty {
             let passes = work.repetitions == 1 ? "1 forward and backward pass" : "\(work.repetitions) forward and backward passes"
             return "\(name): \(passes) over \(work.images) image\(work.images == 1 ? "" : "s"), then \(work.biasLayers) bias layers"
