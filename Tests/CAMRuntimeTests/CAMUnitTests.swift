@@ -143,7 +143,7 @@ final class CAMRealActivationTests: XCTestCase {
 final class CAMMethodNameTests: XCTestCase {
     func testEveryNameMakesItsMethodAndTyposAreExplained() throws {
         let expected = ["GradCAM", "GradCAMPlusPlus", "XGradCAM", "HiResCAM", "GradCAMElementWise", "LayerCAM", "EigenCAM",
-                        "EigenGradCAM", "ScoreCAM", "AblationCAM", "FullGrad", "FEM", "RandomCAM"]
+                        "EigenGradCAM", "ScoreCAM", "AblationCAM", "FullGrad", "FEM", "RandomCAM", "Saliency", "IntegratedGradients"]
         XCTAssertEqual(try CAMMethods.names.map { try CAMMethods.make(named: $0).name }, expected)
         XCTAssertEqual(try CAMMethods.make(named: "GradCAM++").name, "GradCAMPlusPlus")
         XCTAssertEqual(try CAMMethods.make(named: "gradcampp").name, "GradCAMPlusPlus")
