@@ -169,7 +169,7 @@ final class SessionTests: XCTestCase {
                       "s = \"open", "t = (1,", "\"x\" + 'y'", ")", "    indented", "if y: print 1",
                       "q = 0x1g", "r = [0x", "]", "while x:", "", "    x = x - 1"]
         // Seeded, so that a failure reproduces and CI does not pass or fail by chance.
-        var generator = SeededLines(seed: 17)
+        var generator = SplitMix64(seed: 17)
         for trial in 0..<300 {
             let count = trial < 5 ? pieces.count : Int.random(in: 1...25, using: &generator)
             let lines = trial < 5 ? pieces : (0..<count).map { _ in pieces.randomElement(using: &generator) ?? "" }
@@ -271,19 +271,6 @@ private extension OutputItem.Kind {
 
 /// The accumulator as it was before issue 17: the whole waiting text lexed on every line
 /// (quadratic, but obviously right), kept as the reference for the linear one.
-/// SplitMix64: a seeded generator for the accumulator's random line sequences.
-private struct SeededLines: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 private struct WholeTextAccumulator {
     private var lines: [String] = []
     private var firstLine = 1

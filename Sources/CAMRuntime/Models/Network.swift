@@ -605,13 +605,16 @@ public final class Network {
     }
 }
 
-/// A small deterministic random generator (SplitMix64) for reproducible test weights.
-struct SplitMix64: RandomNumberGenerator {
+/// A small deterministic random generator (SplitMix64): reproducible test weights, the sanity
+/// checks' random parameters and classes, seeded test inputs.
+public struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    /// Creates a generator whose sequence `seed` fixes.
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -620,7 +623,7 @@ struct SplitMix64: RandomNumberGenerator {
     }
 
     /// A uniform value in [low, high) with 24 random bits.
-    mutating func uniform(_ low: Float, _ high: Float) -> Float {
+    public mutating func uniform(_ low: Float, _ high: Float) -> Float {
         low + (high - low) * Float(next() >> 40) / Float(1 << 24)
     }
 }

@@ -106,7 +106,7 @@ private func runSanity(_ args: BoundArguments, _ context: CallContext) throws ->
     let original = try compute(classes)
     let mean = network.preset.mean, std = network.preset.std
     if testName == "target" {
-        var random = SplitMix64Random(seed: UInt64(seed))
+        var random = SplitMix64(seed: UInt64(seed))
         let classCount = network.outputCount
         guard classCount >= 2 else { throw RuntimeError("\(callee): a model with one output has no other class to compare with") }
         let others = original.targets.map { target -> Int in
@@ -148,19 +148,6 @@ private func runSanity(_ args: BoundArguments, _ context: CallContext) throws ->
     }
     return .object(SanityObject(method: info.className, test: "model", steps: result.steps, threshold: Float(threshold),
                                 image: picture, cams: cams))
-}
-
-/// A small seeded generator for the random class (SplitMix64).
-private struct SplitMix64Random {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// What `sanity` returns: the steps' similarities as a table, the verdict, and the maps.
