@@ -35,19 +35,9 @@ extension PerturbationMetrics {
     public func arcc(input: Tensor, maps: Tensor, targets wanted: MetricTargets, recompute: (Tensor) throws -> Tensor,
                      percentiles: [Double] = PerturbationMetrics.arccPercentiles, noise: Float = 0.01,
                      seed: UInt32 = 0) throws -> [ARCCScore] {
-        guard input.rank == 4, maps.shape == [input.shape[0], input.shape[2], input.shape[3]] else {
-            throw RuntimeError("the map is \(maps.shape.map(String.init).joined(separator: "×")) but the input needs one map per image of \(input.shape)")
-        }
-        let (b, c, plane) = (input.shape[0], input.shape[1], input.shape[2] * input.shape[3])
-        var mixed = input.storage
-        for i in 0..<b {
-            for ch in 0..<c {
-                let base = (i * c + ch) * plane
-                for p in 0..<plane { mixed[base + p] *= maps.storage[i * plane + p] }
-            }
-        }
+        let (b, _, plane) = try check(input: input, maps: maps)
         try cancellation?.check()
-        let again = try recompute(Tensor(shape: input.shape, storage: mixed))
+        let again = try recompute(Tensor(shape: input.shape, storage: Self.masked(input, by: maps)))
         guard again.shape == maps.shape else {
             throw RuntimeError("ARCC's recomputed maps are \(again.shape), not \(maps.shape)")
         }

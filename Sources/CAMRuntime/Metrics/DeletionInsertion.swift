@@ -308,14 +308,10 @@ extension PerturbationMetrics {
 
     /// (B, C, H·W) after checking the maps and the step count.
     private func checkCurves(input: Tensor, maps: Tensor, steps: Int) throws -> (Int, Int, Int) {
-        guard input.rank == 4 else { throw RuntimeError("a metric needs an input batch [N, C, H, W], got \(input.shape)") }
-        let (b, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
-        guard maps.shape == [b, h, w] else {
-            throw RuntimeError("the map is \(maps.shape.map(String.init).joined(separator: "×")) but the input needs \(b)×\(h)×\(w) (one \(h)×\(w) map per image)")
+        let (b, c, plane) = try check(input: input, maps: maps)
+        guard steps >= 1, steps <= plane else {
+            throw RuntimeError("a curve has between 1 and \(plane) steps (one per pixel of the \(input.shape[3])×\(input.shape[2]) image), got \(steps)")
         }
-        guard steps >= 1, steps <= h * w else {
-            throw RuntimeError("a curve has between 1 and \(h * w) steps (one per pixel of the \(w)×\(h) image), got \(steps)")
-        }
-        return (b, c, h * w)
+        return (b, c, plane)
     }
 }

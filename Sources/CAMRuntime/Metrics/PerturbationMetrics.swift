@@ -72,16 +72,9 @@ public struct PerturbationMetrics {
     ///   - targets: the scores measured.
     public func confidenceChange(input: Tensor, maps: Tensor, targets wanted: MetricTargets,
                                  report: ConfidenceReport = .change) throws -> [Float] {
-        let (b, c, plane) = try check(input: input, maps: maps)
+        let b = try check(input: input, maps: maps).0
         let (targets, before) = try baseline(input, wanted)
-        var perturbed = input.storage
-        for i in 0..<b {
-            for ch in 0..<c {
-                let base = (i * c + ch) * plane
-                for p in 0..<plane { perturbed[base + p] *= maps.storage[i * plane + p] }
-            }
-        }
-        let after = try scores(perturbed, shape: input.shape, targets: targets, images: Array(0..<b))
+        let after = try scores(Self.masked(input, by: maps), shape: input.shape, targets: targets, images: Array(0..<b))
         return zip(after, before).map { after, before in
             let change = after - before
             switch report {
@@ -178,17 +171,21 @@ public struct PerturbationMetrics {
     /// `batchSize` at a time.
     func scores(_ storage: [Float], shape: [Int], targets: [CAMTarget], images: [Int]) throws -> [Float] {
         let per = shape[1] * shape[2] * shape[3]
-        var out: [Float] = []
-        out.reserveCapacity(images.count)
-        for start in stride(from: 0, to: images.count, by: batchSize) {
-            try cancellation?.check()
-            let n = Swift.min(batchSize, images.count - start)
-            let batch = Tensor(shape: [n, shape[1], shape[2], shape[3]],
-                               storage: Array(storage[(start * per)..<((start + n) * per)]))
-            let logits = try network.forward(batch, recording: [], retainForBackward: false, cancellation: cancellation).logits
-            let k = logits.shape[1]
-            for row in 0..<n {
-                out.append(targets[images[start + row]].score(logits.storage[(row * k)..<((row + 1) * k)]))
+        return try scores(count: images.count, channels: shape[1], height: shape[2], width: shape[3],
+                          targets: { targets[images[$0]] }) { n, out in
+            for k in 0..<per { out[k] = storage[n * per + k] }
+        }
+    }
+
+    /// The input with each image's channels multiplied by its map (`x ⊙ M`, pytorch-grad-cam's
+    /// `input_tensor * tensor_cams`), as `confidence_change` and ARCC's coherency perturb it.
+    static func masked(_ input: Tensor, by maps: Tensor) -> [Float] {
+        let (b, c, plane) = (input.shape[0], input.shape[1], input.shape[2] * input.shape[3])
+        var out = input.storage
+        for i in 0..<b {
+            for ch in 0..<c {
+                let base = (i * c + ch) * plane
+                for p in 0..<plane { out[base + p] *= maps.storage[i * plane + p] }
             }
         }
         return out
@@ -238,7 +235,7 @@ public struct PerturbationMetrics {
     }
 
     /// (B, C, H·W) after checking that the maps fit the input.
-    private func check(input: Tensor, maps: Tensor) throws -> (Int, Int, Int) {
+    func check(input: Tensor, maps: Tensor) throws -> (Int, Int, Int) {
         guard input.rank == 4 else { throw RuntimeError("a metric needs an input batch [N, C, H, W], got \(input.shape)") }
         let (b, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
         guard maps.shape == [b, h, w] else {

@@ -24,16 +24,17 @@ public struct Saliency: CAMMethod, CAMOwnPass {
 
     /// Captum's attribution `[B, C, H, W]`: the absolute input gradient of each image's target.
     public static func attributions(_ network: CAMNetwork, input: Tensor, targets: [CAMTarget]) throws -> Tensor {
-        var gradient = try PixelGradients.inputGradient(network, input: input, targets: targets)
-        gradient.withUnsafeMutableBufferPointer { g in for i in 0..<g.count { g[i] = abs(g[i]) } }
-        return gradient
+        PixelGradients.absolute(try PixelGradients.inputGradient(network, input: input) { _ in targets }.gradient)
     }
 
+    /// One retaining forward gives both the logits that resolve the targets and the pass the
+    /// gradient comes back through.
     func pass(_ input: Tensor, engine: CAMEngine, request: CAMEngine.Request) throws -> (Tensor, [CAMTarget]) {
-        let logits = try engine.network.forward(input, recording: [], retainForBackward: false, cancellation: request.cancellation).logits
-        let targets = try engine.resolveTargets(request, logits: logits)
-        let attribution = try Self.attributions(engine.network, input: input, targets: targets)
-        return (CAMMath.scaleCAM(PixelGradients.reduceChannels(attribution, by: .maximum)), targets)
+        let (gradient, targets) = try PixelGradients.inputGradient(engine.network, input: input,
+                                                                   cancellation: request.cancellation) {
+            try engine.resolveTargets(request, logits: $0)
+        }
+        return (CAMMath.scaleCAM(PixelGradients.reduceChannels(PixelGradients.absolute(gradient), by: .maximum)), targets)
     }
 }
 
@@ -89,7 +90,9 @@ public struct IntegratedGradients: CAMMethod, CAMOwnPass {
                     for p in 0..<per { scaled[k * per + p] = alpha * image[image.startIndex + p] }
                 }
                 let batch = Tensor(shape: [n] + input.shape.dropFirst(), storage: scaled)
-                let gradient = try PixelGradients.inputGradient(network, input: batch, targets: Array(repeating: targets[i], count: n))
+                let gradient = try PixelGradients.inputGradient(network, input: batch) { _ in
+                    Array(repeating: targets[i], count: n)
+                }.gradient
                 for k in 0..<n {
                     let w = Double(weights[start + k])
                     for p in 0..<per { total[p] += w * Double(gradient.storage[k * per + p]) }
@@ -111,9 +114,7 @@ public struct IntegratedGradients: CAMMethod, CAMOwnPass {
         }
         let attribution = try attributions(engine.network, input: input, targets: targets,
                                            cancellation: request.cancellation, progress: request.progress)
-        var summed = PixelGradients.reduceChannels(attribution, by: .sum)
-        summed.withUnsafeMutableBufferPointer { m in for i in 0..<m.count { m[i] = abs(m[i]) } }
-        return (CAMMath.scaleCAM(summed), targets)
+        return (CAMMath.scaleCAM(PixelGradients.absolute(PixelGradients.reduceChannels(attribution, by: .sum))), targets)
     }
 }
 
@@ -122,15 +123,25 @@ enum PixelGradients {
     /// How a `[B, C, H, W]` attribution becomes one map per image.
     enum Reduction { case maximum, sum }
 
-    /// `∂S/∂x` `[B, C, H, W]` for each image's target.
-    static func inputGradient(_ network: CAMNetwork, input: Tensor, targets: [CAMTarget]) throws -> Tensor {
-        let forward = try network.forward(input, recording: [], retainForBackward: true, cancellation: nil)
-        let backward = try network.backward(CAMEngine.logitsGradient(targets, logits: forward.logits), gradientsAt: [],
+    /// `∂S/∂x` `[B, C, H, W]` for each image's target, `targets` resolving them from the logits
+    /// of the same (retaining) forward pass.
+    static func inputGradient(_ network: CAMNetwork, input: Tensor, cancellation: CancellationFlag? = nil,
+                              targets: (Tensor) throws -> [CAMTarget]) throws -> (gradient: Tensor, targets: [CAMTarget]) {
+        let forward = try network.forward(input, recording: [], retainForBackward: true, cancellation: cancellation)
+        let resolved = try targets(forward.logits)
+        let backward = try network.backward(CAMEngine.logitsGradient(resolved, logits: forward.logits), gradientsAt: [],
                                             inputGradient: true, reluMode: .standard)
         guard let gradient = backward.input, gradient.shape == input.shape else {
             throw RuntimeError("a pixel attribution needs the gradient with respect to the input, but the network returned none")
         }
-        return gradient
+        return (gradient, resolved)
+    }
+
+    /// Every value made non-negative.
+    static func absolute(_ tensor: Tensor) -> Tensor {
+        var out = tensor
+        out.withUnsafeMutableBufferPointer { x in for i in 0..<x.count { x[i] = abs(x[i]) } }
+        return out
     }
 
     /// The channels of each image reduced to one plane `[B, H, W]`.
