@@ -27,6 +27,11 @@ public struct InputAccumulator: Sendable {
     private var unsettled = 0
     /// The brackets open at the end of the waiting lines, when known from a clean lex.
     private var openBrackets: [Character] = []
+    /// The indentation levels open at `unsettled`: an indentation is checked against the
+    /// blocks of earlier fragments, as it is when the whole text is lexed.
+    private var settledIndents: [Int] = [0]
+    /// The indentation levels at the end of the fragment that opened `openBrackets`.
+    private var bracketIndents: [Int] = [0]
     /// Whether a lexical error was met: what the waiting text is no longer changes.
     private var frozen = false
 
@@ -81,6 +86,8 @@ public struct InputAccumulator: Sendable {
         settledOpensBlock = false
         unsettled = 0
         openBrackets = []
+        settledIndents = [0]
+        bracketIndents = [0]
         frozen = false
     }
 
@@ -104,33 +111,35 @@ public struct InputAccumulator: Sendable {
             let lexed = Lexer.tokenize(continuing: last, insideBrackets: openBrackets, file: "<input>")
             if !lexed.stoppedEarly {
                 openBrackets = lexed.unclosedBrackets
-                if openBrackets.isEmpty { settle(lexed.tokens) } else { state = .openBracketOrString }
+                if openBrackets.isEmpty { settle(lexed.tokens, indents: bracketIndents) } else { state = .openBracketOrString }
                 return
             }
         }
         let fragment = lines[unsettled...].joined(separator: "\n")
-        let lexed = Lexer.tokenize(fragment, file: "<input>")
+        let lexed = Lexer.tokenize(fragment, file: "<input>", indents: settledIndents)
         if lexed.stoppedEarly && !lexed.endsInsideString {
             frozen = true
             openBrackets = []
             if lexed.openBrackets > 0 {
                 state = .openBracketOrString
             } else {
-                settle(lexed.tokens)
+                settle(lexed.tokens, indents: lexed.indentsAtEnd)
             }
             return
         }
         if lexed.endsInsideString || lexed.openBrackets > 0 {
             state = .openBracketOrString
             openBrackets = lexed.endsInsideString ? [] : lexed.unclosedBrackets
+            bracketIndents = lexed.indentsAtEnd
             return
         }
         openBrackets = []
-        settle(lexed.tokens)
+        settle(lexed.tokens, indents: lexed.indentsAtEnd)
     }
 
     /// Marks every waiting line as lexed, `tokens` being those of the lines since `unsettled`.
-    private mutating func settle(_ tokens: [Token]) {
+    private mutating func settle(_ tokens: [Token], indents: [Int]) {
+        settledIndents = indents
         if !settledOpensBlock && Session.inputState(ofTokens: tokens) == .openBlock {
             settledOpensBlock = true
         }
@@ -146,6 +155,8 @@ public struct InputAccumulator: Sendable {
         settledOpensBlock = false
         unsettled = 0
         openBrackets = []
+        settledIndents = [0]
+        bracketIndents = [0]
         frozen = false
         update()
         return state == .complete ? [take()] : []

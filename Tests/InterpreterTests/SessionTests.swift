@@ -168,11 +168,19 @@ final class SessionTests: XCTestCase {
                       "xs = [", "[1, 2],", "]", "def g(a):", "    return a", "f(1,", "  2]", "  )",
                       "s = \"open", "t = (1,", "\"x\" + 'y'", ")", "    indented", "if y: print 1",
                       "q = 0x1g", "r = [0x", "]", "while x:", "", "    x = x - 1"]
+        // Sequences that once disagreed: an indentation that matches no enclosing block of an
+        // earlier fragment (`  2,` under `    indented`) is an error of the whole text, so the
+        // accumulator must carry the open indentation levels from one fragment to the next.
+        let found = [["for i in range(3):", "while x:", "    indented", "  2,", "    indented", "# note",
+                      "    w = 'a\\", ")"],
+                     ["if x:", "    y = [1,", "  2,", "      3]", "  2,", "print 2"]]
         // Seeded, so that a failure reproduces and CI does not pass or fail by chance.
         var generator = SplitMix64(seed: 17)
-        for trial in 0..<300 {
+        for trial in 0..<(300 + found.count) {
             let count = trial < 5 ? pieces.count : Int.random(in: 1...25, using: &generator)
-            let lines = trial < 5 ? pieces : (0..<count).map { _ in pieces.randomElement(using: &generator) ?? "" }
+            let lines = trial < 5 ? pieces
+                : trial >= 300 ? found[trial - 300]
+                : (0..<count).map { _ in pieces.randomElement(using: &generator) ?? "" }
             for blankEndsBlock in [false, true] {
                 var fast = InputAccumulator()
                 var reference = WholeTextAccumulator()

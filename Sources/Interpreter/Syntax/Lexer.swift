@@ -15,6 +15,9 @@ public struct LexResult: Sendable {
     /// Whether lexing stopped at an error before the end of the input (an unclosed bracket at
     /// the end is not such an error).
     var stoppedEarly = false
+    /// The indentation levels open at the end of the input, before the closing dedents; the
+    /// REPL carries them to the next fragment it lexes (see `InputAccumulator`).
+    var indentsAtEnd: [Int] = [0]
 }
 
 /// Turns CAMScript source into tokens, with Python-style INDENT/DEDENT tokens and implicit
@@ -45,6 +48,15 @@ public struct Lexer {
         return lexer.run()
     }
 
+    /// Tokenises `source` as the lines that follow complete lines whose indentation left the
+    /// levels `indents` open, so that an indentation matching none of them is the same error
+    /// it is when the whole text is lexed.
+    static func tokenize(_ source: String, file: String, indents: [Int]) -> LexResult {
+        var lexer = Lexer(source: source, file: file)
+        lexer.indents = indents.isEmpty ? [0] : indents
+        return lexer.run()
+    }
+
     /// Tokenises `source` as the continuation of text that left `brackets` open (outermost
     /// first), so the REPL can lex each line of a long bracketed expression once instead of
     /// re-lexing it from its first line (see `InputAccumulator`).
@@ -72,6 +84,7 @@ public struct Lexer {
                                message: "unclosed `\(open.0)`: expected a matching `\(closer)` before the end of the input",
                                range: open.1)
         }
+        let indentsAtEnd = indents
         if error == nil {
             if let last = tokens.last, last.kind != .newline, last.kind != .dedent {
                 append(.newline, at: here(length: 0), spaceBefore: false)
@@ -86,6 +99,7 @@ public struct Lexer {
                                openBrackets: brackets.count)
         result.unclosedBrackets = brackets.map(\.0)
         result.stoppedEarly = stoppedEarly
+        result.indentsAtEnd = indentsAtEnd
         return result
     }
 
