@@ -143,8 +143,11 @@ final class CAMRealActivationTests: XCTestCase {
 final class CAMMethodNameTests: XCTestCase {
     func testEveryNameMakesItsMethodAndTyposAreExplained() throws {
         let expected = ["GradCAM", "GradCAMPlusPlus", "XGradCAM", "HiResCAM", "GradCAMElementWise", "LayerCAM", "EigenCAM",
-                        "EigenGradCAM", "ScoreCAM", "AblationCAM", "FullGrad", "FEM", "RandomCAM", "Saliency", "IntegratedGradients"]
+                        "EigenGradCAM", "ScoreCAM", "AblationCAM", "FullGrad", "FEM", "RandomCAM", "KPCA_CAM", "FinerCAM",
+                        "SegEigenCAM", "RefineCAM", "Saliency", "IntegratedGradients"]
         XCTAssertEqual(try CAMMethods.names.map { try CAMMethods.make(named: $0).name }, expected)
+        XCTAssertEqual(try CAMMethods.make(named: "KPCA_CAM").name, "KPCA_CAM")
+        XCTAssertEqual(try CAMMethods.make(named: "Seg-Eigen-CAM").name, "SegEigenCAM")
         XCTAssertEqual(try CAMMethods.make(named: "GradCAM++").name, "GradCAMPlusPlus")
         XCTAssertEqual(try CAMMethods.make(named: "gradcampp").name, "GradCAMPlusPlus")
         XCTAssertEqual(try CAMMethods.make(named: "GradCAMElementWise").name, "GradCAMElementWise")

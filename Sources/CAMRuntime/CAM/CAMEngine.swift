@@ -21,11 +21,11 @@ public struct CAMResult: CustomStringConvertible {
     /// The class name of each image's target.
     public var labels: [String]
     /// The channel weights `[B, C]` of each target layer, for the methods that weight channels
-    /// (GradCAM, GradCAM++, XGradCAM, ScoreCAM, AblationCAM, FEM, RandomCAM); empty for the
+    /// (GradCAM, GradCAM++, XGradCAM, ScoreCAM, AblationCAM, FEM, RandomCAM, FinerCAM, RefineCAM); empty for the
     /// others, and with augmentation smoothing (six passes, six sets of weights).
     public var channelWeights: [String: Tensor] = [:]
 
-    /// Whether the method's map depends on the target (false for EigenCAM, FEM, RandomCAM): the
+    /// Whether the method's map depends on the target (false for EigenCAM, KPCA-CAM, FEM, RandomCAM): the
     /// echo then says no class is explained instead of naming one.
     public var usesTarget = true
 
@@ -42,6 +42,9 @@ public struct CAMResult: CustomStringConvertible {
         let at = !layers.isEmpty ? layers.joined(separator: " + ") : method == FullGrad.info.className ? "all bias layers" : "the input"
         let what = zip(targets, labels).map { target, label -> String in
             if case .softmax = target { return "\(target.classIndex) \"\(label)\" (softmax)" }
+            if case .finer(_, let others, _) = target {
+                return "\(target.classIndex) \"\(label)\" (vs \(others.map(String.init).joined(separator: ", ")))"
+            }
             return "\(target.classIndex) \"\(label)\""
         }.joined(separator: ", ")
         let lo = map.min, hi = map.max
@@ -228,7 +231,7 @@ public struct CAMEngine {
                                   cancellation: request.cancellation)
             : try network.forward(input, recording: request.layers, retainForBackward: false,
                                   cancellation: request.cancellation)
-        let targets = try resolveTargets(request, logits: forward.logits)
+        let targets = try method.explainedTargets(resolveTargets(request, logits: forward.logits), logits: forward.logits)
         if let announce = request.work,
            let work = method.plannedWork(activations: request.layers.compactMap { forward.activations[$0] },
                                          images: input.shape[0], repetitions: request.repetitions) {
@@ -254,7 +257,7 @@ public struct CAMEngine {
             maps.append(map)
             weights[layer] = layerWeights
         }
-        return (CAMMath.fuse(maps, width: input.shape[3], height: input.shape[2]), targets, weights)
+        return (method.fuse(maps, width: input.shape[3], height: input.shape[2]), targets, weights)
     }
 
     /// `forward_augmentation_smoothing`: (flip, factor) in (F,0.9) (F,1) (F,1.1) (T,0.9) (T,1)

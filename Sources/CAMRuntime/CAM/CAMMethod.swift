@@ -190,6 +190,13 @@ public protocol CAMMethod {
     /// after the first forward pass and announced before the long part starts; nil for a
     /// method whose work is one pass.
     func plannedWork(activations: [Tensor], images: Int, repetitions: Int) -> CAMWork?
+    /// The scalars the method explains, from the requested targets resolved on `logits`
+    /// (`[B, classes]`): those targets for every method but FinerCAM, which compares each with
+    /// the classes the model finds most similar.
+    func explainedTargets(_ targets: [CAMTarget], logits: Tensor) throws -> [CAMTarget]
+    /// The map of the input from the per-layer maps `[B, h_l, w_l]`: pytorch-grad-cam's mean of
+    /// the scaled maps (`CAMMath.fuse`) for every method but RefineCAM, which multiplies them.
+    func fuse(_ layerMaps: [Tensor], width: Int, height: Int) -> Tensor
 }
 
 extension CAMMethod {
@@ -212,6 +219,14 @@ extension CAMMethod {
 
     /// One pass: nothing to announce.
     public func plannedWork(activations: [Tensor], images: Int, repetitions: Int) -> CAMWork? { nil }
+
+    /// The requested targets.
+    public func explainedTargets(_ targets: [CAMTarget], logits: Tensor) throws -> [CAMTarget] { targets }
+
+    /// pytorch-grad-cam's `aggregate_multi_layers`.
+    public func fuse(_ layerMaps: [Tensor], width: Int, height: Int) -> Tensor {
+        CAMMath.fuse(layerMaps, width: width, height: height)
+    }
 }
 
 /// A method whose map is not made from the target layers one by one (FullGrad: the input and

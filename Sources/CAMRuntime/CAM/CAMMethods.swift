@@ -17,6 +17,10 @@ public enum CAMMethods {
         FullGrad.info,
         FEM.info,
         RandomCAM.info,
+        KPCACAM.info,
+        FinerCAM.info,
+        SegEigenCAM.info,
+        RefineCAM.info,
         Saliency.info,
         IntegratedGradients.info,
     ]

@@ -1,3 +1,4 @@
+import Foundation
 import COpenBLAS
 
 /// The first principal component projection of pytorch-grad-cam's `get_2d_projection`, used by
@@ -81,27 +82,7 @@ public enum Projection {
             cblas_dsyrk(CblasColMajor, CblasUpper, wide ? CblasNoTrans : CblasTrans, Int32(k), Int32(wide ? n : m),
                         1, x.baseAddress, Int32(m), 0, &gram, Int32(k))
         }
-        var jobz = Int8(UInt8(ascii: "V")), range = Int8(UInt8(ascii: "I")), uplo = Int8(UInt8(ascii: "U"))
-        var order = Int32(k), lda = Int32(k), il = Int32(k), iu = Int32(k), ldz = Int32(k)
-        var vl: Double = 0, vu: Double = 0, abstol: Double = 0
-        var found: Int32 = 0, info: Int32 = 0
-        var w = [Double](repeating: 0, count: k)
-        var z = [Double](repeating: 0, count: k)
-        var support = [Int32](repeating: 0, count: 2)
-        var workQuery = [Double](repeating: 0, count: 1)
-        var iworkQuery = [Int32](repeating: 0, count: 1)
-        var lwork: Int32 = -1, liwork: Int32 = -1
-        dsyevr_(&jobz, &range, &uplo, &order, &gram, &lda, &vl, &vu, &il, &iu, &abstol, &found, &w, &z, &ldz,
-                &support, &workQuery, &lwork, &iworkQuery, &liwork, &info, 1, 1, 1)
-        lwork = Int32(workQuery[0])
-        liwork = iworkQuery[0]
-        var work = [Double](repeating: 0, count: Swift.max(Int(lwork), 1))
-        var iwork = [Int32](repeating: 0, count: Swift.max(Int(liwork), 1))
-        dsyevr_(&jobz, &range, &uplo, &order, &gram, &lda, &vl, &vu, &il, &iu, &abstol, &found, &w, &z, &ldz,
-                &support, &work, &lwork, &iwork, &liwork, &info, 1, 1, 1)
-        guard info == 0, found == 1 else {
-            throw RuntimeError("the principal component computation did not converge (dsyevr info \(info))")
-        }
+        let (_, z) = try topEigenpair(&gram, order: k)
         var v: [Double]
         if wide {
             // v ∝ Mᵀ u, normalised.
@@ -121,5 +102,87 @@ public enum Projection {
             for p in 0..<m { projection[p] += a[base + p] * vc }
         }
         return projection
+    }
+
+    /// The largest (algebraic) eigenvalue of the symmetric `k × k` matrix whose upper triangle
+    /// `matrix` holds (column-major; overwritten), and its unit eigenvector, with LAPACK's
+    /// `dsyevr` (sign as LAPACK returns it).
+    static func topEigenpair(_ matrix: inout [Double], order k: Int) throws -> (value: Double, vector: [Double]) {
+        var jobz = Int8(UInt8(ascii: "V")), range = Int8(UInt8(ascii: "I")), uplo = Int8(UInt8(ascii: "U"))
+        var order = Int32(k), lda = Int32(k), il = Int32(k), iu = Int32(k), ldz = Int32(k)
+        var vl: Double = 0, vu: Double = 0, abstol: Double = 0
+        var found: Int32 = 0, info: Int32 = 0
+        var w = [Double](repeating: 0, count: k)
+        var z = [Double](repeating: 0, count: k)
+        var support = [Int32](repeating: 0, count: 2)
+        var workQuery = [Double](repeating: 0, count: 1)
+        var iworkQuery = [Int32](repeating: 0, count: 1)
+        var lwork: Int32 = -1, liwork: Int32 = -1
+        dsyevr_(&jobz, &range, &uplo, &order, &matrix, &lda, &vl, &vu, &il, &iu, &abstol, &found, &w, &z, &ldz,
+                &support, &workQuery, &lwork, &iworkQuery, &liwork, &info, 1, 1, 1)
+        lwork = Int32(workQuery[0])
+        liwork = iworkQuery[0]
+        var work = [Double](repeating: 0, count: Swift.max(Int(lwork), 1))
+        var iwork = [Int32](repeating: 0, count: Swift.max(Int(liwork), 1))
+        dsyevr_(&jobz, &range, &uplo, &order, &matrix, &lda, &vl, &vu, &il, &iu, &abstol, &found, &w, &z, &ldz,
+                &support, &work, &lwork, &iwork, &liwork, &info, 1, 1, 1)
+        guard info == 0, found == 1 else {
+            throw RuntimeError("the principal component computation did not converge (dsyevr info \(info))")
+        }
+        return (w[0], z)
+    }
+
+    /// pytorch-grad-cam's `get_2d_projection_kernel`: per image, the centred `(h·w) × C`
+    /// activations through scikit-learn's `KernelPCA(n_components=1, kernel="sigmoid")`, i.e.
+    /// the top eigenvector of the centred kernel matrix `K_pq = tanh(⟨a_p, a_q⟩ / C + 1)`,
+    /// scaled by the square root of its eigenvalue.
+    ///
+    /// Sign as scikit-learn's `svd_flip`: the eigenvector's entry of largest magnitude is
+    /// positive, so the map does not depend on the LAPACK build. A top eigenvalue ≤ 0 (the
+    /// sigmoid kernel is not positive semi-definite) gives a zero map, as scikit-learn's clipping
+    /// of non-positive eigenvalues does.
+    public static func kernelFirstComponent(_ x: Tensor) throws -> Tensor {
+        precondition(x.rank == 4, "projection needs [B, C, h, w], got \(x.shape)")
+        let (b, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let m = h * w, plane = c * m
+        var out = [Float](repeating: 0, count: b * m)
+        guard m > 0, c > 0 else { return Tensor(shape: [b, h, w], storage: out) }
+        for image in 0..<b {
+            var a = [Float](x.storage[(image * plane)..<((image + 1) * plane)])
+            for i in a.indices where a[i].isNaN { a[i] = 0 }
+            for ch in 0..<c {
+                var sum: Double = 0
+                for p in 0..<m { sum += Double(a[ch * m + p]) }
+                let mean = Float(sum / Double(m))
+                for p in 0..<m { a[ch * m + p] -= mean }
+            }
+            let centred = a.map { Double($0) }
+            // The Gram matrix of the pixels: column-major (h·w) × C is the row-major [C, h·w] block.
+            var kernel = [Double](repeating: 0, count: m * m)
+            centred.withUnsafeBufferPointer { p in
+                cblas_dsyrk(CblasColMajor, CblasUpper, CblasNoTrans, Int32(m), Int32(c),
+                            1, p.baseAddress, Int32(m), 0, &kernel, Int32(m))
+            }
+            let gamma = 1 / Double(c)
+            for q in 0..<m {
+                for p in 0...q {
+                    let k = Foundation.tanh(gamma * kernel[q * m + p] + 1)
+                    kernel[q * m + p] = k
+                    kernel[p * m + q] = k
+                }
+            }
+            var rowMeans = [Double](repeating: 0, count: m)
+            for q in 0..<m { for p in 0..<m { rowMeans[p] += kernel[q * m + p] } }
+            rowMeans = rowMeans.map { $0 / Double(m) }
+            let total = rowMeans.reduce(0, +) / Double(m)
+            for q in 0..<m { for p in 0..<m { kernel[q * m + p] += total - rowMeans[p] - rowMeans[q] } }
+            let (value, vector) = try topEigenpair(&kernel, order: m)
+            guard value > 0 else { continue }
+            var largest = 0  // numpy's argmax: the first on ties
+            for p in 1..<m where abs(vector[p]) > abs(vector[largest]) { largest = p }
+            let scale = (vector[largest] < 0 ? -1 : 1) * value.squareRoot()
+            for p in 0..<m { out[image * m + p] = Float(vector[p] * scale) }
+        }
+        return Tensor(shape: [b, h, w], storage: out)
     }
 }

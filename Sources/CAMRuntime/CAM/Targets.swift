@@ -9,6 +9,10 @@ public enum CAMTarget: Sendable, Equatable, CustomStringConvertible {
     /// `BinaryClassifierOutputTarget(c)` of a single-logit head: the logit for class 1, minus
     /// the logit for class 0 (the evidence for that class).
     case binary(Int)
+    /// FinerCAM's `FinerWeightedTarget(main, comparisons, alpha)`: the logit of `main` minus
+    /// `alpha` times each comparison class's logit, averaged with the comparison classes'
+    /// softmax probabilities as weights — the evidence that tells `main` from its look-alikes.
+    case finer(main: Int, comparisons: [Int], alpha: Float)
 
     /// The raw-score target of class `c` for a head of `outputs` logits: its logit
     /// (`ClassifierOutputTarget`), or for a single-logit binary head the signed logit
@@ -20,7 +24,7 @@ public enum CAMTarget: Sendable, Equatable, CustomStringConvertible {
     /// The class this target is about.
     public var classIndex: Int {
         switch self {
-        case .logit(let c), .softmax(let c), .binary(let c): return c
+        case .logit(let c), .softmax(let c), .binary(let c), .finer(let c, _, _): return c
         }
     }
 
@@ -30,6 +34,7 @@ public enum CAMTarget: Sendable, Equatable, CustomStringConvertible {
         case .logit(let c): return "logit \(c)"
         case .softmax(let c): return "softmax \(c)"
         case .binary(let c): return "binary \(c)"
+        case .finer(let c, let others, _): return "finer \(c) vs \(others.map(String.init).joined(separator: ", "))"
         }
     }
 
@@ -39,6 +44,14 @@ public enum CAMTarget: Sendable, Equatable, CustomStringConvertible {
         case .logit(let c): return logits[logits.startIndex + c]
         case .softmax(let c): return Self.probabilities(logits)[c]
         case .binary(let c): return c == 1 ? logits[logits.startIndex] : -logits[logits.startIndex]
+        case .finer(let main, let others, let alpha):
+            let p = Self.probabilities(logits), x = Array(logits)
+            var numerator: Float = 0, denominator: Float = 0
+            for j in others {
+                numerator += p[j] * (x[main] - alpha * x[j])
+                denominator += p[j]
+            }
+            return numerator / (denominator + 1e-9)
         }
     }
 
@@ -53,6 +66,25 @@ public enum CAMTarget: Sendable, Equatable, CustomStringConvertible {
             for j in 0..<p.count { g[j] = p[c] * ((j == c ? 1 : 0) - p[j]) }
         case .binary(let c):
             g[0] = c == 1 ? 1 : -1
+        case .finer(let main, let others, let alpha):
+            // S = N / D with N = Σ_j p_j (x_m − α x_j), D = Σ_j p_j + 1e-9 and
+            // ∂p_j/∂x_k = p_j (δ_jk − p_k); in float64.
+            let p = Self.probabilities(logits).map(Double.init), x = logits.map(Double.init)
+            let a = Double(alpha)
+            var n: Double = 0, d: Double = 1e-9
+            for j in others { n += p[j] * (x[main] - a * x[j]); d += p[j] }
+            var dn = [Double](repeating: 0, count: g.count), dd = [Double](repeating: 0, count: g.count)
+            for j in others {
+                let diff = x[main] - a * x[j]
+                for k in 0..<g.count {
+                    let dp = p[j] * ((j == k ? 1 : 0) - p[k])
+                    dn[k] += dp * diff
+                    dd[k] += dp
+                }
+                dn[main] += p[j]
+                dn[j] -= p[j] * a
+            }
+            for k in 0..<g.count { g[k] = Float((dn[k] * d - n * dd[k]) / (d * d)) }
         }
         return g
     }

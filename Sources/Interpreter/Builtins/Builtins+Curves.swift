@@ -164,6 +164,7 @@ private func runCurve(_ kind: CurveKind, _ args: BoundArguments, _ context: Call
         case .softmax(let k): return "softmax of class \(k)\(label)"
         case .logit(let k): return "logit of class \(k)\(label)"
         case .binary(let k): return "signed logit of class \(k)\(label)"
+        case .finer(let k, let others, _): return "logit of class \(k)\(label) against classes \(others.map(String.init).joined(separator: ", "))"
         }
     }
     return .object(CurveObject(kind: kind, definition: definition, baseline: baseline, steps: steps, method: cam.result.method,
