@@ -21,8 +21,8 @@ public struct CAMResult: CustomStringConvertible {
     /// The class name of each image's target.
     public var labels: [String]
     /// The channel weights `[B, C]` of each target layer, for the methods that weight channels
-    /// (GradCAM, GradCAM++, XGradCAM, ScoreCAM, AblationCAM, FEM, RandomCAM, FinerCAM, RefineCAM); empty for the
-    /// others, and with augmentation smoothing (six passes, six sets of weights).
+    /// (those whose declaration says `weightsChannels`); empty for the others, and with
+    /// augmentation smoothing (six passes, six sets of weights).
     public var channelWeights: [String: Tensor] = [:]
 
     /// Whether the method's map depends on the target (false for EigenCAM, KPCA-CAM, FEM, RandomCAM): the
@@ -147,7 +147,7 @@ public struct CAMEngine {
         } else if let layers, !layers.isEmpty {
             resolved = try layers.map { try network.resolveLayer($0) }
         } else {
-            resolved = [network.defaultTargetLayer]
+            resolved = [method.defaultLayer(in: network) ?? network.defaultTargetLayer]
         }
         let request = Request(method: method, layers: resolved, targets: targets, score: score,
                               eigenSmooth: eigenSmooth, progress: progress, cancellation: cancellation,

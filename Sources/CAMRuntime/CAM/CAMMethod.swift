@@ -197,6 +197,9 @@ public protocol CAMMethod {
     /// The map of the input from the per-layer maps `[B, h_l, w_l]`: pytorch-grad-cam's mean of
     /// the scaled maps (`CAMMath.fuse`) for every method but RefineCAM, which multiplies them.
     func fuse(_ layerMaps: [Tensor], width: Int, height: Int) -> Tensor
+    /// The layer used when the user names none: the network's default for every method but
+    /// the original CAM, which needs the layer its classifier pools.
+    func defaultLayer(in network: CAMNetwork) -> String?
 }
 
 extension CAMMethod {
@@ -222,6 +225,9 @@ extension CAMMethod {
 
     /// The requested targets.
     public func explainedTargets(_ targets: [CAMTarget], logits: Tensor) throws -> [CAMTarget] { targets }
+
+    /// The network's default target layer.
+    public func defaultLayer(in network: CAMNetwork) -> String? { nil }
 
     /// pytorch-grad-cam's `aggregate_multi_layers`.
     public func fuse(_ layerMaps: [Tensor], width: Int, height: Int) -> Tensor {

@@ -21,6 +21,8 @@ public enum CAMMethods {
         FinerCAM.info,
         SegEigenCAM.info,
         RefineCAM.info,
+        OriginalCAM.info,
+        ISCAM.info,
         Saliency.info,
         IntegratedGradients.info,
     ]

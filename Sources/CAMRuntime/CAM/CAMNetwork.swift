@@ -36,9 +36,26 @@ public protocol CAMNetwork: AnyObject {
     /// Every module with a bias in FullGrad's sense (Conv2d with bias, BatchNorm2d), with its
     /// effective bias vector, in forward order.
     var biasLayers: [(path: String, bias: Tensor)] { get }
+
+    /// The final linear layer over pooled features, for the original CAM; nil when the logits
+    /// come from something else.
+    var linearClassifier: LinearClassifier? { get }
+}
+
+/// A classifier's last layer as the original CAM reads it.
+public struct LinearClassifier {
+    /// Its module path, e.g. `"fc"`.
+    public var path: String
+    /// Its weight, `[classes, C]`.
+    public var weight: Tensor
+    /// The layer whose output the global pooling averages (`"layer4"`, `"_bn1"`), when found.
+    public var featureLayer: String?
 }
 
 extension CAMNetwork {
+    /// Networks that say nothing of their head have none the original CAM can read.
+    public var linearClassifier: LinearClassifier? { nil }
+
     /// Networks without a cheaper partial retention retain everything.
     public func forward(_ input: Tensor, recording: [String], retainingFor gradientLayers: [String],
                         cancellation: CancellationFlag?) throws -> ForwardResult {

@@ -599,6 +599,33 @@ public final class Network {
         }
     }
 
+    /// The classifier the logits come from, when they are one linear layer (`nn.Linear`, an
+    /// ONNX `Gemm`) after a global average pooling: its path, its weight `[classes, C]` and the
+    /// layer whose output is pooled (the latest module output before the pooling, through
+    /// element-wise activations such as EfficientNet's ReLU6 after `_bn1`).
+    public var linearClassifier: LinearClassifier? {
+        guard let head = graph.producer[graph.output].map({ graph.nodes[$0] }), let linear = head.op as? Linear,
+              let features = head.inputs.first else { return nil }
+        var value = features
+        var pooled = false
+        for _ in 0..<16 {
+            if pooled {
+                let paths = modulesByPath.filter { $0.value.output == value }.map(\.key)
+                if let path = paths.contains(defaultTargetLayer) ? defaultTargetLayer
+                    : paths.min(by: { ($0.count, $0) < ($1.count, $1) }) {
+                    return LinearClassifier(path: head.name, weight: linear.weight, featureLayer: path)
+                }
+            }
+            guard let producer = graph.producer[value] else { break }
+            let node = graph.nodes[producer]
+            let inputs = node.inputs.filter { graph.constants[$0] == nil }
+            guard inputs.count == 1, let next = inputs.first else { break }
+            if node.op is GlobalAveragePool { pooled = true }
+            value = next
+        }
+        return LinearClassifier(path: head.name, weight: linear.weight, featureLayer: nil)
+    }
+
     /// The node named `name` (a layer's module path), for tests that reach into operators.
     func node(named name: String) -> Graph.Node? {
         graph.nodes.first { $0.name == name }

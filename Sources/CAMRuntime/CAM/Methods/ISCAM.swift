@@ -1,0 +1,97 @@
+/// IS-CAM (Naidu et al., 2020; TorchCAM's `ISCAM`): Score-CAM whose channel scores are
+/// integrated along a path of growing masks — for sample i the input is masked with the
+/// channel's normalised, upsampled activation and scaled by `Σ_{j≤i} j/N`; the weights are the
+/// softmax of the mean gain over the unmasked input's score. No backward.
+public struct ISCAM: ChannelWeightedCAMMethod {
+    /// Masked inputs per forward pass (TorchCAM's default 32).
+    public static let batchSizeOption = CAMOption("batch_size", range: 1...Int.max, default: 32,
+                                                  doc: "Masked inputs per forward pass (TorchCAM's default 32).")
+    /// Points of the integration path (TorchCAM's `num_samples`, 10).
+    public static let samplesOption = CAMOption("samples", range: 1...1000, default: 10,
+                                                doc: "Points of the integration path (TorchCAM's num_samples, 10).")
+
+    /// IS-CAM's declaration.
+    public static let info = CAMMethodInfo(
+        name: "iscam", className: "ISCAM",
+        summary: "IS-CAM: Score-CAM with each channel's score integrated over growing masks (no gradients; slow: channels × samples passes).",
+        formula: "M_c = upsample(normalise(A_c)); w = softmax_c((1/N) Σ_i [S(k_i·M_c ⊙ x) − S(x)]), k_i = Σ_{j≤i} j/N; map = ReLU(Σ_c w_c A_c)",
+        paper: "Naidu, Ghosh, Maurya, Kundu and Prasad, IS-CAM: Integrated Score-CAM for axiomatic-based explanations, arXiv:2010.03023, 2020; TorchCAM's ISCAM",
+        needsGradients: false, weightsChannels: true, options: [batchSizeOption, samplesOption], cost: .perChannel) { options in
+            ISCAM(batchSize: options.value(of: batchSizeOption), samples: options.value(of: samplesOption))
+        }
+
+    /// Masked inputs per forward pass.
+    public var batchSize: Int
+    /// Points of the integration path.
+    public var samples: Int
+
+    /// Creates the method.
+    public init(batchSize: Int = 32, samples: Int = 10) {
+        self.batchSize = Swift.max(1, batchSize)
+        self.samples = Swift.max(1, samples)
+    }
+
+    /// One forward pass per channel, sample and image, `batchSize` at a time.
+    public func plannedWork(activations: [Tensor], images: Int, repetitions: Int) -> CAMWork? {
+        CAMWork.perChannel(method: name, batchSize: batchSize, activations: activations, images: images,
+                           repetitions: repetitions * samples)
+    }
+
+    /// `softmax_c(mean_i S(k_i · x ⊙ M_c) − S(x))`.
+    public func channelWeights(_ layer: LayerCapture, context: CAMContext) throws -> Tensor {
+        let a = layer.activations
+        let (b, c, hw) = CAMMath.dims(a)
+        let (h, w) = (a.shape[2], a.shape[3])
+        let input = context.input
+        let (channels, height, width) = (input.shape[1], input.shape[2], input.shape[3])
+        let plane = height * width
+        let batches = (c + batchSize - 1) / batchSize
+        let total = b * samples * batches
+        var done = 0
+        var weights = [Float](repeating: 0, count: b * c)
+        for image in 0..<b {
+            let picture = input.storage[(image * channels * plane)..<((image + 1) * channels * plane)]
+            let unmasked = context.scores(context.logits, image: image)[image]
+            // TorchCAM's normalisation per channel, (a − min) / (max − min + 1e-8), then the
+            // bilinear upsampling (align_corners=False) to the input.
+            var normalised = [Float](a.storage[(image * c * hw)..<((image + 1) * c * hw)])
+            for ch in 0..<c {
+                let range = (ch * hw)..<((ch + 1) * hw)
+                let lo = normalised[range].min() ?? 0
+                for i in range { normalised[i] -= lo }
+                let d = (normalised[range].max() ?? 0) + 1e-8
+                for i in range { normalised[i] /= d }
+            }
+            let masks = CAMInterpolation.resizeLinear(Tensor(shape: [c, h, w], storage: normalised),
+                                                      toWidth: width, height: height)
+            var gains = [Float](repeating: 0, count: c)
+            var coefficient: Float = 0
+            for sample in 0..<samples {
+                coefficient += Float(sample + 1) / Float(samples)
+                for start in stride(from: 0, to: c, by: batchSize) {
+                    try context.cancellation?.check()
+                    let n = Swift.min(batchSize, c - start)
+                    var masked = [Float](repeating: 0, count: n * channels * plane)
+                    for i in 0..<n {
+                        let m = (start + i) * plane
+                        for ch in 0..<channels {
+                            let src = picture.startIndex + ch * plane, dst = (i * channels + ch) * plane
+                            for p in 0..<plane { masked[dst + p] = coefficient * (masks.storage[m + p] * picture[src + p]) }
+                        }
+                    }
+                    let logits = try context.network.forward(Tensor(shape: [n, channels, height, width], storage: masked),
+                                                             recording: [], retainForBackward: false,
+                                                             cancellation: context.cancellation).logits
+                    for (i, score) in context.scores(logits, image: image).enumerated() {
+                        gains[start + i] += score - unmasked
+                    }
+                    done += 1
+                    context.progress?(done, total)
+                }
+            }
+            let p = CAMTarget.probabilities(gains.map { $0 / Float(samples) }[...])
+            for ch in 0..<c { weights[image * c + ch] = p[ch] }
+        }
+        return Tensor(shape: [b, c], storage: weights)
+    }
+}
