@@ -194,7 +194,7 @@ func makeCAMMethod(_ name: String, seed: UInt32) throws -> CAMMethod {
     guard let info = CAMMethods.all.first(where: { $0.className == name }) else {
         throw RuntimeError("no registered CAM method has the class name \(name)")
     }
-    return info.make(CAMOptionValues(["seed": Int(seed)]))
+    return info.make(CAMOptionValues(["seed": Double(seed)]))
 }
 
 /// Runs one fixture case through `CAMEngine`; returns the map and the reference to compare with.

@@ -59,46 +59,63 @@ public struct CAMContext {
 }
 
 /// An option a CAM method takes besides the common ones (`layer=`, `target=`, …), e.g.
-/// ScoreCAM's `batch_size` or RandomCAM's `seed`: the builtins, `help` and the range check of
-/// the value all come from it.
+/// ScoreCAM's `batch_size`, RandomCAM's `seed` or SmoothGrad's `noise`: the builtins, `help` and
+/// the range check of the value all come from it.
 public struct CAMOption: Sendable {
     /// The keyword, e.g. `"batch_size"`.
     public var name: String
-    /// The smallest and largest whole value accepted.
-    public var range: ClosedRange<Int>
+    /// The smallest and largest value accepted.
+    public var range: ClosedRange<Double>
     /// The value when the option is left out.
-    public var defaultValue: Int
+    public var defaultValue: Double
+    /// Whether only whole numbers are accepted.
+    public var isInteger: Bool
     /// One line for `help`.
     public var doc: String
 
     /// Creates an option with whole values.
     public init(_ name: String, range: ClosedRange<Int>, default defaultValue: Int, doc: String) {
         self.name = name
+        self.range = Double(range.lowerBound)...Double(range.upperBound)
+        self.defaultValue = Double(defaultValue)
+        self.isInteger = true
+        self.doc = doc
+    }
+
+    /// Creates an option with real values.
+    public init(_ name: String, realRange range: ClosedRange<Double>, default defaultValue: Double, doc: String) {
+        self.name = name
         self.range = range
         self.defaultValue = defaultValue
+        self.isInteger = false
         self.doc = doc
     }
 
     /// What is wrong with `value`, stating the accepted range; nil when it is accepted.
-    public func problem(with value: Int) -> String? {
+    public func problem(with value: Double) -> String? {
+        if isInteger && value.rounded() != value { return "\(name) must be a whole number, got \(value)" }
         guard !range.contains(value) else { return nil }
-        if range.upperBound == Int.max {
-            return "\(name) must be at least \(range.lowerBound), got \(value)"
+        func shown(_ x: Double) -> String { isInteger && abs(x) < 1e18 ? String(Int(x)) : String(x) }
+        if range.upperBound >= Double(Int.max) {
+            return "\(name) must be at least \(shown(range.lowerBound)), got \(shown(value))"
         }
-        return "\(name) must be between \(range.lowerBound) and \(range.upperBound), got \(value)"
+        return "\(name) must be between \(shown(range.lowerBound)) and \(shown(range.upperBound)), got \(shown(value))"
     }
 }
 
 /// The values of a method's options, by keyword; a missing one takes its default.
 public struct CAMOptionValues: Sendable {
     /// The values given, by keyword.
-    public var given: [String: Int]
+    public var given: [String: Double]
 
     /// Creates the values.
-    public init(_ given: [String: Int] = [:]) { self.given = given }
+    public init(_ given: [String: Double] = [:]) { self.given = given }
+
+    /// The value of a whole-number `option`: given, else its default.
+    public func value(of option: CAMOption) -> Int { Int(realValue(of: option)) }
 
     /// The value of `option`: given, else its default.
-    public func value(of option: CAMOption) -> Int { given[option.name] ?? option.defaultValue }
+    public func realValue(of option: CAMOption) -> Double { given[option.name] ?? option.defaultValue }
 }
 
 /// How much work a method does beyond pytorch-grad-cam's one forward (and backward) pass.

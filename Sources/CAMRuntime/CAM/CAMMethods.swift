@@ -24,6 +24,7 @@ public enum CAMMethods {
         OriginalCAM.info,
         ISCAM.info,
         Saliency.info,
+        SmoothGrad.info,
         IntegratedGradients.info,
     ]
 
@@ -57,7 +58,7 @@ public enum CAMMethods {
 
     /// The method for a user-typed name; `seed` seeds RandomCAM.
     public static func make(named name: String, seed: UInt32) throws -> any CAMMethod {
-        try make(named: name, options: CAMOptionValues(["seed": Int(seed)]))
+        try make(named: name, options: CAMOptionValues(["seed": Double(seed)]))
     }
 
     /// The methods that take an option, by its keyword, in registry order.

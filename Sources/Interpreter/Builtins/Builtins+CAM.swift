@@ -119,7 +119,8 @@ private let maxPassesParameter = Parameter(
 private func camParameters(for info: CAMMethodInfo) -> [Parameter] {
     var parameters = commonCAMParameters()
     for option in info.options {
-        parameters.append(Parameter(option.name, [.integer], default: .number(Double(option.defaultValue)), keywordOnly: true, doc: option.doc))
+        parameters.append(Parameter(option.name, [option.isInteger ? .integer : .number], default: .number(option.defaultValue),
+                                    keywordOnly: true, doc: option.doc))
     }
     if info.cost.isLong { parameters.append(maxPassesParameter) }
     return parameters
@@ -132,9 +133,9 @@ private func camParametersForAnyMethod() -> [Parameter] {
                                 doc: "One of " + CAMMethods.names.joined(separator: ", ") + "."), at: 2)
     for name in camOptionNames() {
         let takers = CAMMethods.methods(taking: name)
-        let doc = takers.first?.options.first { $0.name == name }?.doc ?? ""
-        parameters.append(Parameter(name, [.integer], default: Value.none, keywordOnly: true,
-                                    doc: "For " + takers.map(\.builtin).joined(separator: ", ") + ": " + doc))
+        let option = takers.first?.options.first { $0.name == name }
+        parameters.append(Parameter(name, [option?.isInteger ?? true ? .integer : .number], default: Value.none, keywordOnly: true,
+                                    doc: "For " + takers.map(\.builtin).joined(separator: ", ") + ": " + (option?.doc ?? "")))
     }
     parameters.append(maxPassesParameter)
     return parameters
@@ -176,7 +177,7 @@ private func computeCAM(_ info: CAMMethodInfo, _ args: BoundArguments, _ context
         guard let option = info.options.first(where: { $0.name == name }) else {
             throw RuntimeError("\(callee): \(name)= only applies to \(listed(CAMMethods.methods(taking: name).map(\.builtin))), not \(info.className)")
         }
-        let value = try args.integer(name)
+        let value = option.isInteger ? Double(try args.integer(name)) : try args.number(name)
         if let problem = option.problem(with: value) { throw RuntimeError("\(callee): \(problem)") }
         values.given[name] = value
     }
