@@ -90,5 +90,15 @@ final class AttributionParityTests: XCTestCase {
             let worst = zip(ours, reference.storage).map { abs($0 - $1) }.max() ?? .infinity
             XCTAssertLessThan(worst, 4e-6, "\(key): worst difference \(worst)")
         }
+        // Drawn piece by piece (SS-CAM's noise, one image's channels at a time), the same values.
+        for total in [1000, 1037, 9] {
+            var whole = TorchRandom(seed: 9), pieces = TorchRandom(seed: 9)
+            let expected = whole.normal(count: total, std: 2)
+            var stream = TorchRandom.NormalStream(total: total, std: 2)
+            var drawn: [Float] = []
+            while drawn.count < total { drawn += stream.next(48, from: &pieces) }
+            XCTAssertEqual(drawn, expected, "\(total) in pieces of 48")
+            XCTAssertEqual(whole.normal(count: 20), pieces.normal(count: 20), "\(total): the generators went on alike")
+        }
     }
 }

@@ -2,9 +2,12 @@ import Foundation
 import XCTest
 @testable import CAMRuntime
 
-/// TorchCAM 0.5.0's original CAM and IS-CAM on the random-weight ResNet-18 and EfficientNet-Lite0
-/// (tools/fixtures/gen_torchcam.py): TorchCAM's channel weights, and its map through the ending
-/// every CAMScript method shares (ReLU, min-max, resize, min-max).
+/// TorchCAM 0.5.0's original CAM, IS-CAM, SS-CAM and Smooth Grad-CAM++ on the random-weight
+/// ResNet-18 and EfficientNet-Lite0 (tools/fixtures/gen_torchcam.py): TorchCAM's channel weights,
+/// and its map through the ending every CAMScript method shares (ReLU, min-max, resize, min-max).
+/// The random methods draw PyTorch's noise for the case's seed. A reference that float32 rounding
+/// decides (the generator's float64 rerun differs by more than half the 1e-3 tolerance) is
+/// skipped by CAMNetworkParityTests' rule, at most one per network.
 final class TorchCAMParityTests: XCTestCase {
     private struct Fixture: Decodable {
         struct Case: Decodable {
@@ -13,6 +16,10 @@ final class TorchCAMParityTests: XCTestCase {
             var layer: String
             var `class`: Int
             var samples: Int?
+            var noise: Float?
+            var seed: UInt32?
+            var conditioning: Double
+            var ill_conditioned: Bool
         }
         var cases: [Case]
     }
@@ -24,25 +31,43 @@ final class TorchCAMParityTests: XCTestCase {
         let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: camFixtures.appendingPathComponent(architecture + "_torchcam.json")))
         let tensors = try SafeTensors.read(contentsOf: camFixtures.appendingPathComponent(architecture + "_torchcam.safetensors"))
         let input = try XCTUnwrap(tensors["input"])
-        XCTAssertEqual(Set(fixture.cases.map(\.method)), ["CAM", "ISCAM"])
+        XCTAssertEqual(Set(fixture.cases.map(\.method)), ["CAM", "ISCAM", "SSCAM", "SmoothGradCAMpp"])
+        var skipped: [String] = []
         for c in fixture.cases {
-            let method: any CAMMethod = c.method == "ISCAM" ? ISCAM(samples: try XCTUnwrap(c.samples)) : OriginalCAM()
+            XCTAssertEqual(c.ill_conditioned, c.conditioning > 0.5e-3, c.name)
+            if c.ill_conditioned {
+                print("\(architecture): skipping ill-conditioned reference case \(c.name) (\(c.conditioning))")
+                skipped.append(c.name)
+                continue
+            }
+            let method: any CAMMethod
+            switch c.method {
+            case "ISCAM": method = ISCAM(samples: try XCTUnwrap(c.samples))
+            case "SSCAM": method = SSCAM(samples: try XCTUnwrap(c.samples), noise: try XCTUnwrap(c.noise), seed: try XCTUnwrap(c.seed))
+            case "SmoothGradCAMpp":
+                method = SmoothGradCAMPlusPlus(samples: try XCTUnwrap(c.samples), noise: try XCTUnwrap(c.noise), seed: try XCTUnwrap(c.seed))
+            default: method = OriginalCAM()
+            }
             let result = try CAMEngine(network: net).compute(method, input: input, layers: [c.layer], targets: [.index(c.class)])
             let weights = try XCTUnwrap(result.channelWeights[c.layer], c.name)
             let expected = try XCTUnwrap(tensors["weights|\(c.name)"])
-            if c.method == "ISCAM" {
+            if c.method != "CAM" {
                 // Softmax weights: log w_c is the channel's mean score gain less a constant, so
                 // their relative error is the gains' absolute error — float32 noise of logits in
-                // the tens (PyTorch and oneDNN sum in different orders), ~1e-4…1e-3.
+                // the tens (PyTorch and oneDNN sum in different orders), ~1e-4…1e-3. Smooth
+                // Grad-CAM++'s are sums of products of noisy-input gradients: 1.6e-4 measured.
                 XCTAssertEqual(weights.shape, expected.shape)
                 let worst = zip(weights.storage, expected.storage).map { abs($0 - $1) / max(abs($1), 1e-12) }.max() ?? 0
                 XCTAssertLessThanOrEqual(worst, 2e-3, "\(architecture) \(c.name) weights: worst relative error \(worst)")
             } else {
                 assertRelativelyClose(weights, expected, "\(architecture) \(c.name) weights")
             }
-            let diff = result.map.maxAbsDifference(try XCTUnwrap(tensors[c.name]))
+            let reference = try XCTUnwrap(tensors[c.name])
+            XCTAssertGreaterThan(reference.max, 0.5, "\(c.name): a degenerate reference")
+            let diff = result.map.maxAbsDifference(reference)
             XCTAssertLessThanOrEqual(diff, 1e-3, "\(architecture) \(c.name): max abs diff \(diff)")
         }
+        XCTAssertLessThanOrEqual(skipped.count, 1, "\(architecture): \(skipped)")
     }
 
     func testResNet18MatchesTorchCAM() throws { try check("resnet18") }

@@ -134,7 +134,7 @@ final class REPLTerminalTests: XCTestCase {
         t.send("3\r")
         t.waitFor("[0, 1, 2]")
         t.waitFor("cam> ")
-        t.send("print 1 2 se\t")
+        t.send("print 1 2 sep\t")   // "se" alone is ambiguous: sep=, segeigencam
         t.waitFor("sep=")
         t.send("\"-\"\r")
         t.waitFor("1-2")

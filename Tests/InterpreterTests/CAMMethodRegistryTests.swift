@@ -40,7 +40,7 @@ final class CAMMethodRegistryTests: XCTestCase {
     func testAnOptionOfAnotherMethodIsRefusedByNameInCheckAndAtRunTime() throws {
         let registry = BuiltinRegistry.standard
         let gradcam = try XCTUnwrap(registry.builtins["gradcam"]).signature
-        let expected = "gradcam: seed= only applies to randomcam and smoothgrad, not GradCAM"
+        let expected = "gradcam: seed= only applies to randomcam, sscam, smoothgradcampp and smoothgrad, not GradCAM"
         XCTAssertEqual(gradcam.unknownKeywordMessage("seed"), expected)
         XCTAssertThrowsError(try gradcam.bind([CallArgument(name: "seed", value: .number(1))])) { error in
             XCTAssertEqual((error as? RuntimeError)?.message, expected)
@@ -49,7 +49,7 @@ final class CAMMethodRegistryTests: XCTestCase {
         var checker = Checker(registry: registry)
         XCTAssertEqual(checker.check([program]).map(\.message), [expected])
         XCTAssertEqual(gradcam.unknownKeywordMessage("max_passes"),
-                       "gradcam: max_passes= only applies to the methods whose work is long (scorecam, ablationcam, fullgrad, iscam, smoothgrad and integrated_gradients), not GradCAM")
+                       "gradcam: max_passes= only applies to the methods whose work is long (scorecam, ablationcam, fullgrad, iscam, sscam, smoothgradcampp, smoothgrad and integrated_gradients), not GradCAM")
         // A keyword no method takes still gets the did-you-mean.
         XCTAssertTrue(gradcam.unknownKeywordMessage("layr").contains("did you mean `layer`"), gradcam.unknownKeywordMessage("layr"))
     }

@@ -23,6 +23,8 @@ public enum CAMMethods {
         RefineCAM.info,
         OriginalCAM.info,
         ISCAM.info,
+        SSCAM.info,
+        SmoothGradCAMPlusPlus.info,
         Saliency.info,
         SmoothGrad.info,
         IntegratedGradients.info,

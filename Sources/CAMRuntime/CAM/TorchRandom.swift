@@ -25,27 +25,67 @@ public struct TorchRandom: Sendable {
     /// that many elements. Fewer than 16 values are drawn the same way from a block of 16 (PyTorch
     /// then takes another path; such tensors are never image-sized).
     public mutating func normal(count: Int, mean: Float = 0, std: Float = 1) -> [Float] {
-        guard count > 0 else { return [] }
-        let n = Swift.max(count, 16)
-        var data = (0..<n).map { _ in uniformFloat() }
-        func fill(_ start: Int) {
-            for j in 0..<8 {
-                let u1 = 1 - data[start + j], u2 = data[start + j + 8]
-                let radius = (-2 * Foundation.log(u1)).squareRoot()
-                let theta = Float(2 * Double.pi * Double(u2))
-                data[start + j] = radius * Foundation.cos(theta) * std + mean
-                data[start + j + 8] = radius * Foundation.sin(theta) * std + mean
+        var stream = NormalStream(total: count, mean: mean, std: std)
+        return stream.next(count, from: &self)
+    }
+
+    /// One Box–Muller block: 16 uniforms in, 16 normals out (ATen's `normal_fill_16`).
+    static func boxMuller(_ u: [Float], mean: Float, std: Float) -> [Float] {
+        var out = u
+        for j in 0..<8 {
+            let u1 = 1 - u[j], u2 = u[j + 8]
+            let radius = (-2 * Foundation.log(u1)).squareRoot()
+            let theta = Float(2 * Double.pi * Double(u2))
+            out[j] = radius * Foundation.cos(theta) * std + mean
+            out[j + 8] = radius * Foundation.sin(theta) * std + mean
+        }
+        return out
+    }
+
+    /// A tensor of `total` normals drawn piece by piece, equal to one `normal(count: total)`, so
+    /// that a large noise tensor (SS-CAM's, channels × pixels) need not be held at once.
+    public struct NormalStream: Sendable {
+        let total: Int
+        let mean: Float
+        let std: Float
+        private var blocks = 0
+        private var buffer: [Float] = []
+        private var finished = false
+
+        /// A stream of `total` values.
+        public init(total: Int, mean: Float = 0, std: Float = 1) {
+            self.total = total
+            self.mean = mean
+            self.std = std
+        }
+
+        /// The next `count` values (fewer when the tensor ends).
+        public mutating func next(_ count: Int, from generator: inout TorchRandom) -> [Float] {
+            while buffer.count < count && !finished { produce(&generator) }
+            let n = Swift.min(count, buffer.count)
+            let out = Array(buffer.prefix(n))
+            buffer.removeFirst(n)
+            return out
+        }
+
+        private mutating func produce(_ generator: inout TorchRandom) {
+            let n = Swift.max(total, 16), full = n / 16, remainder = n % 16
+            guard blocks < full else { finished = true; return }
+            let u = (0..<16).map { _ in generator.uniformFloat() }
+            buffer += TorchRandom.boxMuller(u, mean: mean, std: std)
+            blocks += 1
+            if blocks == full {
+                if remainder != 0 {
+                    // The uniforms of the last `remainder` positions are drawn and unused; 16 new
+                    // ones make the last 16 values, replacing the end of the last full block.
+                    for _ in 0..<remainder { _ = generator.uniformFloat() }
+                    let tail = (0..<16).map { _ in generator.uniformFloat() }
+                    buffer.removeLast(16 - remainder)
+                    buffer += TorchRandom.boxMuller(tail, mean: mean, std: std)
+                }
+                if total < 16 { buffer.removeLast(16 - total) }
+                finished = true
             }
         }
-        var start = 0
-        while start + 16 <= n {
-            fill(start)
-            start += 16
-        }
-        if n % 16 != 0 {
-            for i in (n - 16)..<n { data[i] = uniformFloat() }
-            fill(n - 16)
-        }
-        return Array(data.prefix(count))
     }
 }

@@ -381,6 +381,9 @@ struct CAMWorkCeiling {
     static func announcement(_ work: CAMWork) -> String {
         let name = (try? CAMMethods.info(named: work.method).builtin) ?? work.method.lowercased()
         if work.channels.isEmpty, work.biasLayers == 0 {
+            if work.batches == work.forwardPasses {
+                return "\(name): \(work.forwardPasses) forward and backward pass\(work.forwardPasses == 1 ? "" : "es"), one image at a time"
+            }
             return "\(name): \(work.forwardPasses) forward and backward passes in \(work.batches) batch\(work.batches == 1 ? "" : "es") of up to \(work.batchSize)"
         }
         if work.channels.isEmpty {

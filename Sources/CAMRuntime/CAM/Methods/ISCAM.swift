@@ -40,58 +40,83 @@ public struct ISCAM: ChannelWeightedCAMMethod {
     /// `softmax_c(mean_i S(k_i · x ⊙ M_c) − S(x))`.
     public func channelWeights(_ layer: LayerCapture, context: CAMContext) throws -> Tensor {
         let a = layer.activations
-        let (b, c, hw) = CAMMath.dims(a)
-        let (h, w) = (a.shape[2], a.shape[3])
-        let input = context.input
-        let (channels, height, width) = (input.shape[1], input.shape[2], input.shape[3])
-        let plane = height * width
+        let (b, c, _) = CAMMath.dims(a)
         let batches = (c + batchSize - 1) / batchSize
-        let total = b * samples * batches
-        var done = 0
+        var scorer = TorchCAMScores(context: context, batchSize: batchSize, total: b * samples * batches)
         var weights = [Float](repeating: 0, count: b * c)
         for image in 0..<b {
-            let picture = input.storage[(image * channels * plane)..<((image + 1) * channels * plane)]
-            let unmasked = context.scores(context.logits, image: image)[image]
-            // TorchCAM's normalisation per channel, (a − min) / (max − min + 1e-8), then the
-            // bilinear upsampling (align_corners=False) to the input.
-            var normalised = [Float](a.storage[(image * c * hw)..<((image + 1) * c * hw)])
-            for ch in 0..<c {
-                let range = (ch * hw)..<((ch + 1) * hw)
-                let lo = normalised[range].min() ?? 0
-                for i in range { normalised[i] -= lo }
-                let d = (normalised[range].max() ?? 0) + 1e-8
-                for i in range { normalised[i] /= d }
-            }
-            let masks = CAMInterpolation.resizeLinear(Tensor(shape: [c, h, w], storage: normalised),
-                                                      toWidth: width, height: height)
+            let masks = TorchCAMScores.normalisedMasks(a, image: image, like: context.input)
             var gains = [Float](repeating: 0, count: c)
             var coefficient: Float = 0
             for sample in 0..<samples {
                 coefficient += Float(sample + 1) / Float(samples)
-                for start in stride(from: 0, to: c, by: batchSize) {
-                    try context.cancellation?.check()
-                    let n = Swift.min(batchSize, c - start)
-                    var masked = [Float](repeating: 0, count: n * channels * plane)
-                    for i in 0..<n {
-                        let m = (start + i) * plane
-                        for ch in 0..<channels {
-                            let src = picture.startIndex + ch * plane, dst = (i * channels + ch) * plane
-                            for p in 0..<plane { masked[dst + p] = coefficient * (masks.storage[m + p] * picture[src + p]) }
-                        }
-                    }
-                    let logits = try context.network.forward(Tensor(shape: [n, channels, height, width], storage: masked),
-                                                             recording: [], retainForBackward: false,
-                                                             cancellation: context.cancellation).logits
-                    for (i, score) in context.scores(logits, image: image).enumerated() {
-                        gains[start + i] += score - unmasked
-                    }
-                    done += 1
-                    context.progress?(done, total)
-                }
+                let g = try scorer.gains(masks, image: image, scale: coefficient)
+                for ch in 0..<c { gains[ch] += g[ch] }
             }
             let p = CAMTarget.probabilities(gains.map { $0 / Float(samples) }[...])
             for ch in 0..<c { weights[image * c + ch] = p[ch] }
         }
         return Tensor(shape: [b, c], storage: weights)
+    }
+}
+
+/// What TorchCAM's Score-CAM family (IS-CAM, SS-CAM) shares: masks from the activations and the
+/// target's score gain of each masked input over the unmasked one, in batches.
+struct TorchCAMScores {
+    let context: CAMContext
+    let batchSize: Int
+    /// Batches in the whole computation, for progress.
+    let total: Int
+    private var done = 0
+
+    init(context: CAMContext, batchSize: Int, total: Int) {
+        self.context = context
+        self.batchSize = batchSize
+        self.total = total
+    }
+
+    /// TorchCAM's normalisation of image `image`'s channels, `(a − min) / (max − min + 1e-8)`,
+    /// then the bilinear upsampling (align_corners=False) to the input's size: `[C, H, W]`.
+    static func normalisedMasks(_ a: Tensor, image: Int, like input: Tensor) -> Tensor {
+        let (_, c, hw) = CAMMath.dims(a)
+        var normalised = [Float](a.storage[(image * c * hw)..<((image + 1) * c * hw)])
+        for ch in 0..<c {
+            let range = (ch * hw)..<((ch + 1) * hw)
+            let lo = normalised[range].min() ?? 0
+            for i in range { normalised[i] -= lo }
+            let d = (normalised[range].max() ?? 0) + 1e-8
+            for i in range { normalised[i] /= d }
+        }
+        return CAMInterpolation.resizeLinear(Tensor(shape: [c, a.shape[2], a.shape[3]], storage: normalised),
+                                             toWidth: input.shape[3], height: input.shape[2])
+    }
+
+    /// For each mask `M_c` of `masks` (`[C, H, W]`), `S(scale · (M_c ⊙ x)) − S(x)` for image `image`.
+    mutating func gains(_ masks: Tensor, image: Int, scale: Float = 1) throws -> [Float] {
+        let input = context.input
+        let (channels, height, width) = (input.shape[1], input.shape[2], input.shape[3])
+        let plane = height * width, c = masks.shape[0]
+        let picture = input.storage[(image * channels * plane)..<((image + 1) * channels * plane)]
+        let unmasked = context.scores(context.logits, image: image)[image]
+        var gains = [Float](repeating: 0, count: c)
+        for start in stride(from: 0, to: c, by: batchSize) {
+            try context.cancellation?.check()
+            let n = Swift.min(batchSize, c - start)
+            var masked = [Float](repeating: 0, count: n * channels * plane)
+            for i in 0..<n {
+                let m = (start + i) * plane
+                for ch in 0..<channels {
+                    let src = picture.startIndex + ch * plane, dst = (i * channels + ch) * plane
+                    for p in 0..<plane { masked[dst + p] = scale * (masks.storage[m + p] * picture[src + p]) }
+                }
+            }
+            let logits = try context.network.forward(Tensor(shape: [n, channels, height, width], storage: masked),
+                                                     recording: [], retainForBackward: false,
+                                                     cancellation: context.cancellation).logits
+            for (i, score) in context.scores(logits, image: image).enumerated() { gains[start + i] = score - unmasked }
+            done += 1
+            context.progress?(done, total)
+        }
+        return gains
     }
 }
