@@ -377,3 +377,26 @@ final class ONNXFileTests: XCTestCase {
         XCTAssertTrue(ONNXFile.looksLikeONNX(Data([0x08, 0x08, 0x3A, 0x00])))  // IR 8, an empty graph
     }
 }
+
+/// A graph exported for one input smaller than 32×32 runs at that size (the 32×32 minimum is the
+/// ImageNet families', not a graph's with a fixed size), gives onnxruntime's logits, explains a
+/// class, and refuses any other size by naming its own.
+final class ONNXSmallFixedInputTests: XCTestCase {
+    func testSixteenBySixteenGraph() throws {
+        let net = try ONNXImporter.network(contentsOf: onnxFileFixtures.appendingPathComponent("small16.onnx"))
+        let x = Tensor(shape: [1, 3, 16, 16], storage: (0..<(3 * 16 * 16)).map { Float($0 % 11) / 10 })
+        let logits = try net.forward(x).logits
+        // onnxruntime 1.23 on the same input (gen_onnx_small.py prints them).
+        for (ours, theirs) in zip(logits.storage, [Float(-0.12173829), 0.45922852, -0.59398437]) {
+            XCTAssertEqual(ours, theirs, accuracy: 1e-5)
+        }
+        let cam = try CAMEngine(network: net).compute(GradCAM(), input: x, targets: [.index(1)])
+        XCTAssertEqual(cam.map.shape, [1, 16, 16])
+        XCTAssertThrowsError(try net.forward(Tensor(shape: [1, 3, 20, 20]))) { error in
+            XCTAssertTrue("\(error)".contains("exported for 16×16"), "\(error)")
+        }
+        XCTAssertThrowsError(try Network.make(architecture: "resnet18").forward(Tensor(shape: [1, 3, 16, 16]))) { error in
+            XCTAssertTrue("\(error)".contains("needs at least 32×32"), "\(error)")
+        }
+    }
+}

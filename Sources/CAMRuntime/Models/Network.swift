@@ -355,6 +355,11 @@ public final class Network {
         return value
     }
 
+    /// The smallest image side a network without a fixed input size accepts: the five stride-2
+    /// stages of the ImageNet families leave a 1×1 map at 32. A graph exported for one size
+    /// (a small ONNX model's 16×16, say) takes exactly that size instead.
+    static let minimumInputSize = 32
+
     private func checkInput(_ input: Tensor) throws {
         guard input.rank == 4, input.shape[1] == 3, input.shape[0] > 0 else {
             throw RuntimeError("\(architecture) expects an image batch [N, 3, H, W], found \(Network.describe(input.shape))")
@@ -362,6 +367,10 @@ public final class Network {
         if let size = requiredInputSize, input.shape[2] != size.height || input.shape[3] != size.width {
             throw RuntimeError("\(architecture) was exported for \(size.height)×\(size.width) images, found "
                                + "\(input.shape[2])×\(input.shape[3]); its preprocess preset gives that size")
+        }
+        if requiredInputSize == nil, input.shape[2] < Self.minimumInputSize || input.shape[3] < Self.minimumInputSize {
+            throw RuntimeError("the image is \(input.shape[3])×\(input.shape[2]); \(architecture) needs at least "
+                               + "\(Self.minimumInputSize)×\(Self.minimumInputSize) (its stages halve the size five times)")
         }
         if let problem = input.nonFiniteSummary() {
             throw RuntimeError("the input to \(architecture) has \(problem); a model's answer to NaN or infinity "

@@ -242,9 +242,6 @@ func batch(_ x: Tensor, _ callee: String) throws -> Tensor {
         throw RuntimeError("\(callee): expected a preprocessed image [3, H, W] or a batch [N, 3, H, W], got a tensor of shape "
                            + Network.describeShape(x.shape))
     }
-    guard x.shape[2] >= 32, x.shape[3] >= 32 else {
-        throw RuntimeError("\(callee): the image is \(x.shape[3])×\(x.shape[2]); the models need at least 32×32")
-    }
     return x
 }
 
