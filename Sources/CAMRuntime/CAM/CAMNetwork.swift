@@ -48,6 +48,8 @@ public struct LinearClassifier {
     public var path: String
     /// Its weight, `[classes, C]`.
     public var weight: Tensor
+    /// Its bias, `[classes]`, when it has one.
+    public var bias: Tensor?
     /// The layer whose output the global pooling averages (`"layer4"`, `"_bn1"`), when found.
     public var featureLayer: String?
 }

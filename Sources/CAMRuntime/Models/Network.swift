@@ -622,7 +622,7 @@ public final class Network {
                 let paths = modulesByPath.filter { $0.value.output == value }.map(\.key)
                 if let path = paths.contains(defaultTargetLayer) ? defaultTargetLayer
                     : paths.min(by: { ($0.count, $0) < ($1.count, $1) }) {
-                    return LinearClassifier(path: head.name, weight: linear.weight, featureLayer: path)
+                    return LinearClassifier(path: head.name, weight: linear.weight, bias: linear.bias, featureLayer: path)
                 }
             }
             guard let producer = graph.producer[value] else { break }
@@ -632,7 +632,7 @@ public final class Network {
             if node.op is GlobalAveragePool { pooled = true }
             value = next
         }
-        return LinearClassifier(path: head.name, weight: linear.weight, featureLayer: nil)
+        return LinearClassifier(path: head.name, weight: linear.weight, bias: linear.bias, featureLayer: nil)
     }
 
     /// The node named `name` (a layer's module path), for tests that reach into operators.

@@ -11,6 +11,7 @@ extension BuiltinRegistry {
         registry.registerMetricTableBuiltins()
         registry.registerCurveBuiltins()
         registry.registerSanityBuiltins()
+        registry.registerDFFBuiltin()
         registry.registerSimilarityBuiltin()
         return registry
     }
