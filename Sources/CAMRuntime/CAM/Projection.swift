@@ -24,18 +24,10 @@ public enum Projection {
     public static func firstComponent(_ x: Tensor) throws -> Tensor {
         precondition(x.rank == 4, "projection needs [B, C, h, w], got \(x.shape)")
         let (b, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let m = h * w, plane = c * m
+        let m = h * w
         var out = [Float](repeating: 0, count: b * m)
         for image in 0..<b {
-            // Column-major (h·w) × C is exactly the row-major [C, h·w] block.
-            var a = [Float](x.storage[(image * plane)..<((image + 1) * plane)])
-            for i in a.indices where a[i].isNaN { a[i] = 0 }
-            for ch in 0..<c {
-                var sum: Double = 0
-                for p in 0..<m { sum += Double(a[ch * m + p]) }
-                let mean = Float(sum / Double(m))
-                for p in 0..<m { a[ch * m + p] -= mean }
-            }
+            let a = centredPixels(x, image: image)
             var projection = try principalProjection(a.map { Double($0) }, rows: m, columns: c).map { Float($0) }
             if let lo = projection.min(), let hi = projection.max(), abs(lo) > abs(hi) {
                 projection = projection.map { -$0 }
@@ -104,6 +96,22 @@ public enum Projection {
         return projection
     }
 
+    /// Image `image`'s `[C, h·w]` block of a `[B, C, h, w]` tensor (the column-major `(h·w) × C`
+    /// matrix of pixel vectors), NaN → 0, each channel centred over the pixels in float32 as
+    /// numpy centres it.
+    static func centredPixels(_ x: Tensor, image: Int) -> [Float] {
+        let (c, m) = (x.shape[1], x.shape[2] * x.shape[3])
+        var a = [Float](x.storage[(image * c * m)..<((image + 1) * c * m)])
+        for i in a.indices where a[i].isNaN { a[i] = 0 }
+        for ch in 0..<c {
+            var sum: Double = 0
+            for p in 0..<m { sum += Double(a[ch * m + p]) }
+            let mean = Float(sum / Double(m))
+            for p in 0..<m { a[ch * m + p] -= mean }
+        }
+        return a
+    }
+
     /// The largest (algebraic) eigenvalue of the symmetric `k × k` matrix whose upper triangle
     /// `matrix` holds (column-major; overwritten), and its unit eigenvector, with LAPACK's
     /// `dsyevr` (sign as LAPACK returns it).
@@ -144,19 +152,11 @@ public enum Projection {
     public static func kernelFirstComponent(_ x: Tensor) throws -> Tensor {
         precondition(x.rank == 4, "projection needs [B, C, h, w], got \(x.shape)")
         let (b, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let m = h * w, plane = c * m
+        let m = h * w
         var out = [Float](repeating: 0, count: b * m)
         guard m > 0, c > 0 else { return Tensor(shape: [b, h, w], storage: out) }
         for image in 0..<b {
-            var a = [Float](x.storage[(image * plane)..<((image + 1) * plane)])
-            for i in a.indices where a[i].isNaN { a[i] = 0 }
-            for ch in 0..<c {
-                var sum: Double = 0
-                for p in 0..<m { sum += Double(a[ch * m + p]) }
-                let mean = Float(sum / Double(m))
-                for p in 0..<m { a[ch * m + p] -= mean }
-            }
-            let centred = a.map { Double($0) }
+            let centred = centredPixels(x, image: image).map { Double($0) }
             // The Gram matrix of the pixels: column-major (h·w) × C is the row-major [C, h·w] block.
             var kernel = [Double](repeating: 0, count: m * m)
             centred.withUnsafeBufferPointer { p in

@@ -39,24 +39,10 @@ public struct ISCAM: ChannelWeightedCAMMethod {
 
     /// `softmax_c(mean_i S(k_i · x ⊙ M_c) − S(x))`.
     public func channelWeights(_ layer: LayerCapture, context: CAMContext) throws -> Tensor {
-        let a = layer.activations
-        let (b, c, _) = CAMMath.dims(a)
-        let batches = (c + batchSize - 1) / batchSize
-        var scorer = TorchCAMScores(context: context, batchSize: batchSize, total: b * samples * batches)
-        var weights = [Float](repeating: 0, count: b * c)
-        for image in 0..<b {
-            let masks = TorchCAMScores.normalisedMasks(a, image: image, like: context.input)
-            var gains = [Float](repeating: 0, count: c)
-            var coefficient: Float = 0
-            for sample in 0..<samples {
-                coefficient += Float(sample + 1) / Float(samples)
-                let g = try scorer.gains(masks, image: image, scale: coefficient)
-                for ch in 0..<c { gains[ch] += g[ch] }
-            }
-            let p = CAMTarget.probabilities(gains.map { $0 / Float(samples) }[...])
-            for ch in 0..<c { weights[image * c + ch] = p[ch] }
+        try TorchCAMScores.sampledWeights(layer.activations, context: context, batchSize: batchSize, samples: samples) { scorer, masks, sample in
+            let coefficient = (1...(sample + 1)).reduce(Float(0)) { $0 + Float($1) / Float(samples) }
+            return try masks.indices.map { try scorer.gains(masks[$0], image: $0, scale: coefficient) }
         }
-        return Tensor(shape: [b, c], storage: weights)
     }
 }
 
@@ -73,6 +59,29 @@ struct TorchCAMScores {
         self.context = context
         self.batchSize = batchSize
         self.total = total
+    }
+
+    /// The weights of a Score-CAM scored once per sample: per image, the softmax over channels of
+    /// the mean of the gains `gains(scorer, masks, sample)` returns for each image (its masks
+    /// are the images' normalised, upsampled activations).
+    static func sampledWeights(_ a: Tensor, context: CAMContext, batchSize: Int, samples: Int,
+                               gains: (inout TorchCAMScores, [Tensor], Int) throws -> [[Float]]) throws -> Tensor {
+        let (b, c, _) = CAMMath.dims(a)
+        let batches = (c + batchSize - 1) / batchSize
+        var scorer = TorchCAMScores(context: context, batchSize: batchSize, total: b * samples * batches)
+        let masks = (0..<b).map { normalisedMasks(a, image: $0, like: context.input) }
+        var total = [[Float]](repeating: [Float](repeating: 0, count: c), count: b)
+        for sample in 0..<samples {
+            for (image, g) in try gains(&scorer, masks, sample).enumerated() {
+                for ch in 0..<c { total[image][ch] += g[ch] }
+            }
+        }
+        var weights = [Float](repeating: 0, count: b * c)
+        for image in 0..<b {
+            let p = CAMTarget.probabilities(total[image].map { $0 / Float(samples) }[...])
+            for ch in 0..<c { weights[image * c + ch] = p[ch] }
+        }
+        return Tensor(shape: [b, c], storage: weights)
     }
 
     /// TorchCAM's normalisation of image `image`'s channels, `(a − min) / (max − min + 1e-8)`,

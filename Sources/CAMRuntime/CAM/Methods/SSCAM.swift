@@ -56,29 +56,17 @@ public struct SSCAM: ChannelWeightedCAMMethod {
 
     /// `softmax_c(mean_i S((M_c + ε_i) ⊙ x) − S(x))`.
     public func channelWeights(_ layer: LayerCapture, context: CAMContext) throws -> Tensor {
-        let a = layer.activations
-        let (b, c, _) = CAMMath.dims(a)
-        let plane = context.input.shape[2] * context.input.shape[3]
-        let batches = (c + batchSize - 1) / batchSize
-        var scorer = TorchCAMScores(context: context, batchSize: batchSize, total: b * samples * batches)
-        let masks = (0..<b).map { TorchCAMScores.normalisedMasks(a, image: $0, like: context.input) }
-        var gains = [[Float]](repeating: [Float](repeating: 0, count: c), count: b)
         var generator = TorchRandom(seed: seed)
-        for _ in 0..<samples {
-            var stream = TorchRandom.NormalStream(total: b * c * plane, std: noise)
-            for image in 0..<b {
+        return try TorchCAMScores.sampledWeights(layer.activations, context: context, batchSize: batchSize,
+                                                 samples: samples) { scorer, masks, _ in
+            // One draw per sample for every image's masks, in image order, as TorchCAM draws it.
+            var stream = TorchRandom.NormalStream(total: masks.count * masks[0].count, std: noise)
+            return try masks.indices.map { image in
                 var noisy = masks[image]
-                let epsilon = stream.next(c * plane, from: &generator)
+                let epsilon = stream.next(noisy.count, from: &generator)
                 noisy.withUnsafeMutableBufferPointer { m in for i in 0..<m.count { m[i] += epsilon[i] } }
-                let g = try scorer.gains(noisy, image: image)
-                for ch in 0..<c { gains[image][ch] += g[ch] }
+                return try scorer.gains(noisy, image: image)
             }
         }
-        var weights = [Float](repeating: 0, count: b * c)
-        for image in 0..<b {
-            let p = CAMTarget.probabilities(gains[image].map { $0 / Float(samples) }[...])
-            for ch in 0..<c { weights[image * c + ch] = p[ch] }
-        }
-        return Tensor(shape: [b, c], storage: weights)
     }
 }
