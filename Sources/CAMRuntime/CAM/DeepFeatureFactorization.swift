@@ -10,14 +10,15 @@ import Foundation
 /// order) from numpy's legacy `standard_normal` of `RandomState(seed)`, times `avg`, made
 /// non-negative. Float32 throughout, as scikit-learn runs on float32 activations; its BLAS sums in
 /// another order, so factors agree closely, not bit for bit.
-public enum NMF {
+enum NMF {
     /// scikit-learn's `max_iter`.
-    public static let maximumSweeps = 200
+    static let maximumSweeps = 200
 
-    /// `W` (`rows × k`, row-major), `H` (`k × columns`, row-major) and the sweeps made.
+    /// `W` (`rows × k`, row-major), `H` (`k × columns`, row-major), the sweeps made and whether
+    /// the violation fell to the tolerance within them (scikit-learn warns when it did not).
     static func factorize(_ x: [Float], rows: Int, columns: Int, components k: Int, seed: UInt32 = 0,
                           maxIterations: Int = maximumSweeps, tolerance: Float = 1e-4,
-                          cancellation: CancellationFlag? = nil) throws -> (w: [Float], h: [Float], iterations: Int) {
+                          cancellation: CancellationFlag? = nil) throws -> (w: [Float], h: [Float], iterations: Int, converged: Bool) {
         precondition(x.count == rows * columns && k > 0)
         var mean: Double = 0
         for v in x { mean += Double(v) }
@@ -31,7 +32,7 @@ public enum NMF {
         for r in 0..<rows { for c in 0..<columns { xt[c * rows + r] = x[r * columns + c] } }
         var ht = [Float](repeating: 0, count: columns * k)
         var firstViolation: Float = 0
-        var iterations = 0
+        var iterations = 0, converged = false
         for sweep in 1...Swift.max(maxIterations, 1) {
             try cancellation?.check()
             iterations = sweep
@@ -40,9 +41,12 @@ public enum NMF {
             violation += update(&ht, samples: columns, against: w, features: rows, data: xt, components: k)
             for c in 0..<columns { for j in 0..<k { h[j * columns + c] = ht[c * k + j] } }
             if sweep == 1 { firstViolation = violation }
-            if firstViolation == 0 || violation / firstViolation <= tolerance { break }
+            if firstViolation == 0 || violation / firstViolation <= tolerance {
+                converged = true
+                break
+            }
         }
-        return (w, h, iterations)
+        return (w, h, iterations, converged)
     }
 
     /// One coordinate-descent sweep over the `samples × k` factor `a` with the other factor
@@ -91,6 +95,8 @@ public struct DeepFeatureFactorization {
     public var layer: String
     /// NMF sweeps made (scikit-learn stops at 200).
     public var iterations: Int
+    /// Whether NMF converged within them.
+    public var converged: Bool
 
     /// Factorises `layer`'s activations for `input` into `components` concepts.
     public static func compute(network: CAMNetwork, input: Tensor, layer: String, components k: Int,
@@ -116,7 +122,7 @@ public struct DeepFeatureFactorization {
             offsets[ch] = x[row].min() ?? 0
             for i in row { x[i] -= offsets[ch] }
         }
-        let (wf, hf, iterations) = try NMF.factorize(x, rows: c, columns: columns, components: k, cancellation: cancellation)
+        let (wf, hf, iterations, converged) = try NMF.factorize(x, rows: c, columns: columns, components: k, cancellation: cancellation)
         var concepts = wf
         for ch in 0..<c { for j in 0..<k { concepts[ch * k + j] += offsets[ch] } }
         // H → [B, k, h, w], then pytorch-grad-cam's scale_cam_image per image (min-max per map, resize).
@@ -137,7 +143,7 @@ public struct DeepFeatureFactorization {
             logits = Tensor(shape: [k, classes], storage: out)
         }
         return DeepFeatureFactorization(concepts: Tensor(shape: [c, k], storage: concepts), maps: maps,
-                                        conceptLogits: logits, layer: layer, iterations: iterations)
+                                        conceptLogits: logits, layer: layer, iterations: iterations, converged: converged)
     }
 
     /// pytorch-grad-cam's `create_labels_legend` on the softmax of each concept's logits:

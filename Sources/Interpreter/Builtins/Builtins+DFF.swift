@@ -70,7 +70,7 @@ final class DFFObject: ScriptObject, @unchecked Sendable {
         let (b, k) = (result.maps.shape[0], result.maps.shape[1])
         let named = labels.isEmpty ? "" : "; concepts: " + labels.map { $0.split(separator: "\n").first.map(String.init) ?? "" }.joined(separator: " | ")
         // The sweeps are worth a word only when NMF stopped before converging (scikit-learn warns then).
-        let stopped = result.iterations >= NMF.maximumSweeps ? " (NMF stopped at \(NMF.maximumSweeps) sweeps before converging)" : ""
+        let stopped = result.converged ? "" : " (NMF stopped at \(result.iterations) sweeps before converging)"
         return "DFF of \(result.layer): \(k) concepts over \(b) image\(b == 1 ? "" : "s")\(stopped)\(named)"
     }
 
@@ -95,14 +95,7 @@ final class DFFObject: ScriptObject, @unchecked Sendable {
     func picture(_ index: Int) throws -> RGBImage {
         if let image = lock.withLock({ drawn[index] }) { return image }
         let one = input.slice(index)
-        let photo: RGBImage
-        if let exact = exactPixels(one, mean: mean, std: std) {
-            photo = exact
-        } else {
-            let pixels = try denormalizedPixels(one, mean: mean, std: std)
-            photo = RGBImage(width: pixels.shape[1], height: pixels.shape[0],
-                             pixels: pixels.storage.map { UInt8(Swift.max(0, Swift.min(255, $0 * 255))) })
-        }
+        let photo = try exactPixels(one, mean: mean, std: std) ?? RGBImage(denormalizing: one, mean: mean, std: std)
         let image = try result.picture(photo, index: index, labels: labels.isEmpty ? nil : labels)
         lock.withLock { drawn[index] = image }
         return image
