@@ -35,15 +35,19 @@ final class AttributionParityTests: XCTestCase {
         XCTAssertGreaterThan(scale, 1e-3, "\(name): the reference is all but zero", file: file, line: line)
     }
 
-    func testSaliencyAndIntegratedGradientsEqualCaptum() throws {
+    /// The metric fixtures' random-weight ResNet-18, its 2 images and their target (the first
+    /// image's third class), which every attribution reference was computed for.
+    private func metricFixture() throws -> (Network, Tensor, [CAMTarget]) {
         let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: Self.folder.appendingPathComponent("resnet18.json")))
         let metrics = try SafeTensors.read(contentsOf: Self.folder.appendingPathComponent("resnet18.safetensors"))
-        let stored = try SafeTensors.read(contentsOf: Self.folder.appendingPathComponent("attributions.safetensors"))
-        let (dict, _) = try SeededWeights.load("resnet18").stateDict()
         let net = try Network.make(architecture: "resnet18")
-        try net.load(dict)
-        let x = try XCTUnwrap(metrics["input"])
-        let targets = [CAMTarget.logit(fixture.target_class), .logit(fixture.target_class)]
+        try net.load(try SeededWeights.load("resnet18").stateDict().0)
+        return (net, try XCTUnwrap(metrics["input"]), [.logit(fixture.target_class), .logit(fixture.target_class)])
+    }
+
+    func testSaliencyAndIntegratedGradientsEqualCaptum() throws {
+        let (net, x, targets) = try metricFixture()
+        let stored = try SafeTensors.read(contentsOf: Self.folder.appendingPathComponent("attributions.safetensors"))
 
         let (alphas, weights) = PixelGradients.gaussLegendre(50)
         for (a, b) in zip(alphas, try XCTUnwrap(stored["alphas|50"]).storage) { XCTAssertEqual(a, b, accuracy: 1e-6) }
@@ -65,14 +69,8 @@ final class AttributionParityTests: XCTestCase {
     /// the samples that leaves 129 of the 55,296 attributions (0.23 %) beyond 1e-3 × scale; at
     /// most 0.5 % may be, and none beyond 1e-2 × scale.
     func testSmoothGradEqualsCaptum() throws {
-        let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: Self.folder.appendingPathComponent("resnet18.json")))
-        let metrics = try SafeTensors.read(contentsOf: Self.folder.appendingPathComponent("resnet18.safetensors"))
+        let (net, x, targets) = try metricFixture()
         let stored = try SafeTensors.read(contentsOf: Self.folder.appendingPathComponent("smoothgrad.safetensors"))
-        let (dict, _) = try SeededWeights.load("resnet18").stateDict()
-        let net = try Network.make(architecture: "resnet18")
-        try net.load(dict)
-        let x = try XCTUnwrap(metrics["input"])
-        let targets = [CAMTarget.logit(fixture.target_class), .logit(fixture.target_class)]
         let ours = try SmoothGrad(samples: 6, noise: 0.3, seed: 3).attributions(net, input: x, targets: targets)
         assertClose(ours, try XCTUnwrap(stored["smoothgrad"]), "smoothgrad", kinks: true, kinkShare: 200)
     }

@@ -94,6 +94,14 @@ public struct CAMWork: Sendable, Equatable {
         self.repetitions = repetitions
     }
 
+    /// The work of a pixel attribution that takes the input gradient at `points` inputs per
+    /// image (Integrated Gradients' path, SmoothGrad's noisy copies), `batchSize` at a time.
+    static func inputGradients(method: String, points: Int, batchSize: Int, images: Int, repetitions: Int) -> CAMWork {
+        let batches = (points + batchSize - 1) / batchSize
+        return CAMWork(method: method, forwardPasses: images * points * repetitions, batches: images * batches * repetitions,
+                       batchSize: batchSize, images: images, channels: [], biasLayers: 0, repetitions: repetitions)
+    }
+
     /// The work of a method that runs one forward pass per channel of each target layer per
     /// image (ScoreCAM, AblationCAM), `batchSize` passes at a time.
     public static func perChannel(method: String, batchSize: Int, activations: [Tensor], images: Int,

@@ -91,6 +91,13 @@ public struct CAMOption: Sendable {
         self.doc = doc
     }
 
+    /// The `seed` of a method that draws PyTorch's noise (`TorchRandom`): a 32-bit seed, as
+    /// `torch.manual_seed(seed)` before `reference` (the library call the draws match).
+    public static func torchSeed(before reference: String) -> CAMOption {
+        CAMOption("seed", range: 0...Int(UInt32.max), default: 0,
+                  doc: "Seed of the noise, as torch.manual_seed(seed) before \(reference).")
+    }
+
     /// What is wrong with `value`, stating the accepted range; nil when it is accepted.
     public func problem(with value: Double) -> String? {
         if isInteger && value.rounded() != value { return "\(name) must be a whole number, got \(value)" }

@@ -16,8 +16,7 @@ public struct SSCAM: ChannelWeightedCAMMethod {
     public static let noiseOption = CAMOption("noise", realRange: 0...1e6, default: 2,
                                               doc: "Standard deviation of the noise added to the normalised masks (TorchCAM's std, 2.0).")
     /// The seed of the noise (as `torch.manual_seed`).
-    public static let seedOption = CAMOption("seed", range: 0...Int(UInt32.max), default: 0,
-                                             doc: "Seed of the noise, as torch.manual_seed(seed) before TorchCAM's SSCAM.")
+    public static let seedOption = CAMOption.torchSeed(before: "TorchCAM's SSCAM")
 
     /// SS-CAM's declaration.
     public static let info = CAMMethodInfo(

@@ -81,23 +81,12 @@ public struct IntegratedGradients: CAMMethod, CAMOwnPass {
         for i in 0..<images {
             let image = input.storage[(i * per)..<((i + 1) * per)]
             var total = [Double](repeating: 0, count: per)
-            for start in stride(from: 0, to: steps, by: batchSize) {
-                try cancellation?.check()
-                let n = Swift.min(batchSize, steps - start)
-                var scaled = [Float](repeating: 0, count: n * per)
-                for k in 0..<n {
-                    let alpha = alphas[start + k]
-                    for p in 0..<per { scaled[k * per + p] = alpha * image[image.startIndex + p] }
-                }
-                let batch = Tensor(shape: [n] + input.shape.dropFirst(), storage: scaled)
-                let gradient = try PixelGradients.inputGradient(network, input: batch) { _ in
-                    Array(repeating: targets[i], count: n)
-                }.gradient
-                for k in 0..<n {
-                    let w = Double(weights[start + k])
-                    for p in 0..<per { total[p] += w * Double(gradient.storage[k * per + p]) }
-                }
-                progress?(i * steps + start + n, images * steps)
+            try PixelGradients.gradients(network, like: input, image: i, target: targets[i], points: steps, batchSize: batchSize,
+                                         cancellation: cancellation, progress: progress) { k, point in
+                for p in 0..<per { point[p] = alphas[k] * image[image.startIndex + p] }
+            } add: { k, gradient in
+                let w = Double(weights[k])
+                for p in 0..<per { total[p] += w * Double(gradient[gradient.startIndex + p]) }
             }
             for p in 0..<per { out[i * per + p] = Float(total[p]) * image[image.startIndex + p] }
         }
@@ -108,9 +97,8 @@ public struct IntegratedGradients: CAMMethod, CAMOwnPass {
         let logits = try engine.network.forward(input, recording: [], retainForBackward: false, cancellation: request.cancellation).logits
         let targets = try engine.resolveTargets(request, logits: logits)
         if let announce = request.work {
-            try announce(CAMWork(method: name, forwardPasses: input.shape[0] * steps * request.repetitions,
-                                 batches: input.shape[0] * ((steps + 7) / 8) * request.repetitions, batchSize: 8,
-                                 images: input.shape[0], channels: [], biasLayers: 0, repetitions: request.repetitions))
+            try announce(CAMWork.inputGradients(method: name, points: steps, batchSize: PixelGradients.batchSize,
+                                                images: input.shape[0], repetitions: request.repetitions))
         }
         let attribution = try attributions(engine.network, input: input, targets: targets,
                                            cancellation: request.cancellation, progress: request.progress)
@@ -122,6 +110,33 @@ public struct IntegratedGradients: CAMMethod, CAMOwnPass {
 enum PixelGradients {
     /// How a `[B, C, H, W]` attribution becomes one map per image.
     enum Reduction { case maximum, sum }
+
+    /// Inputs per forward and backward pass of the methods that take many input gradients.
+    static let batchSize = 8
+
+    /// The gradients of image `i`'s target at `points` inputs made from it, `batchSize` inputs
+    /// per forward and backward pass (Integrated Gradients' path, SmoothGrad's noisy copies):
+    /// `fill(k, values)` writes input `k` (one image's values), `add(k, gradient)` takes its
+    /// gradient; progress counts points over all `input`'s images.
+    static func gradients(_ network: CAMNetwork, like input: Tensor, image i: Int, target: CAMTarget, points: Int,
+                          batchSize: Int, cancellation: CancellationFlag?, progress: ((Int, Int) -> Void)?,
+                          fill: (Int, UnsafeMutableBufferPointer<Float>) -> Void,
+                          add: (Int, ArraySlice<Float>) -> Void) throws {
+        let images = input.shape[0], per = input.count / Swift.max(images, 1)
+        for start in stride(from: 0, to: points, by: batchSize) {
+            try cancellation?.check()
+            let n = Swift.min(batchSize, points - start)
+            var values = [Float](repeating: 0, count: n * per)
+            values.withUnsafeMutableBufferPointer { buffer in
+                for k in 0..<n { fill(start + k, UnsafeMutableBufferPointer(rebasing: buffer[(k * per)..<((k + 1) * per)])) }
+            }
+            let gradient = try inputGradient(network, input: Tensor(shape: [n] + input.shape.dropFirst(), storage: values)) { _ in
+                Array(repeating: target, count: n)
+            }.gradient
+            for k in 0..<n { add(start + k, gradient.storage[(k * per)..<((k + 1) * per)]) }
+            progress?(i * points + start + n, images * points)
+        }
+    }
 
     /// `∂S/∂x` `[B, C, H, W]` for each image's target, `targets` resolving them from the logits
     /// of the same (retaining) forward pass.

@@ -10,8 +10,7 @@ public struct SmoothGrad: CAMMethod, CAMOwnPass {
     public static let noiseOption = CAMOption("noise", realRange: 0...1e6, default: 1,
                                               doc: "Standard deviation of the noise, in the normalised input's units (Captum's stdevs, 1.0; the paper suggests 10-20 % of the input's range).")
     /// The seed of the noise (as `torch.manual_seed`).
-    public static let seedOption = CAMOption("seed", range: 0...Int(UInt32.max), default: 0,
-                                             doc: "Seed of the noise, as torch.manual_seed(seed) before Captum's NoiseTunnel.")
+    public static let seedOption = CAMOption.torchSeed(before: "Captum's NoiseTunnel")
 
     /// SmoothGrad's declaration.
     public static let info = CAMMethodInfo(
@@ -31,9 +30,6 @@ public struct SmoothGrad: CAMMethod, CAMOwnPass {
     public var noise: Float
     /// The noise's seed.
     public var seed: UInt32
-    /// Noisy inputs per forward and backward pass.
-    static let batchSize = 8
-
     /// Creates the method.
     public init(samples: Int = 5, noise: Float = 1, seed: UInt32 = 0) {
         self.samples = Swift.max(1, samples)
@@ -57,19 +53,12 @@ public struct SmoothGrad: CAMMethod, CAMOwnPass {
         for i in 0..<images {
             let image = input.storage[(i * per)..<((i + 1) * per)]
             var total = [Float](repeating: 0, count: per)
-            for start in stride(from: 0, to: samples, by: Self.batchSize) {
-                try cancellation?.check()
-                let n = Swift.min(Self.batchSize, samples - start)
-                var noisy = [Float](repeating: 0, count: n * per)
-                for k in 0..<n {
-                    let e = (i * samples + start + k) * per
-                    for p in 0..<per { noisy[k * per + p] = image[image.startIndex + p] + epsilon[e + p] }
-                }
-                let gradient = try PixelGradients.inputGradient(network, input: Tensor(shape: [n] + input.shape.dropFirst(), storage: noisy)) { _ in
-                    Array(repeating: targets[i], count: n)
-                }.gradient
-                for k in 0..<n { for p in 0..<per { total[p] += abs(gradient.storage[k * per + p]) } }
-                progress?(i * samples + start + n, images * samples)
+            try PixelGradients.gradients(network, like: input, image: i, target: targets[i], points: samples,
+                                         batchSize: PixelGradients.batchSize, cancellation: cancellation, progress: progress) { k, copy in
+                let e = (i * samples + k) * per
+                for p in 0..<per { copy[p] = image[image.startIndex + p] + epsilon[e + p] }
+            } add: { _, gradient in
+                for p in 0..<per { total[p] += abs(gradient[gradient.startIndex + p]) }
             }
             for p in 0..<per { out[i * per + p] = total[p] * (1 / Float(samples)) }
         }
@@ -80,10 +69,8 @@ public struct SmoothGrad: CAMMethod, CAMOwnPass {
         let logits = try engine.network.forward(input, recording: [], retainForBackward: false, cancellation: request.cancellation).logits
         let targets = try engine.resolveTargets(request, logits: logits)
         if let announce = request.work {
-            let batches = (samples + Self.batchSize - 1) / Self.batchSize
-            try announce(CAMWork(method: name, forwardPasses: input.shape[0] * samples * request.repetitions,
-                                 batches: input.shape[0] * batches * request.repetitions, batchSize: Self.batchSize,
-                                 images: input.shape[0], channels: [], biasLayers: 0, repetitions: request.repetitions))
+            try announce(CAMWork.inputGradients(method: name, points: samples, batchSize: PixelGradients.batchSize,
+                                                images: input.shape[0], repetitions: request.repetitions))
         }
         let attribution = try attributions(engine.network, input: input, targets: targets,
                                            cancellation: request.cancellation, progress: request.progress)

@@ -15,8 +15,7 @@ public struct SmoothGradCAMPlusPlus: CAMMethod {
     public static let noiseOption = CAMOption("noise", realRange: 0...1e6, default: 0.3,
                                               doc: "Standard deviation of the noise, in the normalised input's units (TorchCAM's std, 0.3).")
     /// The seed of the noise (as `torch.manual_seed`).
-    public static let seedOption = CAMOption("seed", range: 0...Int(UInt32.max), default: 0,
-                                             doc: "Seed of the noise, as torch.manual_seed(seed) before TorchCAM's SmoothGradCAMpp.")
+    public static let seedOption = CAMOption.torchSeed(before: "TorchCAM's SmoothGradCAMpp")
 
     /// Smooth Grad-CAM++'s declaration.
     public static let info = CAMMethodInfo(
