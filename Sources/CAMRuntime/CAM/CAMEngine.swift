@@ -1,3 +1,5 @@
+import Foundation
+
 /// Which scalar of the target class a CAM explains.
 public enum CAMScore: Sendable, Equatable {
     /// The raw logit (`ClassifierOutputTarget`).
@@ -6,10 +8,67 @@ public enum CAMScore: Sendable, Equatable {
     case softmax
 }
 
+/// How a CAM's values are scaled: pytorch-grad-cam's min-max per image, or the method's own
+/// units so that maps can be compared across images, classes and layers (pytorch-grad-cam #267);
+/// with or without the negative evidence its ReLUs drop (#512).
+public struct CAMScaling: Sendable, Equatable {
+    /// Where the values' scale comes from.
+    public enum Scale: String, Sendable, CaseIterable {
+        /// Min-max per image, as pytorch-grad-cam (signed: divided by the largest magnitude).
+        case image
+        /// No min-max: the method's own units, the colours spanning the batch's range.
+        case raw
+    }
+
+    /// Where the values' scale comes from.
+    public var scale: Scale
+    /// Whether negative values are kept (no ReLU), the colours then centred on zero.
+    public var signed: Bool
+
+    /// Creates a scaling.
+    public init(scale: Scale = .image, signed: Bool = false) {
+        self.scale = scale
+        self.signed = signed
+    }
+
+    /// pytorch-grad-cam's: ReLU and min-max per image.
+    public static let pytorchGradCAM = CAMScaling()
+
+    /// The method's last step on the map of each image, `[B, H, W]`: pytorch-grad-cam's min-max
+    /// (signed: division by the largest magnitude, so that zero stays zero); nothing when raw.
+    public func finish(_ map: Tensor) -> Tensor {
+        guard scale == .image else { return map }
+        return signed ? CAMMath.scaleMagnitude(map) : CAMMath.scaleCAM(map)
+    }
+
+    /// The values the colours span for these maps: 0…1 (signed −1…1) when scaled per image;
+    /// raw, from zero to the largest value of the batch (signed: ± the largest magnitude), so
+    /// that the images of a batch share one scale.
+    public func colorRange(of map: Tensor) -> ClosedRange<Float> {
+        switch (scale, signed) {
+        case (.image, false): return 0...1
+        case (.image, true): return -1...1
+        case (.raw, false):
+            let hi = map.storage.reduce(0) { Swift.max($0, $1) }
+            return 0...(hi > 0 && hi.isFinite ? hi : 1)
+        case (.raw, true):
+            let m = map.storage.reduce(0) { Swift.max($0, abs($1)) }
+            let bound = m > 0 && m.isFinite ? m : 1
+            return -bound...bound
+        }
+    }
+}
+
 /// A computed class activation map and what it explains.
 public struct CAMResult: CustomStringConvertible {
-    /// The maps, `[B, H, W]`, each in [0, 1] (the input's height and width).
+    /// The maps, `[B, H, W]` (the input's height and width): in [0, 1] with pytorch-grad-cam's
+    /// scaling, in [−1, 1] when signed, in the method's own units when raw.
     public var map: Tensor
+    /// How the values were scaled.
+    public var scaling = CAMScaling.pytorchGradCAM
+    /// The values the colours span (the first colour of a colormap at the lower bound, the last
+    /// at the upper): 0…1 unless raw or signed, and widened by `shared_scale` to compare maps.
+    public var colorRange: ClosedRange<Float> = 0...1
     /// The method's name, e.g. `"GradCAM"`.
     public var method: String
     /// The resolved target layers (empty for FullGrad, which uses every bias layer).
@@ -49,12 +108,28 @@ public struct CAMResult: CustomStringConvertible {
         }.joined(separator: ", ")
         let lo = map.min, hi = map.max
         let explains = usesTarget ? "→ \(what)" : "(no class: \(method) does not use the target)"
-        return "\(method) \(size)\(batch) at \(at)\(usedDefaultLayer ? " (default layer)" : "") \(explains), min \(format(lo)) max \(format(hi))"
+        var scale = ""
+        if scaling.scale == .raw || scaling.signed || colorRange != 0...1 {
+            let kind = [scaling.scale == .raw ? "raw" : nil, scaling.signed ? "signed" : nil].compactMap { $0 }.joined(separator: ", ")
+            scale = (kind.isEmpty ? "" : ", \(kind)") + " (colours \(format(colorRange.lowerBound))…\(format(colorRange.upperBound)))"
+        }
+        return "\(method) \(size)\(batch) at \(at)\(usedDefaultLayer ? " (default layer)" : "") \(explains), min \(format(lo)) max \(format(hi))\(scale)"
     }
 
+    /// Three decimals for maps scaled per image; four significant digits for raw maps, whose
+    /// small values three decimals would show as 0.0.
     private func format(_ x: Float) -> String {
+        if scaling.scale == .raw && x != 0 { return String(format: "%.4g", Double(x)) }
         let scaled = (Double(x) * 1000).rounded() / 1000
         return String(scaled)
+    }
+
+    /// The maps as their colours show them: `(v − lower) / (upper − lower)`, clamped to [0, 1]
+    /// (the maps themselves when the range is 0…1, as pytorch-grad-cam's are).
+    public var unitMap: Tensor {
+        guard colorRange != 0...1 else { return map }
+        let lo = colorRange.lowerBound, span = colorRange.upperBound - colorRange.lowerBound
+        return map.map { Swift.min(Swift.max(($0 - lo) / span, 0), 1) }
     }
 }
 
@@ -133,6 +208,7 @@ public struct CAMEngine {
     ///   - score: explain the logit or the softmax probability of the target class.
     ///   - augSmooth: pytorch-grad-cam's `aug_smooth` (horizontal flip × {0.9, 1, 1.1}, averaged).
     ///   - eigenSmooth: replace the channel sum by the first principal component.
+    ///   - scaling: pytorch-grad-cam's min-max per image, or raw values; signed or not.
     ///   - progress: called with (done, total) steps by ScoreCAM, AblationCAM and FullGrad.
     ///   - cancellation: polled between batches; throws `CancellationError` when set.
     ///   - work: called once, before the long part of ScoreCAM, AblationCAM or FullGrad starts
@@ -140,6 +216,7 @@ public struct CAMEngine {
     public func compute(_ method: any CAMMethod, input: Tensor, layers: [String]? = nil,
                         targets: [ClassTarget]? = nil, score: CAMScore = .logit,
                         augSmooth: Bool = false, eigenSmooth: Bool = false,
+                        scaling: CAMScaling = .pytorchGradCAM,
                         progress: ((Int, Int) -> Void)? = nil,
                         cancellation: CancellationFlag? = nil,
                         work: ((CAMWork) throws -> Void)? = nil) throws -> CAMResult {
@@ -148,6 +225,16 @@ public struct CAMEngine {
         }
         if let targets, targets.count != 1 && targets.count != input.shape[0] {
             throw RuntimeError("expected one target per image (\(input.shape[0])) or one for all, got \(targets.count) targets")
+        }
+        if scaling.signed && !method.info.hasSign {
+            throw RuntimeError("\(method.name)'s map has no sign to keep: " + (method.usesLayers
+                ? "it multiplies maps already scaled to 0…1"
+                : method.name == FullGrad.info.className ? "its terms are absolute values" : "it is made of absolute gradients")
+                + "; leave out signed=")
+        }
+        if scaling.scale == .raw && !method.info.hasRawScale {
+            throw RuntimeError("\(method.name) has no raw scale: its definition min-max scales "
+                + (method.usesLayers ? "each layer's map" : "each bias layer's term") + " of each image, so its values are not comparable across images; leave out scale=\"raw\"")
         }
         let resolved: [String]
         if !method.usesLayers {
@@ -159,7 +246,7 @@ public struct CAMEngine {
         }
         let request = Request(method: method, layers: resolved, targets: targets, score: score,
                               eigenSmooth: eigenSmooth, progress: progress, cancellation: cancellation,
-                              work: work, repetitions: augSmooth ? 6 : 1)
+                              work: work, repetitions: augSmooth ? 6 : 1, scaling: scaling)
         let map: Tensor
         let used: [CAMTarget]
         var weights: [String: Tensor] = [:]
@@ -174,6 +261,8 @@ public struct CAMEngine {
                                labels: used.map { $0.classIndex < names.count ? names[$0.classIndex] : "class \($0.classIndex)" },
                                channelWeights: weights)
         result.usesTarget = method.usesTarget
+        result.scaling = scaling
+        result.colorRange = scaling.colorRange(of: map)
         return result
     }
 
@@ -188,6 +277,7 @@ public struct CAMEngine {
         /// Told the work before it starts; only the first pass of augmentation smoothing has it.
         var work: ((CAMWork) throws -> Void)?
         var repetitions: Int
+        var scaling: CAMScaling
     }
 
     /// The per-image targets of one pass (the top class recomputed from these logits).
@@ -230,7 +320,7 @@ public struct CAMEngine {
     func pass(_ input: Tensor, _ request: Request) throws -> (Tensor, [CAMTarget], [String: Tensor]) {
         if let own = request.method as? CAMOwnPass {
             let (map, targets) = try own.pass(input, engine: self, request: request)
-            return (map, targets, [:])
+            return (request.scaling.finish(map), targets, [:])
         }
         let method = request.method
         // Gradients are needed at the target layers only: the layers before them keep nothing.
@@ -265,7 +355,8 @@ public struct CAMEngine {
             maps.append(map)
             weights[layer] = layerWeights
         }
-        return (method.fuse(maps, width: input.shape[3], height: input.shape[2]), targets, weights)
+        let fused = method.fuse(maps, width: input.shape[3], height: input.shape[2], scaling: request.scaling)
+        return (request.scaling.finish(fused), targets, weights)
     }
 
     /// `forward_augmentation_smoothing`: (flip, factor) in (F,0.9) (F,1) (F,1.1) (T,0.9) (T,1)

@@ -167,6 +167,14 @@ public struct CAMMethodInfo: Sendable {
     public var usesLayers: Bool
     /// Whether the map is `Σ_c w_c A_c` and `cam.weights` can return the `w`.
     public var weightsChannels: Bool
+    /// Whether the map has a sign before the common ReLU, so that `signed=true` can keep its
+    /// negative evidence: false for maps that are magnitudes by definition (absolute gradients,
+    /// FullGrad's terms, RefineCAM's product of scaled maps).
+    public var hasSign: Bool
+    /// Whether the map without the last min-max is in units comparable across images: false
+    /// when the definition itself min-max scales parts of each image's map (FullGrad's terms,
+    /// RefineCAM's layers).
+    public var hasRawScale: Bool
     /// The method's own options.
     public var options: [CAMOption]
     /// Its work beyond one pass.
@@ -178,7 +186,8 @@ public struct CAMMethodInfo: Sendable {
     public init(name: String, builtin: String? = nil, aliases: [String] = [], className: String,
                 summary: String, formula: String, paper: String,
                 needsGradients: Bool, usesTarget: Bool = true, usesLayers: Bool = true,
-                weightsChannels: Bool, options: [CAMOption] = [], cost: CAMCost = .onePass,
+                weightsChannels: Bool, hasSign: Bool = true, hasRawScale: Bool = true,
+                options: [CAMOption] = [], cost: CAMCost = .onePass,
                 make: @escaping @Sendable (CAMOptionValues) -> any CAMMethod) {
         self.name = name
         self.builtin = builtin ?? name
@@ -191,6 +200,8 @@ public struct CAMMethodInfo: Sendable {
         self.usesTarget = usesTarget
         self.usesLayers = usesLayers
         self.weightsChannels = weightsChannels
+        self.hasSign = hasSign
+        self.hasRawScale = hasRawScale
         self.options = options
         self.cost = cost
         self.make = make
@@ -218,9 +229,10 @@ public protocol CAMMethod {
     /// (`[B, classes]`): those targets for every method but FinerCAM, which compares each with
     /// the classes the model finds most similar.
     func explainedTargets(_ targets: [CAMTarget], logits: Tensor) throws -> [CAMTarget]
-    /// The map of the input from the per-layer maps `[B, h_l, w_l]`: pytorch-grad-cam's mean of
-    /// the scaled maps (`CAMMath.fuse`) for every method but RefineCAM, which multiplies them.
-    func fuse(_ layerMaps: [Tensor], width: Int, height: Int) -> Tensor
+    /// The map of the input from the per-layer maps `[B, h_l, w_l]`, before the last scaling
+    /// (`CAMScaling.finish`): pytorch-grad-cam's mean of the scaled maps (`CAMMath.fuse`) for
+    /// every method but RefineCAM, which multiplies them.
+    func fuse(_ layerMaps: [Tensor], width: Int, height: Int, scaling: CAMScaling) -> Tensor
     /// The layer used when the user names none: the network's default for every method but
     /// the original CAM, which needs the layer its classifier pools.
     func defaultLayer(in network: CAMNetwork) -> String?
@@ -254,15 +266,16 @@ extension CAMMethod {
     public func defaultLayer(in network: CAMNetwork) -> String? { nil }
 
     /// pytorch-grad-cam's `aggregate_multi_layers`.
-    public func fuse(_ layerMaps: [Tensor], width: Int, height: Int) -> Tensor {
-        CAMMath.fuse(layerMaps, width: width, height: height)
+    public func fuse(_ layerMaps: [Tensor], width: Int, height: Int, scaling: CAMScaling) -> Tensor {
+        CAMMath.fuse(layerMaps, width: width, height: height, scaling: scaling)
     }
 }
 
 /// A method whose map is not made from the target layers one by one (FullGrad: the input and
 /// every bias layer): the engine runs its pass instead of the common one.
 protocol CAMOwnPass {
-    /// The fused map `[B, H, W]` and the targets it explains, for one (possibly augmented) input.
+    /// The fused map `[B, H, W]` before the last scaling (`CAMScaling.finish`, applied by the
+    /// engine) and the targets it explains, for one (possibly augmented) input.
     func pass(_ input: Tensor, engine: CAMEngine, request: CAMEngine.Request) throws -> (Tensor, [CAMTarget])
 }
 
@@ -365,18 +378,45 @@ public enum CAMMath {
         return CAMInterpolation.resizeLinear(scaled, toWidth: width, height: height)
     }
 
-    /// pytorch-grad-cam's steps 4–5 on per-layer maps `[B, h_l, w_l]`: ReLU → per-image min-max →
-    /// resize to `width × height` per layer, then ReLU → mean over layers → min-max.
-    public static func fuse(_ layerMaps: [Tensor], width: Int, height: Int) -> Tensor {
+    /// Per plane `x / (1e-7 + max |x|)`: `scaleCAM` for a signed map, whose zero (no evidence
+    /// either way) must stay zero.
+    public static func scaleMagnitude(_ maps: Tensor) -> Tensor {
+        let h = maps.shape[maps.rank - 2], w = maps.shape[maps.rank - 1]
+        let planes = maps.count / Swift.max(h * w, 1)
+        var scaled = maps
+        scaled.withUnsafeMutableBufferPointer { x in
+            for p in 0..<planes {
+                let range = (p * h * w)..<((p + 1) * h * w)
+                var m: Float = 0
+                for i in range { m = Swift.max(m, abs(x[i])) }
+                let d = 1e-7 + m
+                for i in range { x[i] /= d }
+            }
+        }
+        return scaled
+    }
+
+    /// pytorch-grad-cam's steps 4–5 on per-layer maps `[B, h_l, w_l]` up to the last min-max
+    /// (`CAMScaling.finish`): ReLU → per-image min-max → resize to `width × height` per layer,
+    /// then ReLU → mean over layers. Signed maps skip the ReLUs and are scaled by their largest
+    /// magnitude; raw maps are not scaled.
+    public static func fuse(_ layerMaps: [Tensor], width: Int, height: Int,
+                            scaling: CAMScaling = .pytorchGradCAM) -> Tensor {
         guard let first = layerMaps.first else { return Tensor(shape: [0, height, width]) }
         let b = first.shape[0]
         var fused = [Float](repeating: 0, count: b * height * width)
         for map in layerMaps {
-            let scaled = scaleCAM(map.map { Swift.max($0, 0) }, width: width, height: height)
-            for i in 0..<fused.count { fused[i] += Swift.max(scaled.storage[i], 0) }
+            let kept = scaling.signed ? map : map.map { Swift.max($0, 0) }
+            let scaled: Tensor
+            switch (scaling.scale, scaling.signed) {
+            case (.image, false): scaled = scaleCAM(kept, width: width, height: height)
+            case (.image, true): scaled = CAMInterpolation.resizeLinear(scaleMagnitude(kept), toWidth: width, height: height)
+            case (.raw, _): scaled = CAMInterpolation.resizeLinear(kept, toWidth: width, height: height)
+            }
+            for i in 0..<fused.count { fused[i] += scaling.signed ? scaled.storage[i] : Swift.max(scaled.storage[i], 0) }
         }
         let count = Float(layerMaps.count)
-        return scaleCAM(Tensor(shape: [b, height, width], storage: fused.map { $0 / count }))
+        return Tensor(shape: [b, height, width], storage: fused.map { $0 / count })
     }
 
     /// (B, C, h·w) of a `[B, C, h, w]` tensor.

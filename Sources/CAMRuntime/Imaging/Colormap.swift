@@ -33,9 +33,37 @@ public struct Colormap: Sendable, Equatable, CustomStringConvertible {
     public static let magma = Colormap(name: "magma", table: ColormapTables.magma)
     /// Black to white.
     public static let gray = Colormap(name: "gray", table: (0..<768).map { UInt8($0 / 3) })
+    /// matplotlib's bwr: blue, white at the middle, red — for signed maps, whose zero is white.
+    public static let bwr = Colormap(name: "bwr", table: evenlySpaced([(0, 0, 1), (1, 1, 1), (1, 0, 0)]))
 
     /// The maps without their reversed variants, in the order `names` lists them.
-    public static let all: [Colormap] = [.jet, .turbo, .viridis, .inferno, .magma, .gray]
+    public static let all: [Colormap] = [.jet, .turbo, .viridis, .inferno, .magma, .gray, .bwr]
+
+    /// The table of matplotlib's `LinearSegmentedColormap.from_list(colors)` with 256 entries,
+    /// as `cmap(x, bytes=True)` gives it: colours evenly spaced on 0…1, linear between them, in
+    /// float64 with matplotlib's order of operations, and truncated to bytes (so that every
+    /// entry equals matplotlib's).
+    static func evenlySpaced(_ colors: [(Double, Double, Double)]) -> [UInt8] {
+        let stops = colors.indices.map { Double($0) / Double(colors.count - 1) * 255 }
+        let step = 1.0 / 255
+        var table: [UInt8] = []
+        table.reserveCapacity(768)
+        for i in 0..<256 {
+            let channel: [Double]
+            if i == 0 || i == 255 {
+                let c = colors[i == 0 ? 0 : colors.count - 1]
+                channel = [c.0, c.1, c.2]
+            } else {
+                let x = 255 * (Double(i) * step)
+                let k = stops.firstIndex { $0 >= x } ?? stops.count - 1
+                let d = (x - stops[k - 1]) / (stops[k] - stops[k - 1])
+                let (a, b) = (colors[k - 1], colors[k])
+                channel = [d * (b.0 - a.0) + a.0, d * (b.1 - a.1) + a.1, d * (b.2 - a.2) + a.2]
+            }
+            table += channel.map { UInt8(Swift.min(Swift.max($0, 0), 1) * 255) }
+        }
+        return table
+    }
 
     /// Every name `named(_:)` accepts: each map and its `_r` variant.
     public static var names: [String] { all.flatMap { [$0.name, $0.name + "_r"] } }

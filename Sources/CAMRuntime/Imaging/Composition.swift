@@ -319,22 +319,45 @@ func wrap(_ text: String, width: Int, clusters: ([Character]) -> [(kerning: Int,
     return lines
 }
 
+/// The labels of a colorbar and their rows, top first: 1.0, 0.5 and 0.0 for 0…1; otherwise
+/// round values inside the range, about one per 40 pixels and at least three (an axis whose
+/// step overshoots a narrow range would label only its middle).
+func colorbarTicks(_ range: ClosedRange<Double>, length: Int) -> [(text: String, row: Int)] {
+    if range == 0...1 { return [("1.0", 0), ("0.5", (length - 1) / 2), ("0.0", length - 1)] }
+    var most = max(3, min(6, length / 40 + 1))
+    var axis = LineChart.Axis(range: range, most: most)
+    while axis.ticks.count < 3 && most < 12 {
+        most += 1
+        axis = LineChart.Axis(range: range, most: most)
+    }
+    let span = range.upperBound - range.lowerBound
+    return axis.ticks.reversed().map { value in
+        (axis.format(value), Int(((range.upperBound - value) / span * Double(length - 1)).rounded()))
+    }
+}
+
 /// The lines of `text`, split at `\n` and at `\r\n` (a single character in Swift).
 func paragraphs(of text: String) -> [Substring] {
     text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
 }
 
-/// A legend for `colormap`: a vertical bar `thickness × length` pixels, value 1 at the top
-/// and 0 at the bottom (row `y` shows entry `round(255 · (length − 1 − y) / (length − 1))`),
-/// with the labels 1.0, 0.5 and 0.0 to its right, each line centred on its row, when
-/// `labeled`, on white (the bar then has a margin of half a line above and below).
+/// A legend for `colormap`: a vertical bar `thickness × length` pixels, the upper end of
+/// `range` at the top and the lower at the bottom (row `y` shows entry
+/// `round(255 · (length − 1 − y) / (length − 1))`), with labels to its right, each line centred
+/// on its row, when `labeled`, on white (the bar then has a margin of half a line above and
+/// below). The labels of 0…1 are 1.0, 0.5 and 0.0; of another range (a raw or signed map's),
+/// round values inside it, as a chart's axis.
 ///
-/// - Throws: `ImageError` when `length` is below 2 or `thickness` below 1, or when `labeled`
-///   and the bundled font cannot be found or read.
-public func colorbar(_ colormap: Colormap, length: Int = 224, thickness: Int = 16, labeled: Bool = true) throws -> RGBImage {
+/// - Throws: `ImageError` when `length` is below 2 or `thickness` below 1, when the range is
+///   empty or not finite, or when `labeled` and the bundled font cannot be found or read.
+public func colorbar(_ colormap: Colormap, length: Int = 224, thickness: Int = 16, labeled: Bool = true,
+                     range: ClosedRange<Double> = 0...1) throws -> RGBImage {
     guard length >= 2 else { throw ImageError("a colorbar needs a length of at least 2 pixels, got \(length)") }
     guard thickness >= 1 else { throw ImageError("a colorbar needs a thickness of at least 1 pixel, got \(thickness)") }
-    let ticks = [("1.0", 0), ("0.5", (length - 1) / 2), ("0.0", length - 1)]
+    guard range.lowerBound.isFinite, range.upperBound.isFinite, range.upperBound > range.lowerBound else {
+        throw ImageError("a colorbar needs a range whose upper end is above its lower end, got \(range.lowerBound)…\(range.upperBound)")
+    }
+    let ticks = colorbarTicks(range, length: length)
     let pixelSize = FontFace.defaultPixelSize
     let font = labeled ? try FontFace.standard() : nil
     let lineHeight = font?.lineMetrics(pixelSize: pixelSize).height ?? 0

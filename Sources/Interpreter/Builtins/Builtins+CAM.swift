@@ -78,6 +78,39 @@ extension BuiltinRegistry {
             return .object(ImageObject(try bytesImage(try GuidedBackprop.guidedGradCAM(mask: mask, gradient: gradient))))
         })
 
+        register(Builtin(BuiltinSignature(
+            name: "shared_scale", parameters: [],
+            variadic: Parameter("cams", [.object("cam"), .list], doc: "CAMs computed with scale=\"raw\", or lists of them."),
+            category: category,
+            summary: "The CAMs with one colour range spanning them all, so that their colours compare: other classes, layers, methods, models.",
+            details: "Each CAM keeps its values; its colour range (what overlay, colorbar, the pictures and the metrics see) becomes 0…the largest value of them all, or ± the largest magnitude when any is signed. The CAMs must be raw (scale=\"raw\"): a map min-max scaled per image has lost the values to compare. The images of one raw CAM share a scale already.",
+            formula: "range = [0, max_k max(cam_k)], or [−m, m] with m = max_k max |cam_k| when signed",
+            example: "both = shared_scale(gradcam(model, x, target=\"tabby\", scale=\"raw\"), gradcam(model, x, target=\"tiger cat\", scale=\"raw\"))\nsave hstack(overlay(both[0], img), overlay(both[1], img), colorbar(both[0])) \"shared.png\"")) { args, _ in
+            var cams: [CAMObject] = []
+            for value in args.variadic.flatMap({ value -> [Value] in
+                if case .list(let items) = value { return items }
+                return [value]
+            }) {
+                guard case .object(let cam as CAMObject) = value else {
+                    throw RuntimeError("shared_scale: expected CAMs, got \(value.typeName)")
+                }
+                guard cam.result.scaling.scale == .raw else {
+                    throw RuntimeError("shared_scale: the \(cam.result.method) map (CAM \(cams.count + 1)) is min-max scaled per image, which has lost "
+                                       + "the values to compare; compute it with scale=\"raw\"")
+                }
+                cams.append(cam)
+            }
+            guard !cams.isEmpty else { throw RuntimeError("shared_scale: needs at least one CAM, got none") }
+            let signed = cams.contains { $0.result.colorRange.lowerBound < 0 }
+            let top = cams.map { max(abs($0.result.colorRange.lowerBound), $0.result.colorRange.upperBound) }.max() ?? 1
+            let range: ClosedRange<Float> = signed ? -top...top : 0...top
+            return .list(cams.map { cam in
+                var result = cam.result
+                result.colorRange = range
+                return .object(CAMObject(result, mean: cam.mean, std: cam.std, origin: cam.origin))
+            })
+        })
+
         register(Saver(description: "NumPy array of a CAM's map ([H, W], or [N, H, W] for a batch)", extensions: ["npy"], accepts: { value in
             if case .object(let o) = value { return o is CAMObject }
             return false
@@ -89,7 +122,7 @@ extension BuiltinRegistry {
     }
 }
 
-private let camDetails: String = "X is a preprocessed image [3, H, W] or a batch [N, 3, H, W]. layer= is a module path (\"layer4\", \"layer4.2\", \"layer4[-1]\", \"_blocks.15\") or a list of them (their maps are averaged); without it the model's default layer is used and named in the output. target= is a class index, a label (\"tabby\") or a list with one per image; without it, the top class. softmax=true explains the softmax probability instead of the logit. aug_smooth=true averages 6 flipped and scaled passes; eigen_smooth=true keeps the first principal component. Computed as pytorch-grad-cam 1.5.7: ReLU, min-max per image, bilinear resize to the input, mean over layers, min-max again." + " " + listedLongMethods() + " show progress on a terminal's stderr; Ctrl-C stops them."
+private let camDetails: String = "X is a preprocessed image [3, H, W] or a batch [N, 3, H, W]. layer= is a module path (\"layer4\", \"layer4.2\", \"layer4[-1]\", \"_blocks.15\") or a list of them (their maps are averaged); without it the model's default layer is used and named in the output. target= is a class index, a label (\"tabby\") or a list with one per image; without it, the top class. softmax=true explains the softmax probability instead of the logit. aug_smooth=true averages 6 flipped and scaled passes; eigen_smooth=true keeps the first principal component. Computed as pytorch-grad-cam 1.5.7: ReLU, min-max per image, bilinear resize to the input, mean over layers, min-max again. scale=\"raw\" leaves out the min-max (the method's own values, one colour scale for the batch; shared_scale puts several CAMs on one), signed=true the ReLU (negative evidence, drawn in bwr)." + " " + listedLongMethods() + " show progress on a terminal's stderr; Ctrl-C stops them."
 
 /// The builtins of the methods whose work is long, e.g. `scorecam, ablationcam and fullgrad`.
 private func listedLongMethods() -> String { listed(CAMMethods.all.filter(\.cost.isLong).map(\.builtin)) }
@@ -104,6 +137,10 @@ private func commonCAMParameters() -> [Parameter] {
         Parameter("softmax", [.bool], default: .bool(false), keywordOnly: true, doc: "Explain the softmax probability (ClassifierOutputSoftmaxTarget)."),
         Parameter("aug_smooth", [.bool], default: .bool(false), keywordOnly: true, doc: "Average over flips and scalings (6 passes)."),
         Parameter("eigen_smooth", [.bool], default: .bool(false), keywordOnly: true, doc: "Use the first principal component of the weighted activations."),
+        Parameter("scale", [.string], default: .string("image"), keywordOnly: true,
+                  doc: "\"image\": min-max per image (pytorch-grad-cam); \"raw\": the method's own values, comparable across images (one colour scale per batch; shared_scale for several CAMs)."),
+        Parameter("signed", [.bool], default: .bool(false), keywordOnly: true,
+                  doc: "Keep negative evidence (no ReLU): scaled by the largest magnitude, drawn in bwr with white at zero."),
         Parameter("tokens", [.integer, .string], default: Value.none, keywordOnly: true,
                   doc: "How a transformer layer's output becomes a grid: the number of prefix tokens to drop from [N, T, C] (1 for a class token), or \"nhwc\" for [N, H, W, C]; guessed when omitted."),
     ]
@@ -216,9 +253,14 @@ private func runCAM(_ method: any CAMMethod, _ callee: String, _ args: BoundArgu
     defer { reporter?.finish() }
     var progress: ((Int, Int) -> Void)?
     if let reporter { progress = { done, total in reporter.report(done, total) } }
+    let scaleName = try args.string("scale")
+    guard let scale = CAMScaling.Scale(rawValue: scaleName) else {
+        throw RuntimeError("\(callee): scale= is \"image\" (min-max per image, as pytorch-grad-cam) or \"raw\" (the method's own values), not \"\(scaleName)\"")
+    }
     let result = try CAMEngine(network: model.network).compute(
         method, input: x, layers: layers, targets: targets, score: try args.bool("softmax") ? .softmax : .logit,
         augSmooth: try args.bool("aug_smooth"), eigenSmooth: try args.bool("eigen_smooth"),
+        scaling: CAMScaling(scale: scale, signed: try args.bool("signed")),
         progress: progress,
         cancellation: context.cancellation,
         work: { work in

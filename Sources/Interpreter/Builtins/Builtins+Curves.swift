@@ -151,10 +151,10 @@ private func runCurve(_ kind: CurveKind, _ args: BoundArguments, _ context: Call
     let curves: [PerturbationCurve]
     switch definition {
     case .torchcam:
-        curves = try metrics.curves(input: input, maps: cam.result.map, targets: targets, kinds: [kind], steps: steps, baseline: baseline)
+        curves = try metrics.curves(input: input, maps: cam.result.unitMap, targets: targets, kinds: [kind], steps: steps, baseline: baseline)
             .map { $0[0] }
     case .quantus:
-        curves = try metrics.pixelFlipping(input: input, maps: cam.result.map, targets: targets, steps: steps, baseline: baseline)
+        curves = try metrics.pixelFlipping(input: input, maps: cam.result.unitMap, targets: targets, steps: steps, baseline: baseline)
     }
     let measured = try measuredTargets(targets, input: input, network: network, cam: cam)
     let names = network.classNames

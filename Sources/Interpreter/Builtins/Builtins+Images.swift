@@ -33,7 +33,7 @@ extension BuiltinRegistry {
         let imageWeight = Parameter("image_weight", [.number], default: .number(0.5), keywordOnly: true,
                                     doc: "The weight of the picture, 0…1 (show_cam_on_image's image_weight): higher shows more photo, less heat.")
         let colormap = Parameter("colormap", [.string], default: .string("jet"), keywordOnly: true,
-                                 doc: "jet, turbo, viridis, inferno, magma or gray (each also reversed with _r).")
+                                 doc: "jet, turbo, viridis, inferno, magma, gray or bwr (each also reversed with _r); jet when omitted, bwr for a signed CAM.")
         register(Builtin(BuiltinSignature(
             name: "overlay",
             parameters: [Parameter("cam", [.object("cam"), .tensor],
@@ -51,7 +51,6 @@ extension BuiltinRegistry {
             guard (0...1).contains(weight) else {
                 throw RuntimeError("overlay: image_weight must be between 0 and 1, got \(formatNumber(weight))")
             }
-            let colors = try Colormap.named(try args.string("colormap"))
             let camObject: CAMObject?
             let masks: [Tensor]
             switch args["cam"] {
@@ -64,6 +63,7 @@ extension BuiltinRegistry {
             default:
                 throw RuntimeError("overlay: argument `cam` must be a cam or a tensor, got \(args["cam"].typeName)")
             }
+            let colors = args.isGiven("colormap") ? try Colormap.named(try args.string("colormap")) : camObject?.defaultColormap ?? .jet
             let pictures = try overlayPictures(args["picture"], count: masks.count)
             var drawn: [Value] = []
             for (mask, picture) in zip(masks, pictures) {
@@ -174,14 +174,35 @@ extension BuiltinRegistry {
 
         register(Builtin(BuiltinSignature(
             name: "colorbar",
-            parameters: [Parameter("colormap", [.string], default: .string("jet"), doc: "The colormap's name."),
-                         Parameter("length", [.integer], default: .number(224), keywordOnly: true, doc: "The bar's height in pixels.")],
-            category: images, summary: "A legend for a colormap: 1.0 at the top, 0.0 at the bottom.",
+            parameters: [Parameter("colormap", [.string, .object("cam")], default: .string("jet"),
+                                   doc: "The colormap's name, or a CAM: its colormap (jet, bwr when signed) and its colour range."),
+                         Parameter("length", [.integer], default: .number(224), keywordOnly: true, doc: "The bar's height in pixels."),
+                         Parameter("range", [.list], default: Value.none, keywordOnly: true,
+                                   doc: "[low, high]: the values at the bottom and the top (default 0…1, or the CAM's colour range).")],
+            category: images, summary: "A legend for a colormap: 1.0 at the top, 0.0 at the bottom, or a raw map's values.",
+            details: "colorbar(cam) labels the values of a raw or signed CAM (scale=\"raw\", signed=true, shared_scale) with round numbers, as a chart's axis; range=cam.range with a colormap's name gives the same labels in another colormap.",
             example: "save hstack(vis, colorbar()) \"with_legend.png\"")) { args, _ in
-            let map = try Colormap.named(try args.string("colormap"))
+            let map: Colormap
+            var range: ClosedRange<Double> = 0...1
+            if case .object(let cam as CAMObject) = args["colormap"] {
+                map = cam.defaultColormap
+                range = Double(cam.result.colorRange.lowerBound)...Double(cam.result.colorRange.upperBound)
+            } else {
+                map = try Colormap.named(try args.string("colormap"))
+            }
+            if case .list(let items) = args["range"] {
+                let bounds = items.compactMap { item -> Double? in
+                    if case .number(let v) = item, v.isFinite { return v }
+                    return nil
+                }
+                guard bounds.count == 2, bounds.count == items.count, bounds[1] > bounds[0] else {
+                    throw RuntimeError("colorbar: range= is [low, high], two finite numbers with high above low, got \(args["range"].repr)")
+                }
+                range = bounds[0]...bounds[1]
+            }
             let length = try args.integer("length")
             try RGBImage.validateSize(width: 16, height: max(length, 1))
-            return .object(ImageObject(try CAMRuntime.colorbar(map, length: length)))
+            return .object(ImageObject(try CAMRuntime.colorbar(map, length: length, range: range)))
         })
 
         let interpolation = Parameter("interpolation", [.string], default: .string("bilinear"), keywordOnly: true,
@@ -259,7 +280,7 @@ func tile(of value: Value, for callee: String) throws -> CaptionedImage {
 func picture(of value: Value, for callee: String) throws -> RGBImage {
     switch value {
     case .object(let o as ImageObject): return o.image
-    case .object(let o as CAMObject): return try Colormap.jet.colorized(try o.singleMap(callee))
+    case .object(let o as CAMObject): return try o.defaultColormap.colorized(try o.singleMap(callee))
     default: throw RuntimeError("\(callee): expected an image or a CAM, got \(value.typeName)")
     }
 }

@@ -136,7 +136,7 @@ private func pointingGame(_ args: BoundArguments) throws -> Value {
     let callee = args.callee
     let maps: Tensor
     switch args["cam"] {
-    case .object(let o as CAMObject): maps = o.result.map
+    case .object(let o as CAMObject): maps = o.result.unitMap
     case .tensor(let t) where t.rank == 2: maps = t.reshaped([1] + t.shape)
     case .tensor(let t) where t.rank == 3: maps = t
     case .tensor(let t): throw RuntimeError("\(callee): a map is a tensor [H, W] or [N, H, W], got \(Network.describeShape(t.shape))")
@@ -204,7 +204,8 @@ func metricParameters() -> [Parameter] {
     ]
 }
 
-/// The network, the input batch, the maps `[N, H, W]` and the measured targets of a metric call.
+/// The network, the input batch, the maps `[N, H, W]` (in 0…1, through each CAM's colour range)
+/// and the measured targets of a metric call.
 func metricInputs(_ args: BoundArguments) throws -> (CAMNetwork, Tensor, Tensor, MetricTargets) {
     let callee = args.callee
     let model = try args.object("model", as: ModelObject.self)
@@ -225,7 +226,8 @@ func metricInputs(_ args: BoundArguments) throws -> (CAMNetwork, Tensor, Tensor,
         let classes = try targetList(args["target"], callee)
         targets = .classes(classes, score: (args.isNone("softmax") ? false : try args.bool("softmax")) ? .softmax : .logit)
     }
-    return (model.network, input, cam.result.map, targets)
+    // Measured as the colours show it: a raw or signed map through its colour range.
+    return (model.network, input, cam.result.unitMap, targets)
 }
 
 /// One number for one image, a list for a batch.

@@ -128,7 +128,7 @@ public final class CAMObject: ScriptObject, @unchecked Sendable {
     public var batchCount: Int { result.map.shape.first ?? 0 }
 
     /// The members.
-    public var memberNames: [String] { ["label", "layers", "map", "max", "method", "min", "shape", "target", "weights"] }
+    public var memberNames: [String] { ["label", "layers", "map", "max", "method", "min", "range", "shape", "target", "weights"] }
 
     /// The member called `name`.
     public func member(_ name: String) throws -> Value? {
@@ -148,14 +148,19 @@ public final class CAMObject: ScriptObject, @unchecked Sendable {
         case "method": return .string(result.method)
         case "layers": return .list(result.layers.map { .string($0) })
         case "map": return .tensor(single ? result.map.slice(0) : result.map)
+        case "range": return .list([numberValue(result.colorRange.lowerBound), numberValue(result.colorRange.upperBound)])
         case "weights": return try channelWeights()
         default: return nil
         }
     }
 
-    /// The first map in the JET colormap.
+    /// The colormap a map is drawn in when none is named: JET (pytorch-grad-cam's), or for a
+    /// signed map blue–white–red, whose white middle is zero evidence.
+    public var defaultColormap: Colormap { result.colorRange.lowerBound < 0 ? .bwr : .jet }
+
+    /// The first map in its default colormap.
     public var displayImage: DisplayImage? {
-        guard batchCount > 0, let picture = try? Colormap.jet.colorized(result.map.slice(0)) else { return nil }
+        guard batchCount > 0, let picture = try? defaultColormap.colorized(result.unitMap.slice(0)) else { return nil }
         return DisplayImage(width: picture.width, height: picture.height, rgb: picture.pixels)
     }
 
@@ -187,12 +192,13 @@ public final class CAMObject: ScriptObject, @unchecked Sendable {
         return values.count == 1 ? values[0] : .list(values)
     }
 
-    /// The map of the one image, `[H, W]`; an error for a batch.
+    /// The map of the one image as its colours show it (`[H, W]` in 0…1, through the colour
+    /// range of a raw or signed map); an error for a batch.
     func singleMap(_ callee: String) throws -> Tensor {
         guard batchCount == 1 else {
             throw RuntimeError("\(callee): the CAM holds \(batchCount) maps (a batch); pick one with cam[i]")
         }
-        return result.map.slice(0)
+        return result.unitMap.slice(0)
     }
 }
 

@@ -8,7 +8,8 @@ public struct FullGrad: CAMMethod, CAMOwnPass {
         summary: "FullGrad: input-gradient × input plus every bias-gradient × bias, over all layers (layer= is ignored).",
         formula: "map = Σ_layers upsample(Σ_c |∇b ⊙ b|) + |∇x ⊙ x|, each part min-max normalised",
         paper: "Srinivas and Fleuret, Full-Gradient Representation for Neural Network Visualization, NeurIPS 2019 (Eq. 5)",
-        needsGradients: true, usesLayers: false, weightsChannels: false, cost: .wholeNetwork) { _ in FullGrad() }
+        needsGradients: true, usesLayers: false, weightsChannels: false, hasSign: false, hasRawScale: false,
+        cost: .wholeNetwork) { _ in FullGrad() }
 
     /// Creates the method.
     public init() {}
@@ -91,7 +92,6 @@ public struct FullGrad: CAMMethod, CAMOwnPass {
             } }
             summed = Tensor(shape: [b, height, width], storage: total)
         }
-        summed = CAMMath.scaleCAM(summed)
         return (summed, targets)
     }
 }

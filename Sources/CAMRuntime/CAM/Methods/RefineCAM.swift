@@ -12,7 +12,7 @@ public struct RefineCAM: ChannelWeightedCAMMethod {
         summary: "RefineCAM: the product of Grad-CAM++ maps at several layers (fine detail where the layers agree).",
         formula: "map = minmax(Π_l M_l), M_l = Grad-CAM++ at layer l after ReLU, min-max and resize",
         paper: "pytorch-grad-cam's RefineCAM (Gildenblat), arXiv:2605.14641; after Chattopadhay et al., Grad-CAM++, WACV 2018",
-        needsGradients: true, weightsChannels: true) { _ in RefineCAM() }
+        needsGradients: true, weightsChannels: true, hasSign: false, hasRawScale: false) { _ in RefineCAM() }
 
     /// Creates the method.
     public init() {}
@@ -22,15 +22,16 @@ public struct RefineCAM: ChannelWeightedCAMMethod {
         try GradCAMPlusPlus().channelWeights(layer, context: context)
     }
 
-    /// The product of the layers' maps, each scaled and resized alone, then min-max scaled.
-    public func fuse(_ layerMaps: [Tensor], width: Int, height: Int) -> Tensor {
-        guard var product = layerMaps.first.map({ CAMMath.fuse([$0], width: width, height: height) }) else {
+    /// The product of the layers' maps, each scaled and resized alone (min-max scaled after,
+    /// by the engine).
+    public func fuse(_ layerMaps: [Tensor], width: Int, height: Int, scaling: CAMScaling) -> Tensor {
+        guard var product = layerMaps.first.map({ CAMMath.scaleCAM(CAMMath.fuse([$0], width: width, height: height)) }) else {
             return CAMMath.fuse(layerMaps, width: width, height: height)
         }
         for map in layerMaps.dropFirst() {
-            let scaled = CAMMath.fuse([map], width: width, height: height)
+            let scaled = CAMMath.scaleCAM(CAMMath.fuse([map], width: width, height: height))
             for i in 0..<product.count { product.storage[i] *= scaled.storage[i] }
         }
-        return CAMMath.scaleCAM(product)
+        return product
     }
 }

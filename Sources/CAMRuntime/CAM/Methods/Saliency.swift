@@ -12,7 +12,7 @@ public struct Saliency: CAMMethod, CAMOwnPass {
         summary: "Vanilla gradient saliency: |∂S/∂x| per pixel, the largest over the colour channels (Captum's Saliency).",
         formula: "map = max_c |∂S/∂x_c|, min-max normalised",
         paper: "Simonyan, Vedaldi and Zisserman, Deep Inside Convolutional Networks: Visualising Image Classification Models and Saliency Maps, ICLR Workshop 2014 (§3.1); as Captum 0.9's Saliency",
-        needsGradients: true, usesLayers: false, weightsChannels: false) { _ in Saliency() }
+        needsGradients: true, usesLayers: false, weightsChannels: false, hasSign: false) { _ in Saliency() }
 
     /// Creates the method.
     public init() {}
@@ -34,7 +34,7 @@ public struct Saliency: CAMMethod, CAMOwnPass {
                                                                    cancellation: request.cancellation) {
             try engine.resolveTargets(request, logits: $0)
         }
-        return (CAMMath.scaleCAM(PixelGradients.reduceChannels(PixelGradients.absolute(gradient), by: .maximum)), targets)
+        return (PixelGradients.reduceChannels(PixelGradients.absolute(gradient), by: .maximum), targets)
     }
 }
 
@@ -102,7 +102,9 @@ public struct IntegratedGradients: CAMMethod, CAMOwnPass {
         }
         let attribution = try attributions(engine.network, input: input, targets: targets,
                                            cancellation: request.cancellation, progress: request.progress)
-        return (CAMMath.scaleCAM(PixelGradients.absolute(PixelGradients.reduceChannels(attribution, by: .sum))), targets)
+        let summed = PixelGradients.reduceChannels(attribution, by: .sum)
+        // Signed, the sum keeps its sign: evidence against the class shows as negative.
+        return (request.scaling.signed ? summed : PixelGradients.absolute(summed), targets)
     }
 }
 
