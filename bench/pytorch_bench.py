@@ -32,7 +32,7 @@ except ImportError:
 torch.set_num_threads(2)
 operations = set(os.environ.get('CAMBENCH_OPS', 'forward,forward+backward,gradcam,eigencam,decode').split(','))
 if os.environ.get('CAMBENCH_SLOW') == '1':
-    operations |= {'ablationcam', 'scorecam', 'road', 'curves'}
+    operations |= {'ablationcam', 'scorecam', 'road', 'curves', 'sanity'}
 repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 print(f'# PyTorch {torch.__version__}, {torch.get_num_threads()} threads, ATen {torch.backends.cpu.get_cpu_capability()} kernels, '
       f'ONEDNN_MAX_CPU_ISA={os.environ.get("ONEDNN_MAX_CPU_ISA", "unset")}, median of {repeats}')
@@ -168,3 +168,31 @@ for name in models:
             if runs > 1:
                 run_curves()
             print(f'{name} deletion+insertion {batch} {best([timed(run_curves) for _ in range(runs)]):.1f}')
+        if name == 'resnet50' and batch == 1 and GradCAM is not None and 'sanity' in operations:
+            # Quantus' MPRT (cascading, top down: 107 reset_parameters() modules) with
+            # pytorch-grad-cam's GradCAM at layer4[-1], class 281, as the explanation after each
+            # step, compared by Spearman (Quantus' default similarity).
+            import warnings
+            import numpy as np
+            import quantus
+            if not hasattr(np, 'trapz'):
+                np.trapz = np.trapezoid  # Quantus 0.6 still calls numpy's removed name
+
+            def explain(model, inputs, targets, **kwargs):
+                with GradCAM(model=model, target_layers=[model.layer4[-1]]) as cam:
+                    maps = cam(input_tensor=torch.as_tensor(inputs), targets=[ClassifierOutputTarget(int(t)) for t in targets])
+                return maps[:, None, :, :]
+
+            x_np, y_np = x.numpy(), np.array([281])
+            a_np = explain(model, x_np, y_np)
+
+            def run_sanity():
+                with warnings.catch_warnings():
+                    warnings.simplefilter('ignore')
+                    mprt = quantus.MPRT(layer_order='top_down', disable_warnings=True, display_progressbar=False)
+                    mprt(model=model, x_batch=x_np, y_batch=y_np, a_batch=a_np, explain_func=explain, device='cpu', batch_size=1)
+
+            runs = max(1, min(3, n))
+            if runs > 1:
+                run_sanity()
+            print(f'{name} sanity_model_layers {batch} {best([timed(run_sanity) for _ in range(runs)]):.1f}')

@@ -8,8 +8,10 @@
 # quality 90) into a temporary folder, which both sides decode and preprocess.
 # CAMBENCH_SLOW=1 adds AblationCAM, ScoreCAM, ROAD combined and deletion + insertion at 224 steps
 # (issue 18; TorchCAM's DeletionInsertionMetric on the PyTorch side, which then needs torchcam) on
-# ResNet-50 (or name one in CAMBENCH_OPS: ablationcam, scorecam, road, curves); the CAMs are timed
-# once, ROAD and the curves as the median of up to 3,
+# ResNet-50 and the cascading randomisation (Quantus' MPRT with pytorch-grad-cam's GradCAM on the
+# PyTorch side, which then needs quantus) (or name one in CAMBENCH_OPS: ablationcam, scorecam,
+# road, curves, sanity); the CAMs are timed once, ROAD, the curves and the randomisation as the
+# median of up to 3,
 # and on the PyTorch side only in its first (default wait policy) run: pytorch-grad-cam's take minutes.
 # CAMBENCH_PYTHON names the Python with PyTorch, torchvision, pytorch-grad-cam and Pillow (default
 # python3, e.g. CAMBENCH_PYTHON=~/venvs/torch/bin/python); without PyTorch there, our figures only.
@@ -132,7 +134,7 @@ if "$py" -c 'import torch' 2>/dev/null; then
     torch_default=$(CAMBENCH_SLOW="$slow" OMP_NUM_THREADS=2 "$py" bench/pytorch_bench.py "$repeats")
     # The slow methods run once, in the first run only, even when CAMBENCH_OPS names them.
     quick_ops=$(echo "${CAMBENCH_OPS:-forward,forward+backward,gradcam,eigencam,decode}" | tr ',' '\n' \
-        | { grep -vx -e ablationcam -e scorecam -e road -e curves || true; } | paste -sd, -)
+        | { grep -vx -e ablationcam -e scorecam -e road -e curves -e sanity || true; } | paste -sd, -)
     torch_passive=$(CAMBENCH_SLOW=0 CAMBENCH_OPS="$quick_ops" OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive \
         "$py" bench/pytorch_bench.py "$repeats")
     echo "$torch_default" | grep '^#'

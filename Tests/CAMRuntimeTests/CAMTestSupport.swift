@@ -211,9 +211,12 @@ func runCAMCase(_ c: CAMCase, network: CAMNetwork, input: Tensor, tensors: State
 }
 
 /// The max abs difference allowed between our map and pytorch-grad-cam's for a method (gen_cam.py's
-/// `swift_tolerance` mirrors it to set each case's `conditioning_limit` to half of it).
+/// `swift_tolerance` mirrors it to set each case's `conditioning_limit` to half of it). The
+/// methods that weigh many passes by their scores get 5e-3: their float32 references move by
+/// about 1e-3 from float64 on EfficientNet-Lite0 (ReLU6 kinks in ScoreCAM's masked inputs,
+/// SESS's upscaled patches).
 func camTolerance(_ method: String) -> Float {
-    ["ScoreCAM", "AblationCAM"].contains(method) ? 5e-3 : 1e-3
+    ["ScoreCAM", "AblationCAM", "SESS"].contains(method) ? 5e-3 : 1e-3
 }
 
 /// Asserts `|a − b| ≤ 1e-4 · max(|b|, floor · max|b|)` element-wise.

@@ -49,7 +49,7 @@ final class CAMMethodRegistryTests: XCTestCase {
         var checker = Checker(registry: registry)
         XCTAssertEqual(checker.check([program]).map(\.message), [expected])
         XCTAssertEqual(gradcam.unknownKeywordMessage("max_passes"),
-                       "gradcam: max_passes= only applies to the methods whose work is long (scorecam, ablationcam, fullgrad, iscam, sscam, smoothgradcampp, smoothgrad and integrated_gradients), not GradCAM")
+                       "gradcam: max_passes= only applies to the methods whose work is long (scorecam, ablationcam, fullgrad, sess, iscam, sscam, smoothgradcampp, smoothgrad and integrated_gradients), not GradCAM")
         // A keyword no method takes still gets the did-you-mean.
         XCTAssertTrue(gradcam.unknownKeywordMessage("layr").contains("did you mean `layer`"), gradcam.unknownKeywordMessage("layr"))
     }

@@ -155,6 +155,10 @@ public struct CAMWork: Sendable, Equatable {
     public var biasLayers: Int
     /// 6 with augmentation smoothing, else 1.
     public var repetitions: Int
+    /// The patches of each image (SESS: windows slid over every scale; 0 for the other methods).
+    public var patches = 0
+    /// The scales the patches come from (SESS).
+    public var scales = 0
 
     /// Creates a description of the work.
     public init(method: String, forwardPasses: Int, batches: Int, batchSize: Int, images: Int,

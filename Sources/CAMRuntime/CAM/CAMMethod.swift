@@ -132,8 +132,9 @@ public enum CAMCost: Sendable, Equatable {
     /// Forward passes that grow with the layer's channels (ScoreCAM, AblationCAM): announced,
     /// shown as progress and held to a ceiling (`max_passes=`).
     case perChannel
-    /// One forward and backward pass over the whole network whose work grows with its layers
-    /// (FullGrad): announced, shown as progress and held to the same ceiling.
+    /// Forward and backward passes whose work grows with something other than the channels —
+    /// FullGrad's bias layers, the pixel attributions' points, SESS's patches: announced, shown
+    /// as progress and held to the same ceiling.
     case wholeNetwork
 
     /// Whether the method announces its work, shows progress and can be refused by the ceiling.

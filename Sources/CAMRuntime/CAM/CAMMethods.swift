@@ -21,6 +21,7 @@ public enum CAMMethods {
         FinerCAM.info,
         SegEigenCAM.info,
         RefineCAM.info,
+        SESS.info,
         OriginalCAM.info,
         ISCAM.info,
         SSCAM.info,

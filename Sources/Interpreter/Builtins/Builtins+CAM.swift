@@ -422,6 +422,13 @@ struct CAMWorkCeiling {
     /// The line printed before a long run, e.g. `scorecam: 2048 forward passes in 128 batches of 16`.
     static func announcement(_ work: CAMWork) -> String {
         let name = (try? CAMMethods.info(named: work.method).builtin) ?? work.method.lowercased()
+        if work.patches > 0 {
+            let images = work.images == 1 ? "" : " per image, \(work.images) images"
+            let smoothing = work.repetitions == 1 ? "" : " (× \(work.repetitions) with aug_smooth)"
+            return "\(name): \(work.patches) patches at \(work.scales) scale\(work.scales == 1 ? "" : "s")\(images)\(smoothing): "
+                + "\(work.forwardPasses / 2) forward passes to score them, then as many forward and backward passes for their maps, "
+                + "\(work.batchSize) at a time"
+        }
         if work.channels.isEmpty, work.biasLayers == 0 {
             if work.batches == work.forwardPasses {
                 return "\(name): \(work.forwardPasses) forward and backward pass\(work.forwardPasses == 1 ? "" : "es"), one image at a time"

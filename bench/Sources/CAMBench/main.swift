@@ -59,7 +59,7 @@ let options = RuntimeOptions(environment: environment)
 let oneDNN = options.allowsOneDNN
 let slow = environment["CAMBENCH_SLOW"] == "1"
 let operations = Set((environment["CAMBENCH_OPS"] ?? "forward,forward+backward,gradcam,eigencam,decode")
-    .split(separator: ",").map(String.init) + (slow ? ["ablationcam", "scorecam", "road", "curves"] : []))
+    .split(separator: ",").map(String.init) + (slow ? ["ablationcam", "scorecam", "road", "curves", "sanity"] : []))
 print("# CAMBench: BLAS core \(BLAS.coreName), \(BLAS.threadCount) threads, inference convolutions on "
       + (oneDNN ? "oneDNN (\(OneDNNRuntime.instructionSet))" : "OpenBLAS") + ", OMP_WAIT_POLICY=\(environment["OMP_WAIT_POLICY"] ?? "default"), median of \(repeats)")
 
@@ -242,6 +242,23 @@ do {
                 if runs > 1 { try run() }
                 let ms = best(try (0..<runs).map { _ in try time(run) })
                 print("\(architecture) deletion+insertion \(batch) \(String(format: "%.1f", ms))")
+            }
+            if architecture.hasPrefix("resnet"), batch == 1, operations.contains("sanity") {
+                // Cascading model-parameter randomisation, one module per step from the top (107
+                // steps for ResNet-50, Quantus' MPRT's), Grad-CAM at layer4[-1] for class 281 after
+                // each, compared with the original by Spearman, |Spearman|, SSIM and HOG (Quantus'
+                // MPRT computes Spearman alone). The network is put back after each run.
+                let engine = CAMEngine(network: network)
+                let check = SanityCheck(network: network)
+                let run = {
+                    _ = try check.modelRandomisation(granularity: .layer, seed: 0) {
+                        try engine.compute(GradCAM(), input: x, layers: ["layer4[-1]"], targets: [.index(281)]).map
+                    }
+                }
+                let runs = max(1, min(3, n))
+                if runs > 1 { try run() }
+                let ms = best(try (0..<runs).map { _ in try time(run) })
+                print("\(architecture) sanity_model_layers \(batch) \(String(format: "%.1f", ms))")
             }
         }
     }
