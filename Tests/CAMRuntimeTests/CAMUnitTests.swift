@@ -143,7 +143,7 @@ final class CAMRealActivationTests: XCTestCase {
 final class CAMMethodNameTests: XCTestCase {
     func testEveryNameMakesItsMethodAndTyposAreExplained() throws {
         let expected = ["GradCAM", "GradCAMPlusPlus", "XGradCAM", "HiResCAM", "GradCAMElementWise", "LayerCAM", "EigenCAM",
-                        "EigenGradCAM", "ScoreCAM", "AblationCAM", "FullGrad", "FEM", "RandomCAM", "KPCA_CAM", "FinerCAM",
+                        "EigenGradCAM", "ScoreCAM", "AblationCAM", "FullGrad", "FEM", "RandomCAM", "KPCA_CAM", "ShapleyCAM", "FinerCAM",
                         "SegEigenCAM", "RefineCAM", "SESS", "CAM", "ISCAM", "SSCAM", "SmoothGradCAMpp", "Saliency",
                         "SmoothGrad", "IntegratedGradients"]
         XCTAssertEqual(try CAMMethods.names.map { try CAMMethods.make(named: $0).name }, expected)

@@ -18,6 +18,7 @@ public enum CAMMethods {
         FEM.info,
         RandomCAM.info,
         KPCACAM.info,
+        ShapleyCAM.info,
         FinerCAM.info,
         SegEigenCAM.info,
         RefineCAM.info,

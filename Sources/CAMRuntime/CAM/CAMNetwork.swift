@@ -40,6 +40,11 @@ public protocol CAMNetwork: AnyObject {
     /// The final linear layer over pooled features, for the original CAM; nil when the logits
     /// come from something else.
     var linearClassifier: LinearClassifier? { get }
+
+    /// The logits after `layer` from its output `activation`, and their derivative along
+    /// `direction` (`J·direction`), for ShapleyCAM's Hessian-vector product.
+    func logitsTangent(after layer: String, activation: Tensor, direction: Tensor,
+                       cancellation: CancellationFlag?) throws -> (logits: Tensor, tangent: Tensor)
 }
 
 /// A classifier's last layer as the original CAM reads it.
@@ -57,6 +62,12 @@ public struct LinearClassifier {
 extension CAMNetwork {
     /// Networks that say nothing of their head have none the original CAM can read.
     public var linearClassifier: LinearClassifier? { nil }
+
+    /// Networks that cannot differentiate forward have no tangents.
+    public func logitsTangent(after layer: String, activation: Tensor, direction: Tensor,
+                              cancellation: CancellationFlag?) throws -> (logits: Tensor, tangent: Tensor) {
+        throw RuntimeError("this network cannot differentiate forward from \"\(layer)\"")
+    }
 
     /// Networks without a cheaper partial retention retain everything.
     public func forward(_ input: Tensor, recording: [String], retainingFor gradientLayers: [String],

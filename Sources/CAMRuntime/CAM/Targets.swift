@@ -89,6 +89,26 @@ public enum CAMTarget: Sendable, Equatable, CustomStringConvertible {
         return g
     }
 
+    /// The Hessian of the target's value with respect to one row of logits, times `v`: zero for a
+    /// logit (linear in the logits); for a softmax probability `s_c`,
+    /// `s_c [(e_c − s)((e_c − s)·v) − s ⊙ v + s (s·v)]`, in float64; nil for FinerCAM's score.
+    public func hessianVectorProduct(_ logits: ArraySlice<Float>, _ v: ArraySlice<Float>) -> [Float]? {
+        switch self {
+        case .logit, .binary:
+            return [Float](repeating: 0, count: logits.count)
+        case .softmax(let c):
+            let s = Self.probabilities(logits).map(Double.init), w = v.map(Double.init)
+            var ew = w[c], sw: Double = 0
+            for k in 0..<s.count { ew -= s[k] * w[k]; sw += s[k] * w[k] }
+            return (0..<s.count).map { k in
+                let e = (k == c ? 1 : 0) - s[k]
+                return Float(s[c] * (e * ew - s[k] * w[k] + s[k] * sw))
+            }
+        case .finer:
+            return nil
+        }
+    }
+
     /// Softmax in float32 with the maximum subtracted first, as PyTorch computes it.
     static func probabilities(_ x: ArraySlice<Float>) -> [Float] {
         let m = x.max() ?? 0

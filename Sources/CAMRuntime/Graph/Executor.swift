@@ -197,6 +197,93 @@ final class Executor {
         return result
     }
 
+    /// Forward-mode differentiation from `start`: runs the nodes after it on `primal` (plain
+    /// tensors, no retention) and carries `tangent` along with each node's `TangentRule`;
+    /// returns the output and its tangent, the Jacobian-vector product `J·tangent`.
+    ///
+    /// - Throws: naming the first node the tangent reaches whose operator is not affine or
+    ///   piecewise linear in it, or a node that also reads a value computed before `start`.
+    func tangentForward(from start: Int, primal: Tensor, tangent: Tensor,
+                        cancellation: CancellationFlag?) throws -> (output: Tensor, tangent: Tensor) {
+        try checkTangentsPass(from: start)
+        let reached = graph.downstream(of: [start])
+        var primals: [Int: Tensor] = [start: primal]
+        var tangents: [Int: Tensor] = [start: tangent]
+        func value(_ index: Int) -> Tensor? { primals[index] ?? graph.constants[index] }
+        for node in graph.nodes where node.inputs.contains(where: { reached[$0] }) {
+            try cancellation?.check()
+            if let missing = node.inputs.first(where: { value($0) == nil }) {
+                throw RuntimeError("cannot run from after \"\(graph.valueNames[start])\": \"\(node.name)\" also reads "
+                                   + "\"\(graph.valueNames[missing])\", computed before it")
+            }
+            let inputs = node.inputs.compactMap(value)
+            var step = ForwardStep(retain: false, workspace: workspace)
+            let output: Tensor
+            do {
+                output = try node.op.forward(inputs, &step)
+            } catch let error as RuntimeError {
+                throw RuntimeError("\(node.name): \(error.message)")
+            }
+            primals[node.output] = output
+            let carried = node.inputs.indices.filter { tangents[node.inputs[$0]] != nil }
+            guard !carried.isEmpty, node.op.isDifferentiable else { continue }
+            tangents[node.output] = try Self.tangent(of: node, inputs: inputs, carried: carried,
+                                                     tangents: carried.map { tangents[node.inputs[$0]] ?? Tensor(shape: []) },
+                                                     workspace: workspace)
+        }
+        guard let output = primals[graph.output] else {
+            throw RuntimeError("the logits do not depend on \"\(graph.valueNames[start])\"")
+        }
+        return (output, tangents[graph.output] ?? Tensor(shape: output.shape))
+    }
+
+    /// Throws naming the first node after `start` that a tangent reaches and cannot pass
+    /// (`TangentRule.unsupported`), before anything runs.
+    func checkTangentsPass(from start: Int) throws {
+        let reached = graph.downstream(of: [start], differentiable: true)
+        for node in graph.nodes where node.op.isDifferentiable && node.inputs.contains(where: { reached[$0] }) {
+            if node.op.tangentRule == .unsupported {
+                throw RuntimeError("\(node.name) (\(node.op.kind)) is not piecewise linear, so its second derivative does not vanish")
+            }
+        }
+    }
+
+    /// The tangent of one node's output from the tangents of its inputs `carried`.
+    private static func tangent(of node: Graph.Node, inputs: [Tensor], carried: [Int], tangents: [Tensor],
+                                workspace: Workspace) throws -> Tensor {
+        let op = node.op
+        func run(_ replaced: [Tensor]) throws -> Tensor {
+            var arguments = inputs
+            for (k, t) in zip(carried, replaced) { arguments[k] = t }
+            var step = ForwardStep(retain: false, workspace: workspace)
+            return try op.forward(arguments, &step)
+        }
+        func affine() throws -> Tensor {
+            let moved = try run(tangents)
+            let base = try run(tangents.map { Tensor(shape: $0.shape) })
+            guard moved.shape == base.shape else { throw RuntimeError("\(node.name): the tangent changed the output's shape") }
+            return Tensor(shape: moved.shape) { out in
+                for i in 0..<moved.count { out[i] = moved.storage[i] - base.storage[i] }
+            }
+        }
+        switch op.tangentRule {
+        case .affine:
+            return try affine()
+        case .affineInEach where carried.count == 1, .affineInFirst where carried == [0]:
+            return try affine()
+        case .piecewiseLinear:
+            let (x, t) = (inputs[0], tangents[0])
+            return Tensor(shape: t.shape) { out in
+                for i in 0..<t.count { out[i] = t.storage[i] * op.slope(at: x.storage[i]) }
+            }
+        case .affineInEach, .affineInFirst:
+            throw RuntimeError("\(node.name) (\(op.kind)) multiplies or divides two values that both depend on the layer, "
+                               + "so its second derivative does not vanish")
+        case .unsupported:
+            throw RuntimeError("\(node.name) (\(op.kind)) is not piecewise linear, so its second derivative does not vanish")
+        }
+    }
+
     /// The output that `node` kept in the last retaining forward (a ReLU's), if any.
     func retainedOutput(of node: Int) -> Tensor? {
         tape[node]?.tensors.first

@@ -32,6 +32,26 @@ struct BackwardStep {
     let workspace: Workspace
 }
 
+/// How a tangent (a forward-mode derivative) passes through an operator, for ShapleyCAM's
+/// Hessian-vector product: exactly for the operators that are affine or piecewise linear in the
+/// inputs that carry one, where second derivatives vanish; not at all for the others.
+enum TangentRule {
+    /// Jointly affine in its inputs (Add, pooling, reshapes; convolutions, batch norms and linear
+    /// layers, whose weights are parameters): the tangent is `f(t) − f(0)`.
+    case affine
+    /// Affine in each input while the others stay fixed (Mul, MatMul, Gemm with a weight input):
+    /// as `affine` when only one input carries a tangent.
+    case affineInEach
+    /// Affine in its first input only (Div by a fixed divisor).
+    case affineInFirst
+    /// Element-wise and piecewise linear (ReLU, ReLU6): the tangent where the input lies in a
+    /// linear piece of slope 1, zero elsewhere (PyTorch's backward masks).
+    case piecewiseLinear
+    /// Smooth and nonlinear (GELU, LayerNorm, Softmax, Sigmoid, …): second derivatives that a
+    /// Hessian-vector product would need and the executor does not compute.
+    case unsupported
+}
+
 /// One operation of a graph, with its forward and its backward side by side.
 ///
 /// Operators hold their parameters (a convolution's weights, a batch norm's statistics) and
@@ -56,6 +76,13 @@ class Operator {
     /// not depend smoothly on their inputs' values (Shape, comparisons, Cast to integers): a
     /// backward neither visits them nor retains for them.
     var isDifferentiable: Bool { true }
+
+    /// How a tangent passes through (`TangentRule`); unsupported unless an operator says so.
+    var tangentRule: TangentRule { .unsupported }
+
+    /// The derivative of a piecewise-linear element-wise operator at `input`: 1 or 0 per
+    /// element (`TangentRule.piecewiseLinear`).
+    func slope(at input: Float) -> Float { 0 }
 
     /// Computes the output from the inputs; keeps what `backward` needs in `step.saved` when
     /// `step.retain` is set.
@@ -89,6 +116,8 @@ final class Identity: Operator {
 
     override var kind: String { layer }
 
+    override var tangentRule: TangentRule { .affine }
+
     override func forward(_ inputs: [Tensor], _ step: inout ForwardStep) throws -> Tensor {
         inputs[0]
     }
@@ -110,6 +139,8 @@ final class Flatten: Operator {
     init(axis: Int = 1) {
         self.axis = axis
     }
+
+    override var tangentRule: TangentRule { .affine }
 
     override func forward(_ inputs: [Tensor], _ step: inout ForwardStep) throws -> Tensor {
         let input = inputs[0]
@@ -135,6 +166,8 @@ final class Flatten: Operator {
 /// shapes take a plain loop and keep nothing for backward, broadcast ones keep the inputs'
 /// shapes to sum the gradient back to them.
 final class Add: Operator {
+    override var tangentRule: TangentRule { .affine }
+
     override func forward(_ inputs: [Tensor], _ step: inout ForwardStep) throws -> Tensor {
         try checkInputCount(inputs, 2...2, "A, B")
         let (a, b) = (inputs[0], inputs[1])

@@ -80,6 +80,17 @@ public struct SanityCheck {
                                    compute: () throws -> Tensor) throws -> (original: Tensor, steps: [SanityStep]) {
         let groups = randomisationSteps(granularity)
         guard !groups.isEmpty else { throw RuntimeError("the model has no layers with parameters to randomise") }
+        // Each step changes the network from the top down: its forwards start from the last
+        // block boundary below what changed, kept by the original pass (ForwardReuse).
+        return try network.reusingForwards {
+            try randomise(groups, seed: seed, compute: compute)
+        }
+    }
+
+    /// The steps of `modelRandomisation` (called directly by tests, to compare with the passes
+    /// that reuse nothing).
+    func randomise(_ groups: [(name: String, modules: [String])], seed: UInt64,
+                           compute: () throws -> Tensor) throws -> (original: Tensor, steps: [SanityStep]) {
         let original = try compute()
         let nodes = Dictionary(network.graph.nodes.map { ($0.name, $0.op) }, uniquingKeysWith: { first, _ in first })
         // Everything the check changes is put back, whatever happens.
@@ -97,6 +108,7 @@ public struct SanityCheck {
                 guard let op = nodes[module] else { continue }
                 saved.append((op, op.parameters))
                 Self.reset(op, &random)
+                network.markChanged(module: module)
             }
             let maps = try compute()
             steps.append(try Self.step(group.name, original: original, maps: maps))

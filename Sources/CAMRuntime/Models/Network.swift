@@ -43,6 +43,11 @@ public final class Network {
     var requiredInputSize: (height: Int, width: Int)?
     /// The tapes of a retaining forward that ran image by image (a fixed-batch graph), one per image.
     private var perImageTapes: [[Saved?]]?
+    /// The reuse of kept values during `reusingForwards`, nil otherwise.
+    private(set) var forwardReuse: ForwardReuse?
+    /// Each node's index by its name.
+    private lazy var nodeIndex: [String: Int] = Dictionary(graph.nodes.enumerated().map { ($1.name, $0) },
+                                                           uniquingKeysWith: { first, _ in first })
     /// Values that a functional in-place ReLU overwrites in PyTorch, with that ReLU's output: a
     /// CAM reads the activation there (as pytorch-grad-cam's hook does) and the gradient before it.
     var inPlaceReLU: [Int: Int] = [:]
@@ -439,8 +444,7 @@ public final class Network {
             if retainForBackward { retained = (input.shape, result.logits.shape, nil) }
             return result
         }
-        let result = try executor.forward(from: graph.input, input, recording: recordingSet(paths),
-                                          retention: retention, cancellation: cancellation)
+        let result = try forwardFromInput(input, recording: recordingSet(paths), retention: retention, cancellation: cancellation)
         if retainForBackward { retained = (input.shape, result.output.shape, nil) }
         return ForwardResult(logits: result.output, activations: try recordedLayers(result.recorded, paths))
     }
@@ -471,10 +475,57 @@ public final class Network {
             retained = (input.shape, result.logits.shape, Set(targets))
             return result
         }
-        let result = try executor.forward(from: graph.input, input, recording: recordingSet(paths).union(targetValues),
+        let result = try forwardFromInput(input, recording: recordingSet(paths).union(targetValues),
                                           retention: retention, cancellation: cancellation)
         retained = (input.shape, result.output.shape, Set(targets))
         return ForwardResult(logits: result.output, activations: try recordedLayers(result.recorded, paths))
+    }
+
+    /// The forward of a whole batch from the input; inside `reusingForwards`, from the latest
+    /// value an earlier forward of the same input kept that nothing changed before (and that
+    /// leaves every recorded value and every retaining node to this pass).
+    private func forwardFromInput(_ input: Tensor, recording: Set<Int>, retention: Executor.Retention,
+                                  cancellation: CancellationFlag?) throws -> (output: Tensor, recorded: [Int: Tensor]) {
+        guard let reuse = forwardReuse else {
+            return try executor.forward(from: graph.input, input, recording: recording, retention: retention, cancellation: cancellation)
+        }
+        var limit = graph.nodes.count
+        switch retention {
+        case .all: limit = 0
+        case .none: break
+        case let .downstream(values):
+            for v in values { limit = min(limit, graph.consumers[v].min() ?? limit) }
+        }
+        for value in recording {
+            guard let p = graph.producer[value] else { limit = 0; continue }
+            limit = min(limit, reuse.cutValues.contains(value) ? p + 1 : p)
+        }
+        if let start = reuse.start(for: input, limit: limit) {
+            return try executor.forward(from: start.value, start.tensor, recording: recording, retention: retention,
+                                        cancellation: cancellation)
+        }
+        let result = try executor.forward(from: graph.input, input, recording: recording.union(reuse.cutValues),
+                                          retention: retention, cancellation: cancellation)
+        reuse.remember(input, recorded: result.recorded)
+        return (result.output, result.recorded.filter { recording.contains($0.key) })
+    }
+
+    /// Runs `body` with the forwards of an input already seen starting from the values its
+    /// earlier forward kept at block boundaries (`ForwardReuse`), for a caller that changes
+    /// parameters from the top of the network down and says which with `markChanged(module:)`.
+    /// Batches the network runs image by image (graphs exported for one image) run whole.
+    func reusingForwards<T>(_ body: () throws -> T) rethrows -> T {
+        let saved = forwardReuse
+        forwardReuse = ForwardReuse(graph: graph)
+        defer { forwardReuse = saved }
+        return try body()
+    }
+
+    /// Tells the reuse of `reusingForwards` that the parameters of the module at `path` (a
+    /// node's name) changed.
+    func markChanged(module path: String) {
+        guard let reuse = forwardReuse, let node = nodeIndex[path] else { return }
+        reuse.markChanged(node: node)
     }
 
     /// The nodes that a forward retaining for `layers` runs as retaining (for tests).
@@ -562,6 +613,31 @@ public final class Network {
             byPath[path] = try grid(g, path: path, value: value)
         }
         return BackwardResult(gradients: byPath, input: inputGradient ? gradients[graph.input] : nil)
+    }
+
+    /// The logits after `layer` and their derivative along `direction` at `activation` (both
+    /// grids of the layer's output, as recorded): `J·direction` with `J = ∂logits/∂activation`,
+    /// by forward-mode differentiation through the layers after it (`Executor.tangentForward`).
+    /// Exact where those layers are affine or piecewise linear; an error naming the first that
+    /// is not, or when a later layer reads a value from before this one.
+    public func logitsTangent(after layer: String, activation: Tensor, direction: Tensor,
+                              cancellation: CancellationFlag? = nil) throws -> (logits: Tensor, tangent: Tensor) {
+        let path = try resolveLayer(layer)
+        let start = try value(ofLayer: path)
+        try executor.checkTangentsPass(from: start)
+        var (primal, tangent) = (activation, direction)
+        if let given = layoutOverrides[path] {
+            (primal, tangent) = (try given.ungrid(activation), try given.ungrid(direction))
+        } else if let producer = graph.producer[start], graph.nodes[producer].op is LayerNormalization {
+            (primal, tangent) = (try ActivationLayout.channelsLast.ungrid(activation), try ActivationLayout.channelsLast.ungrid(direction))
+        }
+        do {
+            let result = try executor.tangentForward(from: start, primal: primal, tangent: tangent, cancellation: cancellation)
+            return (result.output, result.tangent)
+        } catch let error as RuntimeError where error.message.hasPrefix("cannot run from after") {
+            throw RuntimeError("cannot differentiate \(architecture) forward from \"\(path)\": a later layer also reads a value "
+                               + "computed before it; choose a block's or a stage's output (e.g. \"\(defaultTargetLayer)\")")
+        }
     }
 
     /// Runs only what follows `layer`'s output, from `activation` given there; returns the

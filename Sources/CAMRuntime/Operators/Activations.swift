@@ -30,6 +30,16 @@ final class ReLU: Operator {
 
     override var kind: String { activation == .relu ? "ReLU" : "ReLU6" }
 
+    override var tangentRule: TangentRule { .piecewiseLinear }
+
+    /// 1 inside the linear piece (`x > 0`; ReLU6 also `x < 6`, as PyTorch's hardtanh backward).
+    override func slope(at input: Float) -> Float {
+        switch activation {
+        case .relu: return input > 0 ? 1 : 0
+        case .relu6: return input > 0 && input < 6 ? 1 : 0
+        }
+    }
+
     override func forward(_ inputs: [Tensor], _ step: inout ForwardStep) throws -> Tensor {
         let output = apply(inputs[0])
         if step.retain { step.saved.tensors = [output] }

@@ -3,6 +3,9 @@ import Foundation
 /// Batch normalisation in evaluation mode (`nn.BatchNorm2d`): per channel
 /// `(x − running_mean) / sqrt(running_var + eps) · weight + bias`.
 final class BatchNorm2d: Operator {
+    /// Affine in the inputs that carry a tangent (ShapleyCAM).
+    override var tangentRule: TangentRule { .affine }
+
     let channels: Int
     let eps: Double
     private(set) var weight: Tensor

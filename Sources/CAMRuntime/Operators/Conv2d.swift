@@ -59,6 +59,9 @@ struct ConvGeometry: Equatable {
 /// fuses a following batch norm, residual add and ReLU into one call when nothing observes
 /// the values between them.
 final class Conv2d: Operator {
+    /// Affine in the inputs that carry a tangent (ShapleyCAM).
+    override var tangentRule: TangentRule { .affineInEach }
+
     let inChannels: Int
     let outChannels: Int
     let kernelSize: (Int, Int)

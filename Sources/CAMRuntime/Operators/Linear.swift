@@ -3,6 +3,9 @@ import Foundation
 
 /// A fully connected layer (`nn.Linear`): y = x Wᵀ + b, weight [out, in], bias [out].
 final class Linear: Operator {
+    /// Affine in the inputs that carry a tangent (ShapleyCAM).
+    override var tangentRule: TangentRule { .affineInEach }
+
     let inFeatures: Int
     let outFeatures: Int
     /// The weight once set (a checkpoint's, or random); nil until then.

@@ -133,6 +133,9 @@ final class MaxPool2d: Operator {
 
 /// Adaptive average pooling to 1×1 (`nn.AdaptiveAvgPool2d(1)`): the mean of each channel.
 final class GlobalAveragePool: Operator {
+    /// Affine in the inputs that carry a tangent (ShapleyCAM).
+    override var tangentRule: TangentRule { .affine }
+
     override var kind: String { "AdaptiveAvgPool2d" }
 
     override func forward(_ inputs: [Tensor], _ step: inout ForwardStep) throws -> Tensor {

@@ -8,6 +8,9 @@ import Foundation
 /// trailing padding is dropped; with `countIncludePad` the divisor counts the padding (but not
 /// a ceil-mode overhang past it), otherwise only the input elements under the window.
 final class AveragePool2d: Operator {
+    /// Affine in the inputs that carry a tangent (ShapleyCAM).
+    override var tangentRule: TangentRule { .affine }
+
     let kernel: (Int, Int)
     let stride: (Int, Int)
     let pads: (top: Int, left: Int, bottom: Int, right: Int)

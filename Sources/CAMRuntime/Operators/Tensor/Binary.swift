@@ -32,6 +32,16 @@ final class Binary: Operator {
 
     override var isDifferentiable: Bool { operation != .integerDiv }
 
+    /// Sums are affine, products affine in each factor, quotients in the dividend (ShapleyCAM).
+    override var tangentRule: TangentRule {
+        switch operation {
+        case .add, .sub: return .affine
+        case .mul: return .affineInEach
+        case .div: return .affineInFirst
+        case .pow, .integerDiv: return .unsupported
+        }
+    }
+
     override func forward(_ inputs: [Tensor], _ step: inout ForwardStep) throws -> Tensor {
         try checkInputCount(inputs, 2...2, "A, B")
         let (a, b) = (inputs[0], inputs[1])

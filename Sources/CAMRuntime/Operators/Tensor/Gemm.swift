@@ -4,6 +4,9 @@ import Foundation
 /// `transB` say) and the optional C broadcasting to the [M, N] result (a bias row, a column,
 /// a scalar): what PyTorch exports for `nn.Linear` on [N, features].
 final class Gemm: Operator {
+    /// Affine in the inputs that carry a tangent (ShapleyCAM).
+    override var tangentRule: TangentRule { .affineInEach }
+
     let alpha: Float
     let beta: Float
     let transA: Bool

@@ -6,6 +6,9 @@ import Foundation
 /// ONNX Split has several outputs, which a graph node does not: the importer lowers it into
 /// one `StridedSlice` per output.
 final class Concat: Operator {
+    /// Affine in the inputs that carry a tangent (ShapleyCAM).
+    override var tangentRule: TangentRule { .affine }
+
     let axis: Int
 
     init(axis: Int) {

@@ -32,6 +32,9 @@ enum MatrixProduct {
 /// (the output starts as the bias and the product accumulates onto it): the importer's rewrite of
 /// an exported linear layer's MatMul + Add, which saves a broadcasting pass over the result.
 final class MatMul: Operator {
+    /// Affine in the inputs that carry a tangent (ShapleyCAM).
+    override var tangentRule: TangentRule { .affineInEach }
+
     let addsBias: Bool
 
     init(addsBias: Bool = false) {

@@ -4,6 +4,9 @@ import Foundation
 /// element count and 0 copies the input's dimension at that position (unless `allowZero`,
 /// where 0 means an empty dimension).
 final class Reshape: Operator {
+    /// Affine in the inputs that carry a tangent (ShapleyCAM).
+    override var tangentRule: TangentRule { .affine }
+
     let allowZero: Bool
 
     init(allowZero: Bool = false) {
@@ -58,6 +61,9 @@ final class Reshape: Operator {
 /// ONNX Transpose: the axes permuted (output axis i is input axis `perm[i]`); without a
 /// permutation, the axes reversed.
 final class Transpose: Operator {
+    /// Affine in the inputs that carry a tangent (ShapleyCAM).
+    override var tangentRule: TangentRule { .affine }
+
     let perm: [Int]?
 
     init(perm: [Int]? = nil) {
@@ -101,6 +107,9 @@ final class Transpose: Operator {
 /// ONNX Squeeze: size-1 axes removed: those of the second input (opset ≥ 13) or of the
 /// attribute, or every size-1 axis when there are none.
 final class Squeeze: Operator {
+    /// Affine in the inputs that carry a tangent (ShapleyCAM).
+    override var tangentRule: TangentRule { .affine }
+
     let axes: [Int]?
 
     init(axes: [Int]? = nil) {
@@ -134,6 +143,9 @@ final class Squeeze: Operator {
 /// ONNX Unsqueeze: size-1 axes inserted at the given positions of the result (from the
 /// second input in opset ≥ 13, or the attribute).
 final class Unsqueeze: Operator {
+    /// Affine in the inputs that carry a tangent (ShapleyCAM).
+    override var tangentRule: TangentRule { .affine }
+
     let axes: [Int]?
 
     init(axes: [Int]? = nil) {
@@ -171,6 +183,9 @@ final class Unsqueeze: Operator {
 /// ONNX Expand: the data broadcast with the shape of the second input (numpy's rule both
 /// ways: a 1 in the shape keeps the data's dimension). Backward sums over the broadcast axes.
 final class Expand: Operator {
+    /// Affine in the inputs that carry a tangent (ShapleyCAM).
+    override var tangentRule: TangentRule { .affine }
+
     override func forward(_ inputs: [Tensor], _ step: inout ForwardStep) throws -> Tensor {
         try checkInputCount(inputs, 2...2, "data, shape")
         let data = inputs[0]
