@@ -25,7 +25,7 @@ final class CAMChannelWeightsTests: XCTestCase {
                     XCTAssertGreaterThan(w.storage.map(abs).max() ?? 0, 0, "\(name) \(layer): the weights are not all zero")
                     return try CAMMath.weightedMap(a, weights: w, eigenSmooth: false)
                 }
-                let rebuilt = CAMMath.fuse(maps, width: input.shape[3], height: input.shape[2])
+                let rebuilt = CAMScaling.pytorchGradCAM.finish(CAMMath.fuse(maps, width: input.shape[3], height: input.shape[2]))
                 // FEM and RandomCAM sum in float64 (as numpy does); the rebuild sums in float32.
                 let tolerance: Float = ["FEM", "RandomCAM"].contains(name) ? 1e-5 : 1e-6
                 XCTAssertLessThanOrEqual(rebuilt.maxAbsDifference(result.map), tolerance, "\(name) \(layers)")

@@ -126,8 +126,8 @@ final class CAMRealActivationTests: XCTestCase {
                 let c = try XCTUnwrap(fixture.cases.first { $0.name == "\(method)|\(layer)|explicit|aug0|eigen0" })
                 let reference = try XCTUnwrap(tensors[c.sign_rule_variant ?? c.name])
                 let m = try makeCAMMethod(method, seed: fixture.random_cam_seed ?? 1234)
-                let map = CAMMath.fuse([try m.layerMap(capture, context: context, eigenSmooth: false)],
-                                       width: input.shape[3], height: input.shape[2])
+                let map = CAMScaling.pytorchGradCAM.finish(CAMMath.fuse([try m.layerMap(capture, context: context, eigenSmooth: false)],
+                                                                        width: input.shape[3], height: input.shape[2]))
                 let diff = map.maxAbsDifference(reference)
                 XCTAssertLessThanOrEqual(diff, 1e-3, "\(stem) \(method): max abs diff \(diff)")
                 compared += 1

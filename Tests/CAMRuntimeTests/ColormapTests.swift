@@ -23,7 +23,7 @@ final class ColormapTests: XCTestCase {
         XCTAssertEqual(jetR.reversed(), Colormap.jet)
         XCTAssertEqual(try Colormap.named("Viridis"), Colormap.viridis)
         XCTAssertEqual(try Colormap.named("grey"), Colormap.gray)
-        XCTAssertEqual(Colormap.names.count, 12)
+        XCTAssertEqual(Colormap.names.count, 14)
     }
 
     func testUnknownNameListsTheKnownOnes() {

@@ -160,3 +160,30 @@ final class ForwardReuseTests: XCTestCase {
         }
     }
 }
+
+/// Passes that start after a layer (`forward(after:)`, AblationCAM's and the metrics') say where
+/// they can start instead, and turn a recorded grid back the way it was made.
+final class ResumableLayerTests: XCTestCase {
+    func testAPassInsideABlockSuggestsTheBlockBefore() throws {
+        let net = try Network.make(architecture: "resnet18")
+        let x = Tensor(shape: [1, 3, 64, 64], repeating: 0.1)
+        let a = try XCTUnwrap(try net.forward(x, recording: ["layer4.1.conv1"]).activations["layer4.1.conv1"])
+        XCTAssertThrowsError(try net.forward(after: "layer4.1.conv1", activation: a)) {
+            XCTAssertTrue("\($0)".contains("e.g. \"layer4.0\""), "\($0)")
+        }
+        XCTAssertTrue(net.resumableLayers.contains("layer3.1"))
+        XCTAssertFalse(net.resumableLayers.contains("layer4.1.conv1"))
+    }
+
+    func testATokenGridIsRefusedWithTheReason() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/onnx")
+        let vit = try ONNXImporter.network(contentsOf: folder.appendingPathComponent("vit_b_16.onnx"))
+        let input = try XCTUnwrap(try SafeTensors.read(contentsOf: folder.appendingPathComponent("vit_b_16.safetensors"))["input"])
+        let block = "encoder.layers.encoder_layer_1"
+        let grid = try XCTUnwrap(try vit.forward(input, recording: [block]).activations[block])
+        XCTAssertEqual(grid.rank, 4)
+        XCTAssertThrowsError(try vit.forward(after: block, activation: grid)) {
+            XCTAssertTrue("\($0)".contains("class and prefix tokens are not in it"), "\($0)")
+        }
+    }
+}

@@ -43,6 +43,9 @@ public final class Network {
     var requiredInputSize: (height: Int, width: Int)?
     /// The tapes of a retaining forward that ran image by image (a fixed-batch graph), one per image.
     private var perImageTapes: [[Saved?]]?
+    /// How each recorded value was last turned into a CAM's grid, so that a pass started from a
+    /// grid (`forward(after:)`, `logitsTangent`) turns it back the same way.
+    private var gridLayouts: [Int: ActivationLayout] = [:]
     /// The reuse of kept values during `reusingForwards`, nil otherwise.
     private(set) var forwardReuse: ForwardReuse?
     /// Each node's index by its name.
@@ -401,7 +404,9 @@ public final class Network {
     /// A layer's output (or its gradient) as the CAM grid, errors naming the layer.
     private func grid(_ tensor: Tensor, path: String, value: Int) throws -> Tensor {
         do {
-            return try layout(of: path, value: value, shape: tensor.shape).grid(tensor)
+            let layout = try layout(of: path, value: value, shape: tensor.shape)
+            gridLayouts[value] = layout
+            return try layout.grid(tensor)
         } catch let error as RuntimeError where !error.message.hasPrefix("layer ") {
             throw RuntimeError("layer \"\(path)\": \(error.message)")
         }
@@ -625,19 +630,47 @@ public final class Network {
         let path = try resolveLayer(layer)
         let start = try value(ofLayer: path)
         try executor.checkTangentsPass(from: start)
-        var (primal, tangent) = (activation, direction)
-        if let given = layoutOverrides[path] {
-            (primal, tangent) = (try given.ungrid(activation), try given.ungrid(direction))
-        } else if let producer = graph.producer[start], graph.nodes[producer].op is LayerNormalization {
-            (primal, tangent) = (try ActivationLayout.channelsLast.ungrid(activation), try ActivationLayout.channelsLast.ungrid(direction))
-        }
+        let (primal, tangent) = (try ungrid(activation, path: path, value: start), try ungrid(direction, path: path, value: start))
         do {
             let result = try executor.tangentForward(from: start, primal: primal, tangent: tangent, cancellation: cancellation)
             return (result.output, result.tangent)
         } catch let error as RuntimeError where error.message.hasPrefix("cannot run from after") {
             throw RuntimeError("cannot differentiate \(architecture) forward from \"\(path)\": a later layer also reads a value "
-                               + "computed before it; choose a block's or a stage's output (e.g. \"\(defaultTargetLayer)\")")
+                               + "computed before it; " + resumableSuggestion(before: start))
         }
+    }
+
+    /// A grid of layer `path` (value `value`) back in the layout the graph computes it in: the
+    /// way the last recording turned it into a grid, else the user's override, else channels
+    /// last after a 4-D layer norm, else as it is. A token layer cannot come back: its class and
+    /// prefix tokens are not in the grid.
+    private func ungrid(_ activation: Tensor, path: String, value: Int) throws -> Tensor {
+        do {
+            if let layout = gridLayouts[value] ?? layoutOverrides[path] { return try layout.ungrid(activation) }
+            if activation.rank == 4, let producer = graph.producer[value], graph.nodes[producer].op is LayerNormalization {
+                return try ActivationLayout.channelsLast.ungrid(activation)
+            }
+            return activation
+        } catch let error as RuntimeError {
+            throw RuntimeError("layer \"\(path)\": \(error.message)")
+        }
+    }
+
+    /// "choose … (e.g. "layer4.1")": the nearest layer at or before `value` that a pass can
+    /// start after, else the last one, else that there is none.
+    private func resumableSuggestion(before value: Int) -> String {
+        let layers = resumableLayers
+        guard !layers.isEmpty else { return "no layer of this network is followed by layers that read only its output" }
+        let position = graph.producer[value] ?? 0
+        let earlier = layers.last { path in (modulesByPath[path]?.output).flatMap { graph.producer[$0] }.map { $0 <= position } ?? false }
+        return "choose a block's or a stage's output, e.g. \"\(earlier ?? layers[layers.count - 1])\""
+    }
+
+    /// The named layers after whose output everything else runs from it alone (block and stage
+    /// outputs: `forward(after:)` can start there), in forward order.
+    var resumableLayers: [String] {
+        let cuts = ForwardReuse(graph: graph).cutValues
+        return graph.namedModules.filter { module in module.output.map { cuts.contains($0) } ?? false }.map(\.path)
     }
 
     /// Runs only what follows `layer`'s output, from `activation` given there; returns the
@@ -647,12 +680,7 @@ public final class Network {
         let path = try resolveLayer(layer)
         let start = try value(ofLayer: path)
         workspace.beginPass()
-        var raw = activation
-        if let given = layoutOverrides[path] {
-            raw = try given.ungrid(activation)
-        } else if let producer = graph.producer[start], graph.nodes[producer].op is LayerNormalization {
-            raw = try ActivationLayout.channelsLast.ungrid(activation)
-        }
+        let raw = try ungrid(activation, path: path, value: start)
         do {
             if batchIsFixed, raw.shape.first ?? 1 > 1 {
                 // A graph exported for one image: one image at a time, the logits concatenated.
@@ -670,7 +698,7 @@ public final class Network {
                                         cancellation: cancellation).output
         } catch let error as RuntimeError where error.message.hasPrefix("cannot run from after") {
             throw RuntimeError("cannot run \(architecture) from after \"\(path)\": a later layer also reads a value "
-                               + "computed before it; choose a block's or a stage's output (e.g. \"\(defaultTargetLayer)\")")
+                               + "computed before it; " + resumableSuggestion(before: start))
         }
     }
 
