@@ -361,40 +361,38 @@ public enum CAMMath {
     /// pytorch-grad-cam's `scale_cam_image`: per plane `x − min`, `/ (1e-7 + max)`, then the
     /// OpenCV bilinear resize to `width × height` when given.
     public static func scaleCAM(_ maps: Tensor, width: Int? = nil, height: Int? = nil) -> Tensor {
-        let h = maps.shape[maps.rank - 2], w = maps.shape[maps.rank - 1]
-        let planes = maps.count / Swift.max(h * w, 1)
-        var scaled = maps
-        scaled.withUnsafeMutableBufferPointer { x in
-            for p in 0..<planes {
-                let range = (p * h * w)..<((p + 1) * h * w)
-                var lo = Float.infinity
-                for i in range { lo = Swift.min(lo, x[i]) }
-                var hi = -Float.infinity
-                for i in range { x[i] -= lo; hi = Swift.max(hi, x[i]) }
-                let d = 1e-7 + hi
-                for i in range { x[i] /= d }
-            }
+        let scaled = eachPlane(of: maps) { x, range in
+            var lo = Float.infinity
+            for i in range { lo = Swift.min(lo, x[i]) }
+            var hi = -Float.infinity
+            for i in range { x[i] -= lo; hi = Swift.max(hi, x[i]) }
+            let d = 1e-7 + hi
+            for i in range { x[i] /= d }
         }
         guard let width, let height else { return scaled }
         return CAMInterpolation.resizeLinear(scaled, toWidth: width, height: height)
     }
 
-    /// Per plane `x / (1e-7 + max |x|)`: `scaleCAM` for a signed map, whose zero (no evidence
-    /// either way) must stay zero.
-    public static func scaleMagnitude(_ maps: Tensor) -> Tensor {
+    /// A copy of `maps` with `scale` applied to the index range of each `h × w` plane.
+    private static func eachPlane(of maps: Tensor, _ scale: (UnsafeMutableBufferPointer<Float>, Range<Int>) -> Void) -> Tensor {
         let h = maps.shape[maps.rank - 2], w = maps.shape[maps.rank - 1]
         let planes = maps.count / Swift.max(h * w, 1)
         var scaled = maps
         scaled.withUnsafeMutableBufferPointer { x in
-            for p in 0..<planes {
-                let range = (p * h * w)..<((p + 1) * h * w)
-                var m: Float = 0
-                for i in range { m = Swift.max(m, abs(x[i])) }
-                let d = 1e-7 + m
-                for i in range { x[i] /= d }
-            }
+            for p in 0..<planes { scale(x, (p * h * w)..<((p + 1) * h * w)) }
         }
         return scaled
+    }
+
+    /// Per plane `x / (1e-7 + max |x|)`: `scaleCAM` for a signed map, whose zero (no evidence
+    /// either way) must stay zero.
+    public static func scaleMagnitude(_ maps: Tensor) -> Tensor {
+        eachPlane(of: maps) { x, range in
+            var m: Float = 0
+            for i in range { m = Swift.max(m, abs(x[i])) }
+            let d = 1e-7 + m
+            for i in range { x[i] /= d }
+        }
     }
 
     /// pytorch-grad-cam's steps 4–5 on per-layer maps `[B, h_l, w_l]` up to the last min-max
