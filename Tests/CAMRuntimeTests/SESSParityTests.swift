@@ -54,8 +54,7 @@ final class SESSParityTests: XCTestCase {
         XCTAssertEqual(SESS.resizedSize(width: 300, height: 200, shorter: 288).width, 432)
         XCTAssertEqual(SESS.resizedSize(width: 200, height: 333, shorter: 250).height, 416)
         // 122 patches for a 224×224 input at the default 12 scales.
-        let picture = Tensor(shape: [3, 224, 224])
-        XCTAssertEqual(SESS().patches(of: picture, window: 224).patches.count, 122)
+        XCTAssertEqual(SESS().layout(width: 224, height: 224, window: 224).patches.count, 122)
     }
 
     /// OpenCV's Gaussian blur keeps a constant map, sums its kernel to 1 and reflects at borders

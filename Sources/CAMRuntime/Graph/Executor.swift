@@ -203,9 +203,9 @@ final class Executor {
     ///
     /// - Throws: naming the first node the tangent reaches whose operator is not affine or
     ///   piecewise linear in it, or a node that also reads a value computed before `start`.
+    ///   (`checkTangentsPass` finds the former before anything runs.)
     func tangentForward(from start: Int, primal: Tensor, tangent: Tensor,
                         cancellation: CancellationFlag?) throws -> (output: Tensor, tangent: Tensor) {
-        try checkTangentsPass(from: start)
         let reached = graph.downstream(of: [start])
         var primals: [Int: Tensor] = [start: primal]
         var tangents: [Int: Tensor] = [start: tangent]
@@ -213,8 +213,7 @@ final class Executor {
         for node in graph.nodes where node.inputs.contains(where: { reached[$0] }) {
             try cancellation?.check()
             if let missing = node.inputs.first(where: { value($0) == nil }) {
-                throw RuntimeError("cannot run from after \"\(graph.valueNames[start])\": \"\(node.name)\" also reads "
-                                   + "\"\(graph.valueNames[missing])\", computed before it")
+                throw cannotRun(from: start, node: node, reads: missing)
             }
             let inputs = node.inputs.compactMap(value)
             var step = ForwardStep(retain: false, workspace: workspace)
@@ -242,9 +241,7 @@ final class Executor {
     func checkTangentsPass(from start: Int) throws {
         let reached = graph.downstream(of: [start], differentiable: true)
         for node in graph.nodes where node.op.isDifferentiable && node.inputs.contains(where: { reached[$0] }) {
-            if node.op.tangentRule == .unsupported {
-                throw RuntimeError("\(node.name) (\(node.op.kind)) is not piecewise linear, so its second derivative does not vanish")
-            }
+            if node.op.tangentRule == .unsupported { throw Self.notPiecewiseLinear(node) }
         }
     }
 
@@ -280,8 +277,20 @@ final class Executor {
             throw RuntimeError("\(node.name) (\(op.kind)) multiplies or divides two values that both depend on the layer, "
                                + "so its second derivative does not vanish")
         case .unsupported:
-            throw RuntimeError("\(node.name) (\(op.kind)) is not piecewise linear, so its second derivative does not vanish")
+            throw notPiecewiseLinear(node)
         }
+    }
+
+    /// The refusal of a tangent at a smooth nonlinear operator.
+    private static func notPiecewiseLinear(_ node: Graph.Node) -> RuntimeError {
+        RuntimeError("\(node.name) (\(node.op.kind)) is not piecewise linear, so its second derivative does not vanish")
+    }
+
+    /// A pass from `start` cannot run `node`, which also reads `value` from before it (callers
+    /// recognise the message by its start, "cannot run from after").
+    private func cannotRun(from start: Int, node: Graph.Node, reads value: Int) -> RuntimeError {
+        RuntimeError("cannot run from after \"\(graph.valueNames[start])\": \"\(node.name)\" also reads "
+                     + "\"\(graph.valueNames[value])\", computed before it")
     }
 
     /// The output that `node` kept in the last retaining forward (a ReLU's), if any.
@@ -346,8 +355,7 @@ final class Executor {
                 active[n] = true
                 computable[node.output] = true
             } else if node.inputs.contains(where: { reached[$0] }), let input = node.inputs.first(where: { !computable[$0] }) {
-                throw RuntimeError("cannot run from after \"\(graph.valueNames[start])\": \"\(node.name)\" also reads "
-                                   + "\"\(graph.valueNames[input])\", computed before it")
+                throw cannotRun(from: start, node: node, reads: input)
             }
         }
         var absorbed = Set<Int>()

@@ -6,19 +6,11 @@ import Foundation
 /// steps needs to run only the part of the network from the highest block boundary below the
 /// modules it changed.
 ///
-/// The values kept are the graph's *cuts*: a value `v` produced by node `q` such that no node
-/// after `q` reads a value produced before `q` but `v` (a ResNet block's or an EfficientNet
-/// block's output), so that a pass from `v` (`Executor.forward(from:)`) computes everything
-/// after it. Whoever changes parameters while the reuse is active says so with
+/// The values kept are the graph's cuts (`Graph.cuts`: block outputs, from which a pass
+/// computes everything after them). Whoever changes parameters while the reuse is active says so with
 /// `markChanged(node:)`; a kept value is used only when no node before it changed after it
 /// was kept. Held by the network only inside `Network.reusingForwards(_:)`.
 final class ForwardReuse {
-    /// A cut: the nodes from `position` on read, of the values produced before it, only `value`.
-    struct Cut {
-        let position: Int
-        let value: Int
-    }
-
     /// The values kept from one input's forward.
     private struct Entry {
         let input: Tensor
@@ -28,10 +20,6 @@ final class ForwardReuse {
     }
 
     private let graph: Graph
-    /// The cuts, by position.
-    let cuts: [Cut]
-    /// The cut values.
-    let cutValues: Set<Int>
     private var entries: [Entry] = []
     /// The nodes changed, with the change count after each.
     private var changes: [(node: Int, sequence: Int)] = []
@@ -43,22 +31,10 @@ final class ForwardReuse {
 
     init(graph: Graph) {
         self.graph = graph
-        var lastUse = [Int](repeating: -1, count: graph.valueNames.count)
-        for (n, node) in graph.nodes.enumerated() {
-            for v in node.inputs where graph.constants[v] == nil { lastUse[v] = n }
-        }
-        var live: Set<Int> = lastUse[graph.input] >= 0 ? [graph.input] : []
-        var cuts: [Cut] = []
-        for (p, node) in graph.nodes.enumerated() {
-            if p > 0, live.count == 1, let v = live.first, graph.producer[v] == p - 1 {
-                cuts.append(Cut(position: p, value: v))
-            }
-            for v in node.inputs where lastUse[v] == p { live.remove(v) }
-            if lastUse[node.output] > p { live.insert(node.output) }
-        }
-        self.cuts = cuts
-        cutValues = Set(cuts.map(\.value))
     }
+
+    /// The cut values (`Graph.cutValues`).
+    var cutValues: Set<Int> { graph.cutValues }
 
     /// Records that the parameters of node `node` changed: values kept before it are stale.
     func markChanged(node: Int) {
@@ -75,7 +51,7 @@ final class ForwardReuse {
         }
         let stale = changes.filter { $0.sequence > entry.sequence }.map(\.node).min() ?? graph.nodes.count
         let bound = min(limit, stale)
-        guard let cut = cuts.last(where: { $0.position <= bound }), let tensor = entry.values[cut.value] else {
+        guard let cut = graph.cuts.last(where: { $0.position <= bound }), let tensor = entry.values[cut.value] else {
             starts.append(0)
             return nil
         }

@@ -95,6 +95,35 @@ final class Graph {
         return reached
     }
 
+    /// A cut: the nodes from `position` on read, of the values produced before it, only `value`
+    /// (produced by node `position − 1`), so that a pass from that value computes everything
+    /// after it (`Executor.forward(from:)`): a ResNet's or an EfficientNet's block outputs.
+    struct Cut {
+        let position: Int
+        let value: Int
+    }
+
+    /// The graph's cuts, by position (computed once, when first asked).
+    private(set) lazy var cuts: [Cut] = {
+        var lastUse = [Int](repeating: -1, count: valueNames.count)
+        for (n, node) in nodes.enumerated() {
+            for v in node.inputs where constants[v] == nil { lastUse[v] = n }
+        }
+        var live: Set<Int> = lastUse[input] >= 0 ? [input] : []
+        var cuts: [Cut] = []
+        for (p, node) in nodes.enumerated() {
+            if p > 0, live.count == 1, let v = live.first, producer[v] == p - 1 {
+                cuts.append(Cut(position: p, value: v))
+            }
+            for v in node.inputs where lastUse[v] == p { live.remove(v) }
+            if lastUse[node.output] > p { live.insert(node.output) }
+        }
+        return cuts
+    }()
+
+    /// The values of `cuts`.
+    private(set) lazy var cutValues = Set(cuts.map(\.value))
+
     /// A module tree from paths in order of first appearance, each with its parent's path
     /// ("" for the root) and its output value; any module with children may be indexed.
     static func moduleTree(_ entries: [(path: String, parent: String, output: Int)], output: Int) -> Module {

@@ -669,7 +669,7 @@ public final class Network {
     /// The named layers after whose output everything else runs from it alone (block and stage
     /// outputs: `forward(after:)` can start there), in forward order.
     var resumableLayers: [String] {
-        let cuts = ForwardReuse(graph: graph).cutValues
+        let cuts = graph.cutValues
         return graph.namedModules.filter { module in module.output.map { cuts.contains($0) } ?? false }.map(\.path)
     }
 

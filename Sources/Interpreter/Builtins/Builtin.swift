@@ -179,6 +179,14 @@ public struct BoundArguments: Sendable {
     /// The extra positional arguments collected by a variadic parameter.
     public let variadic: [Value]
 
+    /// `variadic` with the items of lists in place of the lists (`hstack(a, [b, c])`).
+    public var flattenedVariadic: [Value] {
+        variadic.flatMap { value -> [Value] in
+            if case .list(let items) = value { return items }
+            return [value]
+        }
+    }
+
     /// Creates bound arguments (the interpreter's binder normally does this).
     public init(callee: String, values: [String: Value], given: Set<String>, variadic: [Value]) {
         self.callee = callee

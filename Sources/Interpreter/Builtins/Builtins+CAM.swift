@@ -87,10 +87,7 @@ extension BuiltinRegistry {
             formula: "range = [0, max_k max(cam_k)], or [−m, m] with m = max_k max |cam_k| when signed",
             example: "both = shared_scale(gradcam(model, x, target=\"tabby\", scale=\"raw\"), gradcam(model, x, target=\"tiger cat\", scale=\"raw\"))\nsave hstack(overlay(both[0], img), overlay(both[1], img), colorbar(both[0])) \"shared.png\"")) { args, _ in
             var cams: [CAMObject] = []
-            for value in args.variadic.flatMap({ value -> [Value] in
-                if case .list(let items) = value { return items }
-                return [value]
-            }) {
+            for value in args.flattenedVariadic {
                 guard case .object(let cam as CAMObject) = value else {
                     throw RuntimeError("shared_scale: expected CAMs, got \(value.typeName)")
                 }

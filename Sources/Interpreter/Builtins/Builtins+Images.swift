@@ -121,10 +121,7 @@ extension BuiltinRegistry {
                 details: "A CAM is drawn in the JET colormap. With fit=\"pad\" pictures of different sizes are centred in a white band"
                     + (horizontal ? "; captions made by label hang above or below their pictures, which line up." : "."),
                 example: horizontal ? "save hstack(img224, vis1, vis2) \"compare.png\"" : "v = vstack(row1, row2 gap=4)")) { args, _ in
-                let pictures = try args.variadic.flatMap { value -> [Value] in
-                    if case .list(let items) = value { return items }
-                    return [value]
-                }.map { try tile(of: $0, for: name) }
+                let pictures = try args.flattenedVariadic.map { try tile(of: $0, for: name) }
                 guard !pictures.isEmpty else { throw RuntimeError("\(name): needs at least one picture, got none") }
                 let g = try args.integer("gap")
                 guard let matching = SizeMatching(rawValue: try args.string("fit")) else {

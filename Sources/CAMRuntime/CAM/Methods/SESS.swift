@@ -89,23 +89,28 @@ public struct SESS: CAMMethod, CAMOwnPass {
         return (Int(Double(size * width) / Double(height)), size)
     }
 
-    /// The patches of one image and the scaled images they are cut from.
-    func patches(of image: Tensor, window: Int) -> (scaled: [Tensor], patches: [Patch]) {
-        let (height, width) = (image.shape[1], image.shape[2])
-        var scaled: [Tensor] = []
+    /// The sizes of the scaled images of a `width × height` input and the patches cut from them
+    /// (which depend on the size only, not on the image).
+    func layout(width: Int, height: Int, window: Int) -> (sizes: [(width: Int, height: Int)], patches: [Patch]) {
+        var sizes: [(width: Int, height: Int)] = []
         var patches: [Patch] = []
         for size in Self.scaleSizes(window: window, count: scales) {
             let (w, h) = Self.resizedSize(width: width, height: height, shorter: size)
-            // Every scale is at least the image's size: upscaling, where torchvision's
-            // antialiased bilinear filter is the plain one with pixel centres aligned.
-            scaled.append(CAMInterpolation.resizeLinear(image, toWidth: w, height: h))
+            sizes.append((w, h))
             for y in Self.windowStarts(length: h, step: window, window: window) {
                 for x in Self.windowStarts(length: w, step: window, window: window) {
-                    patches.append(Patch(scale: scaled.count - 1, x: x, y: y))
+                    patches.append(Patch(scale: sizes.count - 1, x: x, y: y))
                 }
             }
         }
-        return (scaled, patches)
+        return (sizes, patches)
+    }
+
+    /// The image `[C, H, W]` at each size of `layout`.
+    static func scaled(_ image: Tensor, to sizes: [(width: Int, height: Int)]) -> [Tensor] {
+        // Every scale is at least the image's size: upscaling, where torchvision's antialiased
+        // bilinear filter is the plain one with pixel centres aligned.
+        sizes.map { CAMInterpolation.resizeLinear(image, toWidth: $0.width, height: $0.height) }
     }
 
     /// The patches `indices` as a batch `[n, C, window, window]`.
@@ -131,12 +136,10 @@ public struct SESS: CAMMethod, CAMOwnPass {
         let network = engine.network
         let logits = try network.forward(input, recording: [], retainForBackward: false, cancellation: request.cancellation).logits
         let targets = try engine.resolveTargets(request, logits: logits)
-        let (images, channels, height, width) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+        let (images, height, width) = (input.shape[0], input.shape[2], input.shape[3])
         let window = Swift.min(height, width)
-        let plane = channels * height * width
-        let pictures = (0..<images).map { Tensor(shape: [channels, height, width], storage: Array(input.storage[($0 * plane)..<(($0 + 1) * plane)])) }
-        // The patches are the same for every image (they depend on the size only).
-        let count = patches(of: Tensor(shape: [channels, height, width]), window: window).patches.count
+        let (sizes, patches) = layout(width: width, height: height, window: window)
+        let count = patches.count
         if let announce = request.work {
             let batches = (count + batchSize - 1) / batchSize
             var work = CAMWork(method: name, forwardPasses: 2 * count * images * request.repetitions,
@@ -150,8 +153,8 @@ public struct SESS: CAMMethod, CAMOwnPass {
         var done = 0
         var maps: [Float] = []
         maps.reserveCapacity(images * height * width)
-        for (i, image) in pictures.enumerated() {
-            let (scaled, patches) = self.patches(of: image, window: window)
+        for i in 0..<images {
+            let scaled = Self.scaled(input.slice(i), to: sizes)
             let target = targets[i]
             // Scores: the target on the softmax of each patch's logits, never below 0.
             var scores: [Float] = []
@@ -162,7 +165,7 @@ public struct SESS: CAMMethod, CAMOwnPass {
                                               retainForBackward: false, cancellation: request.cancellation).logits
                 let k = out.shape[1]
                 for row in 0..<indices.count {
-                    let probabilities = Self.softmax(out.storage[(row * k)..<((row + 1) * k)])
+                    let probabilities = CAMTarget.probabilities(out.storage[(row * k)..<((row + 1) * k)])
                     scores.append(Swift.max(target.score(probabilities[...]), 0))
                 }
                 done += indices.count
@@ -206,14 +209,6 @@ public struct SESS: CAMMethod, CAMOwnPass {
             maps += Self.gaussianBlur(fused).storage
         }
         return (Tensor(shape: [images, height, width], storage: maps), targets)
-    }
-
-    /// The softmax of one row of logits, in float as PyTorch's.
-    static func softmax(_ logits: ArraySlice<Float>) -> [Float] {
-        let top = logits.max() ?? 0
-        let e = logits.map { Foundation.exp($0 - top) }
-        let sum = e.reduce(0, +)
-        return e.map { $0 / sum }
     }
 
     /// OpenCV's `GaussianBlur(map, (11, 11), 5)` on one `[H, W]` plane: the separable kernel
