@@ -144,7 +144,7 @@ final class CAMMethodNameTests: XCTestCase {
     func testEveryNameMakesItsMethodAndTyposAreExplained() throws {
         let expected = ["GradCAM", "GradCAMPlusPlus", "XGradCAM", "HiResCAM", "GradCAMElementWise", "LayerCAM", "EigenCAM",
                         "EigenGradCAM", "ScoreCAM", "AblationCAM", "FullGrad", "FEM", "RandomCAM", "KPCA_CAM", "ShapleyCAM", "FinerCAM",
-                        "SegEigenCAM", "RefineCAM", "SESS", "CAM", "ISCAM", "SSCAM", "SmoothGradCAMpp", "Saliency",
+                        "SegEigenCAM", "RefineCAM", "SESS", "CAM", "ISCAM", "SSCAM", "SmoothGradCAMpp", "LeGrad", "Saliency",
                         "SmoothGrad", "IntegratedGradients"]
         XCTAssertEqual(try CAMMethods.names.map { try CAMMethods.make(named: $0).name }, expected)
         XCTAssertEqual(try CAMMethods.make(named: "KPCA_CAM").name, "KPCA_CAM")

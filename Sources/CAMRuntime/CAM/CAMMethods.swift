@@ -27,6 +27,7 @@ public enum CAMMethods {
         ISCAM.info,
         SSCAM.info,
         SmoothGradCAMPlusPlus.info,
+        LeGrad.info,
         Saliency.info,
         SmoothGrad.info,
         IntegratedGradients.info,

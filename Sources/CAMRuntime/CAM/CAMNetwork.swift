@@ -45,6 +45,15 @@ public protocol CAMNetwork: AnyObject {
     /// `direction` (`J·direction`), for ShapleyCAM's Hessian-vector product.
     func logitsTangent(after layer: String, activation: Tensor, direction: Tensor,
                        cancellation: CancellationFlag?) throws -> (logits: Tensor, tangent: Tensor)
+
+    /// The transformer blocks, in forward order (empty for a CNN): LeGrad's layers.
+    var attentionBlocks: [String] { get }
+
+    /// For each of `blocks` and each image, the gradient at the block's attention probabilities
+    /// of the target's score of the model's head applied to the block's mean token (LeGrad);
+    /// `scoreGradient(image, logits)` gives dS/dlogits for one image's `[1, classes]` logits.
+    func meanTokenAttentionGradients(_ input: Tensor, blocks: [String], scoreGradient: (Int, Tensor) throws -> Tensor,
+                                     cancellation: CancellationFlag?) throws -> [BlockAttentionGradient]
 }
 
 /// A classifier's last layer as the original CAM reads it.
@@ -67,6 +76,15 @@ extension CAMNetwork {
     public func logitsTangent(after layer: String, activation: Tensor, direction: Tensor,
                               cancellation: CancellationFlag?) throws -> (logits: Tensor, tangent: Tensor) {
         throw RuntimeError("this network cannot differentiate forward from \"\(layer)\"")
+    }
+
+    /// Networks that say nothing of attention have no transformer blocks.
+    public var attentionBlocks: [String] { [] }
+
+    /// Networks that say nothing of attention cannot give its gradients.
+    public func meanTokenAttentionGradients(_ input: Tensor, blocks: [String], scoreGradient: (Int, Tensor) throws -> Tensor,
+                                            cancellation: CancellationFlag?) throws -> [BlockAttentionGradient] {
+        throw RuntimeError("this network has no transformer blocks: LeGrad explains vision transformers")
     }
 
     /// Networks without a cheaper partial retention retain everything.

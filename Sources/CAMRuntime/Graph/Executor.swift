@@ -159,10 +159,18 @@ final class Executor {
     /// Only nodes downstream of the targets are visited: the pass ends at the earliest target.
     func backward(_ gradient: Tensor, targets: Set<Int>, inputGradient: Bool,
                   reluMode: ReLUBackwardMode) throws -> [Int: Tensor] {
+        try backward(seeds: [graph.output: gradient], targets: targets, inputGradient: inputGradient, reluMode: reluMode)
+    }
+
+    /// Back-propagates the gradients `seeds` gives at values of the last retaining forward
+    /// (the logits, or an intermediate value such as a transformer block's output for LeGrad's
+    /// per-block scores); returns the gradients at `targets` and, with `inputGradient`, at the input.
+    func backward(seeds: [Int: Tensor], targets: Set<Int>, inputGradient: Bool,
+                  reluMode: ReLUBackwardMode) throws -> [Int: Tensor] {
         var sources = targets
         if inputGradient { sources.insert(graph.input) }
         let wanted = graph.downstream(of: sources, differentiable: true)
-        var gradients: [Int: Tensor] = [graph.output: gradient]
+        var gradients = seeds
         var result: [Int: Tensor] = [:]
         visited = []
         for n in graph.nodes.indices.reversed() {

@@ -368,7 +368,7 @@ public final class Network {
     /// (a small ONNX model's 16×16, say) takes exactly that size instead.
     static let minimumInputSize = 32
 
-    private func checkInput(_ input: Tensor) throws {
+    func checkInput(_ input: Tensor) throws {
         guard input.rank == 4, input.shape[1] == 3, input.shape[0] > 0 else {
             throw RuntimeError("\(architecture) expects an image batch [N, 3, H, W], found \(Network.describe(input.shape))")
         }
@@ -569,6 +569,14 @@ public final class Network {
         }
         if retention != .none { perImageTapes = tapes }
         return ForwardResult(logits: batched(logits), activations: activations.mapValues(batched))
+    }
+
+    /// Forgets the last retaining forward, after a pass that used the executor's tape for
+    /// something else (LeGrad's per-block passes): a later `backward` then asks for a new forward
+    /// instead of reading another pass's tape.
+    func discardRetainedPass() {
+        retained = nil
+        perImageTapes = nil
     }
 
     /// Back-propagates `logitsGradient` ([N, classes]) through the last forward that retained;

@@ -82,12 +82,13 @@ public final class ModelObject: ScriptObject, @unchecked Sendable {
     }
 
     /// The members.
-    public var memberNames: [String] { ["architecture", "classes", "default_layer", "layers", "parameters", "preset"] }
+    public var memberNames: [String] { ["architecture", "attention_blocks", "classes", "default_layer", "layers", "parameters", "preset"] }
 
     /// The member called `name`.
     public func member(_ name: String) throws -> Value? {
         switch name {
         case "architecture": return .string(network.architecture)
+        case "attention_blocks": return .list(network.attentionBlocks.map { .string($0) })
         case "classes": return .list(network.classNames.map { .string($0) })
         case "default_layer": return .string(network.defaultTargetLayer)
         case "layers": return .list(network.layerNames.map { .string($0) })
