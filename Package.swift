@@ -50,6 +50,14 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // ZeroMQ carries the Jupyter kernel's five channels (`camscript kernel`).
+        .systemLibrary(
+            name: "CZMQ",
+            path: "Sources/CZMQ",
+            // No pkgConfig: Debian's libzmq.pc adds -isystem flags (Kerberos) that SwiftPM
+            // refuses with a warning; the header and library are in the default paths.
+            providers: [.apt(["libzmq3-dev"])]
+        ),
         // cmark-gfm renders the markdown cells of HTML reports (CommonMark with GitHub's tables);
         // its pkg-config file links the extensions library too.
         .systemLibrary(
@@ -105,6 +113,8 @@ let package = Package(
                 "CAMRuntime",
                 "CReadline",
                 "CCmarkGFM",
+                "CZMQ",
+                "CCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

