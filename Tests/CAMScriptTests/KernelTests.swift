@@ -8,7 +8,7 @@ import XCTest
 final class KernelTests: XCTestCase {
     func testJupyterClientDrivesTheKernel() throws {
         let python = ProcessInfo.processInfo.environment["CAMSCRIPT_TEST_PYTHON"] ?? "python3"
-        let probe = try runPython(python, ["-c", "import jupyter_client"])
+        let probe = try Self.runPython(python, ["-c", "import jupyter_client"])
         if probe.status != 0 {
             let install = "python3 -m pip install jupyter_client (scripts/setup.sh does)"
             if ProcessInfo.processInfo.environment["CI"] == "true" {
@@ -19,7 +19,7 @@ final class KernelTests: XCTestCase {
         }
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("kernel/check_kernel.py").path
-        let result = try runPython(python, [script, CLI.executable.path])
+        let result = try Self.runPython(python, [script, CLI.executable.path])
         let failures = result.stdout.split(separator: "\n").filter { $0.hasPrefix("FAIL") }
         XCTAssertEqual(result.status, 0, failures.joined(separator: "\n") + "\n" + String(result.stderr.suffix(2000)))
         XCTAssertTrue(result.stdout.hasSuffix("all passed\n"), String(result.stdout.suffix(2000)) + String(result.stderr.suffix(2000)))
@@ -27,7 +27,7 @@ final class KernelTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(result.stdout.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count, 40)
     }
 
-    private func runPython(_ python: String, _ arguments: [String]) throws -> CLI.Result {
+    static func runPython(_ python: String, _ arguments: [String]) throws -> CLI.Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [python] + arguments

@@ -151,9 +151,17 @@ check('history', content['status'] == 'ok' and len(content['history']) == 2 and 
 kc.comm_info()
 check('comm_info', kc.get_shell_msg(timeout=10)['content'] == {'status': 'ok', 'comms': {}})
 
-# ---- interrupt: by signal (the kernelspec's mode) and by a control message
+# ---- interrupt: by signal (the kernelspec's mode) during a loop, and by a control message during
+# a ScoreCAM, whose progress is one display updated in place
+cells = {'signal': 'for i in range(10000):\n    for j in range(10000):\n        n = i + j\n',
+         'message': 'n = 1\ns = scorecam m zeros([3, 224, 224]) layer="layer3" target=1 batch_size=4\n'}
 for how in ('signal', 'message'):
-    msg_id = kc.execute('for i in range(10000):\n    for j in range(10000):\n        n = i + j\n')
+    while True:
+        try:
+            kc.get_iopub_msg(timeout=0.2)
+        except Exception:
+            break
+    msg_id = kc.execute(cells[how])
     time.sleep(1.5)
     if how == 'signal':
         km.interrupt_kernel()
@@ -164,6 +172,20 @@ for how in ('signal', 'message'):
         reply = kc.get_shell_msg(timeout=30)
     check(f'interrupt by {how}', reply['content']['status'] == 'error' and reply['content']['ename'] == 'KeyboardInterrupt',
           reply['content'])
+    if how == 'message':
+        shown = []
+        while True:
+            try:
+                m = kc.get_iopub_msg(timeout=0.5)
+            except Exception:
+                break
+            if m['parent_header'].get('msg_id') == msg_id:
+                shown.append(m)
+        first = [m for m in shown if m['msg_type'] == 'display_data' and 'display_id' in m['content'].get('transient', {})]
+        updates = [m for m in shown if m['msg_type'] == 'update_display_data']
+        check('progress as an updated display', first and updates and all(
+            u['content']['transient']['display_id'] == first[0]['content']['transient']['display_id'] for u in updates)
+            and first[0]['content']['data']['text/plain'].startswith('scorecam'), [m['msg_type'] for m in shown])
     reply, messages = run(kc, 'print n > 0')
     check(f'variables survive an interrupt ({how})', ''.join(m['content']['text'] for m in of_type(messages, 'stream')) == 'true\n',
           messages)
@@ -191,6 +213,60 @@ kc.shell_channel.send(kc.session.msg('no_such_request', {}, header=header))
 reply, _ = run(kc, '2 + 2')
 check('serves after malformed messages', reply['status'] == 'ok')
 
+# ---- 1,000 executions: the kernel's memory does not grow by more than 10 %
+
+
+def rss_kib(pid):
+    with open(f'/proc/{pid}/status') as f:
+        return next(int(line.split()[1]) for line in f if line.startswith('VmRSS:'))
+
+
+pid = km.provisioner.process.pid
+for i in range(100):
+    run(kc, f'v = {i} + 1')
+before = rss_kib(pid)
+started = time.time()
+for i in range(1000):
+    run(kc, f'v = {i} + 1\nv')
+after = rss_kib(pid)
+check('1000 executions, memory', after <= before * 1.10, f'{before} KiB -> {after} KiB')
+print(f'   (1000 executions in {time.time() - started:.1f} s; RSS {before} -> {after} KiB)', flush=True)
+
+# ---- two kernels at once keep their own sessions
+km2 = KernelManager(kernel_name='camscript')
+km2.start_kernel(stderr=log)
+kc2 = km2.client()
+kc2.start_channels()
+kc2.wait_for_ready(timeout=30)
+run(kc, 'shared = "first"')
+run(kc2, 'shared = "second"')
+_, one = run(kc, 'print shared')
+_, two = run(kc2, 'print shared')
+check('two kernels at once', of_type(one, 'stream')[0]['content']['text'] == 'first\n'
+      and of_type(two, 'stream')[0]['content']['text'] == 'second\n', (one, two))
+kc2.stop_channels()
+km2.shutdown_kernel(now=False)
+
+# ---- a killed client: the kernel it started leaves by itself (JPY_PARENT_PID)
+client = subprocess.Popen([sys.executable, '-c', (
+    'import sys, time\n'
+    'from jupyter_client import KernelManager\n'
+    'km = KernelManager(kernel_name="camscript")\n'
+    'km.start_kernel()\n'
+    'print(km.provisioner.process.pid, flush=True)\n'
+    'time.sleep(300)\n')], stdout=subprocess.PIPE, text=True)
+orphan = int(client.stdout.readline())
+client.kill()
+client.wait()
+deadline = time.time() + 10
+while time.time() < deadline and os.path.exists(f'/proc/{orphan}') and \
+        open(f'/proc/{orphan}/stat').read().split()[2] != 'Z':
+    time.sleep(0.2)
+gone = not os.path.exists(f'/proc/{orphan}') or open(f'/proc/{orphan}/stat').read().split()[2] == 'Z'
+check('a killed client\'s kernel leaves', gone)
+if not gone:
+    os.kill(orphan, 9)
+
 # ---- silent execution, restart, shutdown
 reply, messages = run(kc, 'silent_value = 5\nprint "hidden"', silent=True)
 check('silent', reply['status'] == 'ok' and not of_type(messages, 'stream'), messages)
@@ -204,5 +280,6 @@ check('shutdown', not km.is_alive())
 if process is not None:
     check('exit code 0 after shutdown', process.wait(timeout=10) == 0, process.returncode)
 
+kc.stop_channels()
 print(f'{len(failures)} failed' if failures else 'all passed', flush=True)
 sys.exit(len(failures))

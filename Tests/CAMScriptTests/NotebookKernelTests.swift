@@ -1,0 +1,30 @@
+import Foundation
+import XCTest
+
+/// Notebooks exported by `camscript run --ipynb` rerun through nbclient in the CAMScript kernel
+/// and give the same outputs, text exactly and pictures by pixel (Tests/kernel/check_notebooks.py),
+/// for every example script, in a copy of the examples folder.
+final class NotebookKernelTests: XCTestCase {
+    func testExportedExamplesRerunInTheKernel() throws {
+        let python = ProcessInfo.processInfo.environment["CAMSCRIPT_TEST_PYTHON"] ?? "python3"
+        guard try KernelTests.runPython(python, ["-c", "import nbclient, jupyter_client"]).status == 0 else {
+            let install = "python3 -m pip install nbclient jupyter_client (scripts/setup.sh does)"
+            if ProcessInfo.processInfo.environment["CI"] == "true" {
+                XCTFail("nbclient is required in CI: \(install)")
+                return
+            }
+            throw XCTSkip("nbclient is not installed: \(install)")
+        }
+        let examples = ExamplesTests.examples
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("camscript-notebooks-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: examples, to: copy)
+        defer { try? FileManager.default.removeItem(at: copy) }
+        let scripts = ExamplesTests.exampleScripts()
+        XCTAssertGreaterThanOrEqual(scripts.count, 10)
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("kernel/check_notebooks.py").path
+        let result = try KernelTests.runPython(python, [script, CLI.executable.path, copy.path] + scripts)
+        XCTAssertEqual(result.status, 0, result.stdout + String(result.stderr.suffix(3000)))
+        XCTAssertEqual(result.stdout.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count, scripts.count, result.stdout)
+    }
+}
