@@ -28,3 +28,25 @@ final class NotebookKernelTests: XCTestCase {
         XCTAssertEqual(result.stdout.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count, scripts.count, result.stdout)
     }
 }
+
+/// Every example round-trips through Jupytext's percent format unchanged, as a notebook for the
+/// CAMScript kernel and back (Tests/kernel/check_jupytext.py).
+final class JupytextRoundTripTests: XCTestCase {
+    func testExamplesRoundTripThroughJupytext() throws {
+        let python = ProcessInfo.processInfo.environment["CAMSCRIPT_TEST_PYTHON"] ?? "python3"
+        guard try KernelTests.runPython(python, ["-c", "import jupytext"]).status == 0 else {
+            let install = "python3 -m pip install jupytext (scripts/setup.sh does)"
+            if ProcessInfo.processInfo.environment["CI"] == "true" {
+                XCTFail("jupytext is required in CI: \(install)")
+                return
+            }
+            throw XCTSkip("jupytext is not installed: \(install)")
+        }
+        let scripts = ExamplesTests.exampleScripts().map { ExamplesTests.examples.appendingPathComponent($0).path }
+        let check = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("kernel/check_jupytext.py").path
+        let result = try KernelTests.runPython(python, [check, CLI.executable.path] + scripts)
+        XCTAssertEqual(result.status, 0, result.stdout + String(result.stderr.suffix(2000)))
+        XCTAssertEqual(result.stdout.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count, scripts.count, result.stdout)
+    }
+}
