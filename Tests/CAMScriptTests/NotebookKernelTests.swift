@@ -50,3 +50,30 @@ final class JupytextRoundTripTests: XCTestCase {
         XCTAssertEqual(result.stdout.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count, scripts.count, result.stdout)
     }
 }
+
+/// JupyterLab, headless on 127.0.0.1, runs a CAMScript notebook in headless Chromium and the
+/// screenshot shows the heat map inline (Tests/kernel/check_jupyterlab.py; the screenshot is
+/// kept in the test's folder while it runs).
+final class JupyterLabTests: XCTestCase {
+    func testJupyterLabShowsTheHeatMapInline() throws {
+        let python = ProcessInfo.processInfo.environment["CAMSCRIPT_TEST_PYTHON"] ?? "python3"
+        let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].contains { FileManager.default.isExecutableFile(atPath: $0) }
+        guard chromium, try KernelTests.runPython(python, ["-c", "import jupyterlab, tornado"]).status == 0 else {
+            let install = "python3 -m pip install jupyterlab and apt-get install chromium (scripts/setup.sh does)"
+            if ProcessInfo.processInfo.environment["CI"] == "true" {
+                XCTFail("JupyterLab and Chromium are required in CI: \(install)")
+                return
+            }
+            throw XCTSkip("JupyterLab or Chromium is not installed: \(install)")
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("camscript-lab-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let check = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("kernel/check_jupyterlab.py").path
+        let result = try KernelTests.runPython(python, [check, CLI.executable.path, ExamplesTests.examples.path,
+                                                        folder.appendingPathComponent("lab.png").path])
+        XCTAssertEqual(result.status, 0, result.stdout + String(result.stderr.suffix(2000)))
+        XCTAssertTrue(result.stdout.contains("ok the heat map's colours are on screen"), result.stdout)
+    }
+}
