@@ -120,7 +120,7 @@ final class CAMScalingTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("absolute gradients"), "\($0)")
         }
         for info in CAMMethods.all where !info.hasSign || !info.hasRawScale {
-            XCTAssertTrue(["RefineCAM", "FullGrad", "Saliency", "SmoothGrad"].contains(info.className), info.className)
+            XCTAssertTrue(["RefineCAM", "FullGrad", "Saliency", "SmoothGrad", "LeGrad"].contains(info.className), info.className)
         }
     }
 

@@ -7,16 +7,7 @@ import XCTest
 /// stop_on_error, forged and malformed messages, restart, shutdown) and prints one line per check.
 final class KernelTests: XCTestCase {
     func testJupyterClientDrivesTheKernel() throws {
-        let python = ProcessInfo.processInfo.environment["CAMSCRIPT_TEST_PYTHON"] ?? "python3"
-        let probe = try Self.runPython(python, ["-c", "import jupyter_client"])
-        if probe.status != 0 {
-            let install = "python3 -m pip install jupyter_client (scripts/setup.sh does)"
-            if ProcessInfo.processInfo.environment["CI"] == "true" {
-                XCTFail("jupyter_client is required in CI: \(install)")
-                return
-            }
-            throw XCTSkip("jupyter_client is not installed: \(install)")
-        }
+        let python = try Self.requirePython(modules: "jupyter_client")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("kernel/check_kernel.py").path
         let result = try Self.runPython(python, [script, CLI.executable.path])
@@ -25,6 +16,22 @@ final class KernelTests: XCTestCase {
         XCTAssertTrue(result.stdout.hasSuffix("all passed\n"), String(result.stdout.suffix(2000)) + String(result.stderr.suffix(2000)))
         // The check has teeth: it counts its checks, and they cover the protocol's requests.
         XCTAssertGreaterThanOrEqual(result.stdout.split(separator: "\n").filter { $0.hasPrefix("ok ") }.count, 40)
+    }
+
+    /// The Python the kernel checks run with (`CAMSCRIPT_TEST_PYTHON`, else python3), once it
+    /// imports `modules`; without them the test is skipped, or fails in CI.
+    static func requirePython(modules: String, alsoNeeds other: (available: Bool, what: String)? = nil) throws -> String {
+        let python = ProcessInfo.processInfo.environment["CAMSCRIPT_TEST_PYTHON"] ?? "python3"
+        guard try runPython(python, ["-c", "import " + modules]).status == 0, other?.available ?? true else {
+            let missing = "Python's " + modules + (other.map { " and " + $0.what } ?? "")
+            let install = "scripts/setup.sh installs them"
+            if ProcessInfo.processInfo.environment["CI"] == "true" {
+                XCTFail("\(missing) are required in CI: \(install)")
+                throw XCTSkip("failed above")
+            }
+            throw XCTSkip("\(missing) are not installed: \(install)")
+        }
+        return python
     }
 
     static func runPython(_ python: String, _ arguments: [String]) throws -> CLI.Result {

@@ -6,15 +6,7 @@ import XCTest
 /// for every example script, in a copy of the examples folder.
 final class NotebookKernelTests: XCTestCase {
     func testExportedExamplesRerunInTheKernel() throws {
-        let python = ProcessInfo.processInfo.environment["CAMSCRIPT_TEST_PYTHON"] ?? "python3"
-        guard try KernelTests.runPython(python, ["-c", "import nbclient, jupyter_client"]).status == 0 else {
-            let install = "python3 -m pip install nbclient jupyter_client (scripts/setup.sh does)"
-            if ProcessInfo.processInfo.environment["CI"] == "true" {
-                XCTFail("nbclient is required in CI: \(install)")
-                return
-            }
-            throw XCTSkip("nbclient is not installed: \(install)")
-        }
+        let python = try KernelTests.requirePython(modules: "nbclient, jupyter_client")
         let examples = ExamplesTests.examples
         let copy = FileManager.default.temporaryDirectory.appendingPathComponent("camscript-notebooks-\(UUID().uuidString)")
         try FileManager.default.copyItem(at: examples, to: copy)
@@ -33,15 +25,7 @@ final class NotebookKernelTests: XCTestCase {
 /// CAMScript kernel and back (Tests/kernel/check_jupytext.py).
 final class JupytextRoundTripTests: XCTestCase {
     func testExamplesRoundTripThroughJupytext() throws {
-        let python = ProcessInfo.processInfo.environment["CAMSCRIPT_TEST_PYTHON"] ?? "python3"
-        guard try KernelTests.runPython(python, ["-c", "import jupytext"]).status == 0 else {
-            let install = "python3 -m pip install jupytext (scripts/setup.sh does)"
-            if ProcessInfo.processInfo.environment["CI"] == "true" {
-                XCTFail("jupytext is required in CI: \(install)")
-                return
-            }
-            throw XCTSkip("jupytext is not installed: \(install)")
-        }
+        let python = try KernelTests.requirePython(modules: "jupytext")
         let scripts = ExamplesTests.exampleScripts().map { ExamplesTests.examples.appendingPathComponent($0).path }
         let check = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("kernel/check_jupytext.py").path
@@ -56,16 +40,8 @@ final class JupytextRoundTripTests: XCTestCase {
 /// kept in the test's folder while it runs).
 final class JupyterLabTests: XCTestCase {
     func testJupyterLabShowsTheHeatMapInline() throws {
-        let python = ProcessInfo.processInfo.environment["CAMSCRIPT_TEST_PYTHON"] ?? "python3"
         let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].contains { FileManager.default.isExecutableFile(atPath: $0) }
-        guard chromium, try KernelTests.runPython(python, ["-c", "import jupyterlab, tornado"]).status == 0 else {
-            let install = "python3 -m pip install jupyterlab and apt-get install chromium (scripts/setup.sh does)"
-            if ProcessInfo.processInfo.environment["CI"] == "true" {
-                XCTFail("JupyterLab and Chromium are required in CI: \(install)")
-                return
-            }
-            throw XCTSkip("JupyterLab or Chromium is not installed: \(install)")
-        }
+        let python = try KernelTests.requirePython(modules: "jupyterlab, tornado", alsoNeeds: (chromium, "Chromium"))
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("camscript-lab-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -230,11 +230,8 @@ public struct CAMEngine {
         if let targets, targets.count != 1 && targets.count != input.shape[0] {
             throw RuntimeError("expected one target per image (\(input.shape[0])) or one for all, got \(targets.count) targets")
         }
-        if scaling.signed && !method.info.hasSign {
-            throw RuntimeError("\(method.name)'s map has no sign to keep: " + (method.usesLayers
-                ? "it multiplies maps already scaled to 0…1"
-                : method.name == FullGrad.info.className ? "its terms are absolute values" : "it is made of absolute gradients")
-                + "; leave out signed=")
+        if scaling.signed, let reason = method.info.unsignedBecause {
+            throw RuntimeError("\(method.name)'s map has no sign to keep: \(reason); leave out signed=")
         }
         if scaling.scale == .raw && !method.info.hasRawScale {
             throw RuntimeError("\(method.name) has no raw scale: its definition min-max scales "

@@ -168,10 +168,12 @@ public struct CAMMethodInfo: Sendable {
     public var usesLayers: Bool
     /// Whether the map is `Σ_c w_c A_c` and `cam.weights` can return the `w`.
     public var weightsChannels: Bool
-    /// Whether the map has a sign before the common ReLU, so that `signed=true` can keep its
-    /// negative evidence: false for maps that are magnitudes by definition (absolute gradients,
-    /// FullGrad's terms, RefineCAM's product of scaled maps).
-    public var hasSign: Bool
+    /// Why the map has no sign that `signed=true` could keep, for a map that is a magnitude by
+    /// definition (absolute gradients, FullGrad's terms, RefineCAM's product of scaled maps,
+    /// LeGrad's ReLU'd gradients); nil for the others, whose negative evidence can be kept.
+    public var unsignedBecause: String?
+    /// Whether `signed=true` can keep negative evidence.
+    public var hasSign: Bool { unsignedBecause == nil }
     /// Whether the map without the last min-max is in units comparable across images: false
     /// when the definition itself min-max scales parts of each image's map (FullGrad's terms,
     /// RefineCAM's layers).
@@ -187,7 +189,7 @@ public struct CAMMethodInfo: Sendable {
     public init(name: String, builtin: String? = nil, aliases: [String] = [], className: String,
                 summary: String, formula: String, paper: String,
                 needsGradients: Bool, usesTarget: Bool = true, usesLayers: Bool = true,
-                weightsChannels: Bool, hasSign: Bool = true, hasRawScale: Bool = true,
+                weightsChannels: Bool, unsignedBecause: String? = nil, hasRawScale: Bool = true,
                 options: [CAMOption] = [], cost: CAMCost = .onePass,
                 make: @escaping @Sendable (CAMOptionValues) -> any CAMMethod) {
         self.name = name
@@ -201,7 +203,7 @@ public struct CAMMethodInfo: Sendable {
         self.usesTarget = usesTarget
         self.usesLayers = usesLayers
         self.weightsChannels = weightsChannels
-        self.hasSign = hasSign
+        self.unsignedBecause = unsignedBecause
         self.hasRawScale = hasRawScale
         self.options = options
         self.cost = cost

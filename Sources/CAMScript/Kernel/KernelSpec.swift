@@ -41,12 +41,27 @@ enum KernelSpec {
         }
     }
 
+    /// The name Jupyter shows.
+    static let displayName = "CAMScript"
+    /// The language name in kernelspecs, notebooks and `language_info`.
+    static let language = "camscript"
+
+    /// The kernelspec as notebooks name it (`metadata.kernelspec`).
+    static let notebookKernelspec: [String: Any] = ["name": name, "display_name": displayName, "language": language]
+
+    /// What notebooks and the kernel's `kernel_info_reply` say of the language: one definition,
+    /// so that an exported notebook and a live kernel highlight cells alike.
+    static func languageInfo(version: String) -> [String: Any] {
+        ["name": language, "version": version, "mimetype": "text/x-camscript", "file_extension": ".cam",
+         "pygments_lexer": "python", "codemirror_mode": "python"]
+    }
+
     /// `kernel.json`: how Jupyter starts the kernel (SIGINT interrupts it).
     static func json(executable: String) throws -> Data {
         let spec: [String: Any] = [
             "argv": [executable, "kernel", "-f", "{connection_file}"],
-            "display_name": "CAMScript",
-            "language": "camscript",
+            "display_name": displayName,
+            "language": language,
             "interrupt_mode": "signal",
             "metadata": ["debugger": false],
         ]

@@ -19,13 +19,8 @@ struct NotebookExport {
 
     private func metadata(_ report: RunReport) -> [String: Any] {
         [
-            "kernelspec": ["name": "camscript", "display_name": "CAMScript", "language": "camscript"],
-            "language_info": [
-                "name": "camscript",
-                "file_extension": ".cam",
-                "mimetype": "text/x-camscript",
-                "version": report.version,
-            ],
+            "kernelspec": KernelSpec.notebookKernelspec,
+            "language_info": KernelSpec.languageInfo(version: report.version),
             "camscript": [
                 "file": report.fileName,
                 "date": report.dateText,

@@ -251,7 +251,7 @@ private func runCAM(_ method: any CAMMethod, _ callee: String, _ args: BoundArgu
     var progress: ((Int, Int) -> Void)?
     if let reporter { progress = { done, total in reporter.report(done, total) } }
     let scaleName = try args.string("scale")
-    guard let scale = CAMScaling.Scale(rawValue: scaleName) else {
+    guard let scale = CAMScaling.Scale(rawValue: scaleName.lowercased()) else {
         throw RuntimeError("\(callee): scale= is \"image\" (min-max per image, as pytorch-grad-cam) or \"raw\" (the method's own values), not \"\(scaleName)\"")
     }
     let result = try CAMEngine(network: model.network).compute(

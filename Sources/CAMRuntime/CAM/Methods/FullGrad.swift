@@ -8,7 +8,7 @@ public struct FullGrad: CAMMethod, CAMOwnPass {
         summary: "FullGrad: input-gradient × input plus every bias-gradient × bias, over all layers (layer= is ignored).",
         formula: "map = Σ_layers upsample(Σ_c |∇b ⊙ b|) + |∇x ⊙ x|, each part min-max normalised",
         paper: "Srinivas and Fleuret, Full-Gradient Representation for Neural Network Visualization, NeurIPS 2019 (Eq. 5)",
-        needsGradients: true, usesLayers: false, weightsChannels: false, hasSign: false, hasRawScale: false,
+        needsGradients: true, usesLayers: false, weightsChannels: false, unsignedBecause: "its terms are absolute values", hasRawScale: false,
         cost: .wholeNetwork) { _ in FullGrad() }
 
     /// Creates the method.

@@ -17,7 +17,7 @@ public struct LeGrad: CAMMethod, CAMOwnPass {
         summary: "LeGrad: for vision transformers, the positive gradient of each block's own class score at its attention, averaged over heads, queries and blocks (TorchCAM's).",
         formula: "s_l = head(mean_t X_l[t]); R_l[k] = mean_{h,q} ReLU(∂s_l/∂A_l[h,q,k]) over patch keys k; map = mean_l R_l",
         paper: "Bousselham, Boggust, Chaybouti, Strobelt and Kuehne, LeGrad: An Explainability Method for Vision Transformers via Feature Formation Sensitivity, arXiv:2404.03214, 2024 (Eq. 3-6); as TorchCAM 0.5's LeGrad",
-        needsGradients: true, weightsChannels: false, hasSign: false) { _ in LeGrad() }
+        needsGradients: true, weightsChannels: false, unsignedBecause: "it keeps only the positive gradients at the attention (a ReLU in its definition)") { _ in LeGrad() }
 
     /// Creates the method.
     public init() {}

@@ -12,7 +12,7 @@ public struct RefineCAM: ChannelWeightedCAMMethod {
         summary: "RefineCAM: the product of Grad-CAM++ maps at several layers (fine detail where the layers agree).",
         formula: "map = minmax(Π_l M_l), M_l = Grad-CAM++ at layer l after ReLU, min-max and resize",
         paper: "pytorch-grad-cam's RefineCAM (Gildenblat), arXiv:2605.14641; after Chattopadhay et al., Grad-CAM++, WACV 2018",
-        needsGradients: true, weightsChannels: true, hasSign: false, hasRawScale: false) { _ in RefineCAM() }
+        needsGradients: true, weightsChannels: true, unsignedBecause: "it multiplies maps already scaled to 0…1", hasRawScale: false) { _ in RefineCAM() }
 
     /// Creates the method.
     public init() {}

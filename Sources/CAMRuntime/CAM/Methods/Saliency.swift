@@ -12,7 +12,7 @@ public struct Saliency: CAMMethod, CAMOwnPass {
         summary: "Vanilla gradient saliency: |∂S/∂x| per pixel, the largest over the colour channels (Captum's Saliency).",
         formula: "map = max_c |∂S/∂x_c|, min-max normalised",
         paper: "Simonyan, Vedaldi and Zisserman, Deep Inside Convolutional Networks: Visualising Image Classification Models and Saliency Maps, ICLR Workshop 2014 (§3.1); as Captum 0.9's Saliency",
-        needsGradients: true, usesLayers: false, weightsChannels: false, hasSign: false) { _ in Saliency() }
+        needsGradients: true, usesLayers: false, weightsChannels: false, unsignedBecause: "it is made of absolute gradients") { _ in Saliency() }
 
     /// Creates the method.
     public init() {}

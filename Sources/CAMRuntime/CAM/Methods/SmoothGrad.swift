@@ -18,7 +18,7 @@ public struct SmoothGrad: CAMMethod, CAMOwnPass {
         summary: "SmoothGrad: |∂S/∂x| averaged over noisy copies of the image, the largest over the colour channels (Captum's NoiseTunnel with Saliency).",
         formula: "attr = (1/n) Σ_k |∂S/∂x (x + ε_k)|, ε_k ~ N(0, σ²); map = max_c attr_c, min-max normalised",
         paper: "Smilkov, Thorat, Kim, Viégas and Wattenberg, SmoothGrad: removing noise by adding noise, arXiv:1706.03825, 2017 (Eq. 3); as Captum 0.9's NoiseTunnel(Saliency)",
-        needsGradients: true, usesLayers: false, weightsChannels: false, hasSign: false,
+        needsGradients: true, usesLayers: false, weightsChannels: false, unsignedBecause: "it is made of absolute gradients",
         options: [samplesOption, noiseOption, seedOption], cost: .wholeNetwork) { options in
         SmoothGrad(samples: options.value(of: samplesOption), noise: Float(options.realValue(of: noiseOption)),
                    seed: UInt32(clamping: options.value(of: seedOption)))
