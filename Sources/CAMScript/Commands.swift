@@ -189,7 +189,7 @@ struct KernelCommand: ParsableCommand {
             writeError("camscript kernel: \(error)\n")
             throw ExitCode(ExitStatus.io)
         }
-        throw ExitCode(kernel.serve())
+        kernel.serve()
     }
 }
 

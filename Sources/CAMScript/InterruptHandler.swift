@@ -74,6 +74,19 @@ final class InterruptHandler: @unchecked Sendable {
         set { state.exitsWhenIdle.store(newValue, ordering: .relaxed) }
     }
 
+    /// Runs `body` as a computation that Ctrl-C stops: wake-ups and a cancellation left from
+    /// before are dropped first, and those it caused after, so the next input starts clean.
+    func runBusy<T>(resetting cancellation: CancellationFlag, _ body: () -> T) -> T {
+        drain()
+        cancellation.reset()
+        isBusy = true
+        let result = body()
+        isBusy = false
+        drain()
+        cancellation.reset()
+        return result
+    }
+
     /// SIGTERM or SIGHUP when one arrived, else nil.
     var terminatingSignal: Int32? {
         let number = state.terminating.load(ordering: .relaxed)

@@ -130,13 +130,9 @@ struct REPL {
     /// Runs one chunk; returns the diagnostic's kind on failure.
     private func execute(_ chunk: InputAccumulator.Chunk, _ session: Session, _ interrupts: InterruptHandler,
                          _ renderer: DiagnosticRenderer) -> DiagnosticKind? {
-        interrupts.drain()
-        session.cancellation.reset()
-        interrupts.isBusy = true
-        let outcome = session.run(source: chunk.text, fileName: "<stdin>", firstLine: chunk.firstLine)
-        interrupts.isBusy = false
-        interrupts.drain()
-        session.cancellation.reset()
+        let outcome = interrupts.runBusy(resetting: session.cancellation) {
+            session.run(source: chunk.text, fileName: "<stdin>", firstLine: chunk.firstLine)
+        }
         if case .failure(let diagnostic) = outcome { writeError(renderer.render(diagnostic)) }
         if let signal = interrupts.terminatingSignal {
             // SIGTERM or SIGHUP stopped the computation at a safe point: leave as the signal would.
@@ -185,7 +181,7 @@ struct REPL {
         if keepsHistory { read_history(history) }
         rl_readline_name = UnsafePointer(strdup("camscript"))
         rl_catch_signals = 0
-        rl_completer_word_break_characters = UnsafePointer(strdup(" \t\n\"'=(),[]+*<>:%"))
+        rl_completer_word_break_characters = UnsafePointer(strdup(String(Session.completionWordBreaks)))
         rl_attempted_completion_function = ReadlineBridge.attemptCompletion
         ReadlineBridge.completer = { word, prefix in session.completions(forWord: word, linePrefix: prefix) }
 

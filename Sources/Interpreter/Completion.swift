@@ -1,6 +1,10 @@
 import Foundation
 
 extension Session {
+    /// The characters that end the word being completed (the REPL's readline and the Jupyter
+    /// kernel split lines at them): a path inside a string and `model.arch` stay one word.
+    public static let completionWordBreaks: Set<Character> = Set(" \t\n\"'=(),[]+*<>:%")
+
     /// Completions for the word being typed, given the text of the line before it.
     ///
     /// Inside an open string the word is a file path (relative to `baseDirectory`; folders end

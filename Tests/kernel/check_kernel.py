@@ -110,8 +110,9 @@ check('located traceback', errors and errors[0]['content']['traceback'][0].start
 reply, _ = run(kc, 'print x')
 check('variables survive an error', reply['status'] == 'ok')
 
-# stop_on_error: the execute request queued behind a failing one is aborted, not run
-kc.execute('print nope', stop_on_error=True)
+# stop_on_error: the execute request queued behind a failing one is aborted, not run (the
+# failing cell loops first, so that the second request is surely queued when it fails)
+kc.execute('for i in range(300000):\n    k = i\nprint nope', stop_on_error=True)
 queued = kc.execute('aborted_ran = 1')
 replies = {}
 while queued not in replies:

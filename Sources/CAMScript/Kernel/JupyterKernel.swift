@@ -48,21 +48,16 @@ final class JupyterKernel: @unchecked Sendable {
         parentProcess = environment["JPY_PARENT_PID"].flatMap { pid_t($0) }.flatMap { $0 > 1 ? $0 : nil }
     }
 
-    /// Serves until a shutdown request; returns the exit code.
-    func serve() -> Int32 {
+    /// Serves until a shutdown request (or the death of the process that started it) ends the
+    /// process with exit code 0.
+    func serve() -> Never {
         let beat = Thread { [heartbeat] in
-            while true {
-                guard let frames = try? heartbeat.receive() else { continue }
-                try? heartbeat.send(frames)
-            }
+            Self.receiveForever(on: heartbeat, channel: "heartbeat") { try? heartbeat.send($0) }
         }
         beat.name = "camscript.heartbeat"
         beat.start()
         let controller = Thread { [self] in
-            while true {
-                guard let frames = try? control.receive() else { continue }
-                handle(frames, on: control, isControl: true)
-            }
+            Self.receiveForever(on: control, channel: "control") { handle($0, on: control, isControl: true) }
         }
         controller.name = "camscript.control"
         controller.start()
@@ -80,35 +75,57 @@ final class JupyterKernel: @unchecked Sendable {
             watcher.start()
         }
         publisher.status("starting", parent: [:])
+        Self.receiveForever(on: shell, channel: "shell") { handle($0, on: shell, isControl: false) }
+    }
+
+    /// Hands each message arriving on `socket` to `body`, for the life of the process. A
+    /// receive that fails (not an interrupted one) is logged and retried after a pause, so a
+    /// broken socket shows in the log instead of spinning a core.
+    private static func receiveForever(on socket: ZMQSocket, channel: String, _ body: ([Data]) -> Void) -> Never {
         while true {
-            guard let frames = try? shell.receive() else { continue }
-            handle(frames, on: shell, isControl: false)
+            do {
+                if let frames = try socket.receive() { body(frames) }
+            } catch {
+                KernelLog.write("\(channel) channel: \(error)")
+                usleep(100_000)
+            }
         }
     }
 
     // MARK: Dispatch
 
-    private func handle(_ frames: [Data], on socket: ZMQSocket, isControl: Bool) {
-        let request: KernelMessage
+    /// The message in `frames`, or nil (logged) when it is malformed or wrongly signed.
+    private func accept(_ frames: [Data]) -> KernelMessage? {
         do {
-            request = try KernelMessage(frames: frames, signer: signer)
+            return try KernelMessage(frames: frames, signer: signer)
         } catch {
             KernelLog.write("dropped a message with \(error)")
-            return
+            return nil
         }
+    }
+
+    /// Sends the `type` reply to `request` on `socket`.
+    private func reply(to request: KernelMessage, _ type: String, _ content: JSONObject, on socket: ZMQSocket) {
+        let message = KernelMessage(identities: request.identities,
+                                    header: KernelMessage.header(type: type, session: kernelSession),
+                                    parentHeader: request.header, content: content)
+        do {
+            try socket.send(message.frames(signer: signer))
+        } catch {
+            KernelLog.write("could not reply \(type): \(error)")
+        }
+    }
+
+    private func handle(_ frames: [Data], on socket: ZMQSocket, isControl: Bool) {
+        guard let request = accept(frames) else { return }
+        dispatch(request, on: socket, isControl: isControl)
+    }
+
+    private func dispatch(_ request: KernelMessage, on socket: ZMQSocket, isControl: Bool) {
         let parent = request.header
         publisher.status("busy", parent: parent)
         defer { publisher.status("idle", parent: parent) }
-        func reply(_ type: String, _ content: JSONObject) {
-            let message = KernelMessage(identities: request.identities,
-                                        header: KernelMessage.header(type: type, session: kernelSession),
-                                        parentHeader: parent, content: content)
-            do {
-                try socket.send(message.frames(signer: signer))
-            } catch {
-                KernelLog.write("could not reply \(type): \(error)")
-            }
-        }
+        func reply(_ type: String, _ content: JSONObject) { self.reply(to: request, type, content, on: socket) }
         switch request.type {
         case "kernel_info_request":
             reply("kernel_info_reply", kernelInfo)
@@ -125,10 +142,13 @@ final class JupyterKernel: @unchecked Sendable {
             reply("interrupt_reply", ["status": "ok"])
         case "execute_request" where !isControl:
             let (type, content) = execute(request)
+            // The queue behind a failed cell is taken before its reply goes out: a request the
+            // client sends after seeing the reply (the next cell after an interrupt) is not part
+            // of it and runs.
+            let failed = content["status"] as? String == "error" && request.content["stop_on_error"] as? Bool ?? true
+            let queued = failed ? takeQueued() : []
             reply(type, content)
-            if content["status"] as? String == "error", request.content["stop_on_error"] as? Bool ?? true {
-                abortQueuedExecutions()
-            }
+            abortExecutions(in: queued)
         case "complete_request" where !isControl:
             reply("complete_reply", complete(request.content))
         case "inspect_request" where !isControl:
@@ -151,24 +171,23 @@ final class JupyterKernel: @unchecked Sendable {
         }
     }
 
-    /// After a failed cell with `stop_on_error`, the execute requests already queued behind it
-    /// are answered `aborted` instead of run (as IPython does); other requests are served.
-    private func abortQueuedExecutions() {
-        // What is queued now, taken before anything is answered: a request the client sends
-        // after seeing an answer is not part of the queue and runs.
+    /// The messages waiting on the shell channel now.
+    private func takeQueued() -> [[Data]] {
         var queued: [[Data]] = []
         while ZMQSocket.poll([shell], timeout: 0)[0], let frames = try? shell.receive() { queued.append(frames) }
-        for frames in queued {
-            guard let request = try? KernelMessage(frames: frames, signer: signer), request.type == "execute_request" else {
-                handle(frames, on: shell, isControl: false)
+        return queued
+    }
+
+    /// After a failed cell with `stop_on_error`, the execute requests that were queued behind
+    /// it are answered `aborted` instead of run (as IPython does); other requests are served.
+    private func abortExecutions(in queued: [[Data]]) {
+        for request in queued.compactMap(accept) {
+            guard request.type == "execute_request" else {
+                dispatch(request, on: shell, isControl: false)
                 continue
             }
             publisher.status("busy", parent: request.header)
-            let message = KernelMessage(identities: request.identities,
-                                        header: KernelMessage.header(type: "execute_reply", session: kernelSession),
-                                        parentHeader: request.header,
-                                        content: ["status": "aborted", "execution_count": executionCount])
-            try? shell.send(message.frames(signer: signer))
+            reply(to: request, "execute_reply", ["status": "aborted", "execution_count": executionCount], on: shell)
             publisher.status("idle", parent: request.header)
         }
     }
@@ -204,13 +223,7 @@ final class JupyterKernel: @unchecked Sendable {
         if store { cells.append((count, code)) }
         let sink = KernelSink(publisher: publisher, parent: parent, executionCount: count)
         session.output = silent ? DiscardingSink() : sink
-        interrupts.drain()
-        session.cancellation.reset()
-        interrupts.isBusy = true
-        let outcome = session.run(source: code, fileName: name)
-        interrupts.isBusy = false
-        interrupts.drain()
-        session.cancellation.reset()
+        let outcome = interrupts.runBusy(resetting: session.cancellation) { session.run(source: code, fileName: name) }
         session.output = DiscardingSink()
         guard case .failure(let diagnostic) = outcome else {
             if !silent { sink.flushValue(asResult: true) }
@@ -226,9 +239,6 @@ final class JupyterKernel: @unchecked Sendable {
         return ("execute_reply", content.merging(["status": "error", "execution_count": count]) { $1 })
     }
 
-    /// The characters that end a word for completion and inspection (the REPL's set).
-    private static let wordBreaks = Set(" \t\n\"'=(),[]+*<>:%")
-
     /// The code before the cursor (`cursor_pos` counts Unicode code points), the word ending
     /// there and the line before that word.
     private func context(_ content: JSONObject) -> (before: String, word: String, line: String, after: String) {
@@ -240,7 +250,7 @@ final class JupyterKernel: @unchecked Sendable {
         var after = String.UnicodeScalarView()
         after.append(contentsOf: scalars[cursor...])
         let text = String(before)
-        let word = String(text.reversed().prefix { !Self.wordBreaks.contains($0) }.reversed())
+        let word = String(text.reversed().prefix { !Session.completionWordBreaks.contains($0) }.reversed())
         let lineStart = text.lastIndex(of: "\n").map { text.index(after: $0) } ?? text.startIndex
         let line = String(text[lineStart...].dropLast(word.count))
         return (text, word, line, String(after))
@@ -257,7 +267,7 @@ final class JupyterKernel: @unchecked Sendable {
     /// `help NAME` for the name under the cursor (shift-tab in JupyterLab).
     private func inspect(_ content: JSONObject) -> JSONObject {
         let (_, start, _, after) = context(content)
-        let name = start + String(after.prefix { !Self.wordBreaks.contains($0) && $0 != "." })
+        let name = start + String(after.prefix { !Session.completionWordBreaks.contains($0) && $0 != "." })
         let identifier = name.split(separator: ".").first.map(String.init) ?? ""
         guard !identifier.isEmpty, identifier.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }),
               session.value(named: identifier) != nil else {
