@@ -25,6 +25,9 @@ struct ConnectionInfo: Decodable {
 
     /// Reads and checks a connection file.
     static func read(_ path: String) throws -> ConnectionInfo {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw KernelError("cannot read the connection file \(path): no such file")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
