@@ -20,6 +20,8 @@ packages+=(libfreetype-dev fonts-dejavu-core)
 packages+=(libsuitesparse-dev)
 # ZeroMQ carries the Jupyter kernel's channels (`camscript kernel`).
 packages+=(libzmq3-dev)
+# Slurm and munge: the dataset tests start a one-node cluster and run an array job on it.
+packages+=(slurm-wlm munge)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -38,7 +38,7 @@ struct CAMScriptCommand: ParsableCommand {
             runs a script as `camscript run FILE.cam -- ARGS…` does.
             """,
         version: "camscript \(CAMScriptVersion.current)",
-        subcommands: [REPLCommand.self, RunCommand.self, CheckCommand.self, CellsCommand.self, KernelCommand.self],
+        subcommands: [REPLCommand.self, RunCommand.self, CheckCommand.self, CellsCommand.self, KernelCommand.self, MergeCommand.self],
         defaultSubcommand: REPLCommand.self)
 
     /// The arguments with `camscript FILE [ARGS…]` spelled out as `camscript run FILE -- ARGS…`, so
@@ -50,6 +50,27 @@ struct CAMScriptCommand: ParsableCommand {
         guard !subcommands.contains(first) else { return arguments }
         let rest = Array(arguments.dropFirst())
         return ["run", first] + (rest.isEmpty ? [] : ["--"] + rest)
+    }
+
+    /// The message for a misspelled subcommand (`camscript rnu x.cam`, `camscript kernel instal`),
+    /// naming the one meant, or nil when the arguments are not one.
+    ///
+    /// Without it the first misspelling is read as a script name ("cannot open rnu") and the
+    /// second gives ArgumentParser's "Unknown option '--user'", neither of which names the
+    /// mistake. A word that names an existing file, or looks like a path, is a script and is
+    /// left alone.
+    static func misspelledSubcommand(_ arguments: [String], fileExists: (String) -> Bool) -> String? {
+        func check(_ word: String, among command: ParsableCommand.Type, prefix: String) -> String? {
+            let names = command.configuration.subcommands.compactMap { $0.configuration.commandName } + ["help"]
+            guard !word.hasPrefix("-"), !names.contains(word), !word.contains("."), !word.contains("/"),
+                  !fileExists(word), let meant = NameMatching.best(for: word, in: names) else { return nil }
+            return "\(prefix): no command '\(word)'; did you mean '\(prefix) \(meant)'?"
+        }
+        guard let first = arguments.first else { return nil }
+        if first == KernelCommand.configuration.commandName, arguments.count > 1 {
+            return check(arguments[1], among: KernelCommand.self, prefix: "camscript kernel")
+        }
+        return check(first, among: CAMScriptCommand.self, prefix: "camscript")
     }
 }
 
@@ -108,12 +129,31 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customShort("i"), help: "Then stay in the interactive prompt with the script's variables (as python -i).")
     var interactive = false
 
+    @Option(name: .long, help: ArgumentHelp("Run shard K of N (0-based) of the datasets `files` and `dataset` list; Slurm array tasks and Kubernetes Indexed Jobs are read without it.", valueName: "K/N"))
+    var shard: String?
+
     @Argument(parsing: .postTerminator, help: "Arguments for the script (`args`), after --.")
     var scriptArguments: [String] = []
 
     func run() throws {
         var runner = ScriptRunner(path: file, noImages: noImages)
         runner.reports = ReportDestinations(html: html, ipynb: ipynb)
+        if let shard {
+            do {
+                runner.environment["CAMSCRIPT_SHARD"] = try Shard(parsing: shard).description
+            } catch {
+                writeError("camscript: --shard: \(error)\n")
+                throw ExitCode(ExitStatus.usage)
+            }
+        } else {
+            // A malformed Slurm or Kubernetes index is a usage error before anything runs.
+            do {
+                _ = try Shard.resolve(environment: runner.environment)
+            } catch {
+                writeError("camscript: \(error)\n")
+                throw ExitCode(ExitStatus.usage)
+            }
+        }
         guard interactive else {
             let code = runner.run(cell: cell, arguments: scriptArguments)
             if code != 0 { throw ExitCode(code) }
@@ -225,6 +265,39 @@ struct KernelInstallCommand: ParsableCommand {
         } catch {
             writeError("camscript kernel install: \(error)\n")
             throw ExitCode(ExitStatus.io)
+        }
+    }
+}
+
+/// `camscript merge OUT RESULTS…`: one results file from the files of a sharded run.
+struct MergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Join the results files (.jsonl) of a sharded dataset run into one.",
+        discussion: """
+            Checks that the files are exactly one run: the same model, method and options and the same \
+            shard count in every file, each shard once and none missing, every image in its own shard and \
+            in one file only, and no file ending in a partial line (a shard that did not finish); says which \
+            file or shard is wrong otherwise. Rows are sorted by path; OUT is written atomically. Exit codes: \
+            0 merged, 65 the files are not one complete run, 66 a file is missing, 74 a file cannot be read or written.
+            """)
+
+    @Argument(help: ArgumentHelp("The merged results file (.jsonl).", valueName: "OUT"))
+    var output: String
+
+    @Argument(help: ArgumentHelp("The shards' results files.", valueName: "RESULTS"))
+    var inputs: [String] = []
+
+    func run() throws {
+        do {
+            let summary = try ResultsMerge.merge(inputs, into: output)
+            print("merged \(summary.shards) shard\(summary.shards == 1 ? "" : "s"): \(summary.rows) images into \(output)")
+        } catch let error as FileIOError {
+            writeError("camscript \(error.message)\n")
+            throw ExitCode(error.missing ? ExitStatus.missingInput : ExitStatus.io)
+        } catch {
+            writeError("camscript \(error)\n")
+            throw ExitCode(ExitStatus.syntax)
         }
     }
 }

@@ -8,6 +8,8 @@ struct ScriptRunner {
     let noImages: Bool
     /// The reports to write (`--html`, `--ipynb`).
     var reports = ReportDestinations()
+    /// What the script's session sees as its environment (`--shard` adds `CAMSCRIPT_SHARD`).
+    var environment = processEnvironment
 
     /// Reads the script, or prints why not and gives the exit code. Read through `UserFile`: a
     /// FIFO or a device named as the script is refused, saying what it is, instead of blocking.
@@ -88,7 +90,7 @@ struct ScriptRunner {
         }
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().standardized.path
         let sink = TerminalSink(noImages: noImages, showEchoes: false)
-        let session = Session(output: sink, arguments: arguments, baseDirectory: folder, environment: processEnvironment)
+        let session = Session(output: sink, arguments: arguments, baseDirectory: folder, environment: environment)
         session.recordsProvenance = reporter != nil
         session.recordInput(path)
         defer { keep?(session) }

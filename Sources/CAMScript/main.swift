@@ -17,4 +17,9 @@ if !wanted.isEmpty {
 /// folder, `CAMSCRIPT_MAX_PASSES`), and so do the terminal and the history file.
 let processEnvironment = ProcessInfo.processInfo.environment
 
-CAMScriptCommand.main(CAMScriptCommand.expandingScriptShorthand(Array(CommandLine.arguments.dropFirst())))
+let arguments = Array(CommandLine.arguments.dropFirst())
+if let message = CAMScriptCommand.misspelledSubcommand(arguments, fileExists: { FileManager.default.fileExists(atPath: $0) }) {
+    writeError(message + "\n")
+    exit(ExitStatus.usage)
+}
+CAMScriptCommand.main(CAMScriptCommand.expandingScriptShorthand(arguments))

@@ -167,7 +167,7 @@ public struct Checker {
         let isParameter = s.parameterLookup()
         for a in arguments {
             guard let key = a.name else { continue }
-            if !isParameter(key) {
+            if !isParameter(key) && s.extraKeywords == nil {
                 diagnostics.append(Diagnostic(kind: .resolution, message: s.unknownKeywordMessage(key),
                                               range: a.nameRange ?? range))
             }

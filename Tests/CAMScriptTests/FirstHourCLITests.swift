@@ -39,6 +39,26 @@ final class FirstHourCLITests: CLIFolderTestCase {
         XCTAssertFalse(r.stderr.contains("Unexpected argument"), r.stderr)
     }
 
+    /// A misspelled subcommand names the one meant (exit 64) instead of being taken for a script
+    /// ("cannot open rnu") or giving ArgumentParser's "Unknown option '--user'"; a word that is a
+    /// file still runs as a script.
+    func testAMisspelledSubcommandNamesTheOneMeant() throws {
+        let run = try CLI.run(["rnu", "x.cam"])
+        XCTAssertEqual(run.status, 64)
+        XCTAssertEqual(run.stderr, "camscript: no command 'rnu'; did you mean 'camscript run'?\n")
+        let install = try CLI.run(["kernel", "instal", "--user"])
+        XCTAssertEqual(install.status, 64)
+        XCTAssertEqual(install.stderr, "camscript kernel: no command 'instal'; did you mean 'camscript kernel install'?\n")
+        let cells = try CLI.run(["cell", "x.cam"])
+        XCTAssertTrue(cells.stderr.contains("did you mean 'camscript cells'"), cells.stderr)
+        // A script file named like a command runs; a far-off word is still a missing script.
+        _ = try script("chek", "print \"a script\"\n")
+        let ran = try CLI.run(["chek"], in: folder)
+        XCTAssertEqual(ran.stdout, "a script\n", ran.stderr)
+        let far = try CLI.run(["zzzzzz"])
+        XCTAssertEqual(far.status, 66, far.stderr)
+    }
+
     func testCellsListsTheNumbersThatRunCellTakes() throws {
         let path = try script("nb.cam", notebook)
         let r = try CLI.run(["cells", path])

@@ -66,13 +66,18 @@ final class GoldenTests: XCTestCase {
 
     private func verifyRun(_ name: String, _ source: String, _ template: Expectations, scratch: String) {
         var expected = template
-        expected.lines = expected.lines.map { $0.replacingOccurrences(of: "{SCRATCH}", with: scratch) }
-        expected.errors = expected.errors.map { ($0.message.replacingOccurrences(of: "{SCRATCH}", with: scratch), $0.line) }
+        let data = GoldenTests.folder.appendingPathComponent("data").path
+        func substituted(_ text: String) -> String {
+            text.replacingOccurrences(of: "{SCRATCH}", with: scratch).replacingOccurrences(of: "{DATA}", with: data)
+        }
+        expected.lines = expected.lines.map(substituted)
+        expected.errors = expected.errors.map { (substituted($0.message), $0.line) }
         let script = ScriptFile(source: source, fileName: name)
         let sink = CollectingSink()
         let session = Session(output: sink, arguments: ["one", "two"], baseDirectory: scratch,
                               environment: ["CAMSCRIPT_TEST": "yes", "HOME": scratch,
                                             "CAMSCRIPT_TEST_ONNX": GoldenTests.onnxFixtures,
+                                            "CAMSCRIPT_TEST_DATA": data,
                                             "CAMSCRIPT_WEIGHTS_URL": GoldenTests.unreachableWeightsURL])
         var failure: Diagnostic?
         do {

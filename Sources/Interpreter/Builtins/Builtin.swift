@@ -103,6 +103,9 @@ public struct BuiltinSignature: Sendable {
     public var parameters: [Parameter]
     /// The parameter collecting extra positional arguments, if any (as a list).
     public var variadic: Parameter?
+    /// What keyword arguments that are not parameters mean, when the builtin takes any name
+    /// (`record out item score=0.3 label="cat"`: the row's columns); `nil` refuses them.
+    public var extraKeywords: Parameter?
     /// The group `help` lists it under, e.g. "Basics", "Tensors", "CAM methods".
     public var category: String
     /// One line saying what it does.
@@ -123,10 +126,11 @@ public struct BuiltinSignature: Sendable {
     public var notApplicable: [String: String] = [:]
 
     /// Creates a signature.
-    public init(name: String, parameters: [Parameter] = [], variadic: Parameter? = nil,
+    public init(name: String, parameters: [Parameter] = [], variadic: Parameter? = nil, extraKeywords: Parameter? = nil,
                 category: String, summary: String, details: String = "", formula: String? = nil,
                 paper: String? = nil, example: String, renamed: [String: String] = [:]) {
         self.renamed = renamed
+        self.extraKeywords = extraKeywords
         self.name = name
         self.parameters = parameters
         self.variadic = variadic
@@ -146,6 +150,7 @@ public struct BuiltinSignature: Sendable {
         for p in parameters where p.keywordOnly || !p.isRequired {
             parts.append("[\(p.name)=\(p.defaultValue.map { $0.repr } ?? "…")]")
         }
+        if extraKeywords != nil { parts.append("[NAME=VALUE…]") }
         return parts.joined(separator: " ")
     }
 
@@ -178,6 +183,9 @@ public struct BoundArguments: Sendable {
     public let given: Set<String>
     /// The extra positional arguments collected by a variadic parameter.
     public let variadic: [Value]
+    /// The keyword arguments that are not parameters, in the order given (with
+    /// `extraKeywords`).
+    public let extraKeywords: [(name: String, value: Value)]
 
     /// `variadic` with the items of lists in place of the lists (`hstack(a, [b, c])`).
     public var flattenedVariadic: [Value] {
@@ -188,11 +196,13 @@ public struct BoundArguments: Sendable {
     }
 
     /// Creates bound arguments (the interpreter's binder normally does this).
-    public init(callee: String, values: [String: Value], given: Set<String>, variadic: [Value]) {
+    public init(callee: String, values: [String: Value], given: Set<String>, variadic: [Value],
+                extraKeywords: [(name: String, value: Value)] = []) {
         self.callee = callee
         self.values = values
         self.given = given
         self.variadic = variadic
+        self.extraKeywords = extraKeywords
     }
 
     /// The value of a parameter (`none` when it has none).
@@ -306,12 +316,23 @@ extension BuiltinSignature {
         var values: [String: Value] = [:]
         var given: Set<String> = []
         var variadicValues: [Value] = []
+        var extraValues: [(name: String, value: Value)] = []
         let positionalParameters = parameters.filter { !$0.keywordOnly }
         var nextPositional = 0
         let isParameter = parameterLookup()
         for argument in arguments {
             if let key = argument.name {
-                guard isParameter(key) else { throw RuntimeError(unknownKeywordMessage(key)) }
+                guard isParameter(key) else {
+                    guard let extra = extraKeywords else { throw RuntimeError(unknownKeywordMessage(key)) }
+                    guard !extraValues.contains(where: { $0.name == key }) else {
+                        throw RuntimeError("\(name): argument `\(key)` given twice")
+                    }
+                    guard extra.types.contains(where: { $0.accepts(argument.value) }) else {
+                        throw RuntimeError("\(name): `\(key)=` must be \(extra.typePhrase), got \(argument.value.typeName)")
+                    }
+                    extraValues.append((key, argument.value))
+                    continue
+                }
                 guard !given.contains(key) else {
                     throw RuntimeError("\(name): argument `\(key)` given twice")
                 }
@@ -351,7 +372,7 @@ extension BuiltinSignature {
         if let v = variadic {
             for value in variadicValues { try checkType(v, value) }
         }
-        return BoundArguments(callee: name, values: values, given: given, variadic: variadicValues)
+        return BoundArguments(callee: name, values: values, given: given, variadic: variadicValues, extraKeywords: extraValues)
     }
 
     /// Whether a name is one of the parameters: a search for the few parameters of a builtin,

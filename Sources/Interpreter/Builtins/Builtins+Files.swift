@@ -29,7 +29,7 @@ extension BuiltinRegistry {
                 }
                 var values = args.values
                 values["weights"] = .string(resolved)
-                args = BoundArguments(callee: args.callee, values: values, given: args.given, variadic: args.variadic)
+                args = BoundArguments(callee: args.callee, values: values, given: args.given, variadic: args.variadic, extraKeywords: args.extraKeywords)
             }
             var labels: [String]?
             if case .string(let file) = args["labels"] {

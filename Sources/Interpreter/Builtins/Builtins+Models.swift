@@ -288,7 +288,7 @@ private func loadModel(at path: String, architecture: String?, context: CallCont
 
 /// Refuses a preset whose resized picture would be absurdly large or smaller than its crop
 /// (torchvision would pad the crop with black; a script asking for that has a mistake).
-private func checkCrop(_ preset: InputPreset, width: Int, height: Int) throws {
+func checkCrop(_ preset: InputPreset, width: Int, height: Int) throws {
     // A longer side past 10^15 is reported as Int.max by validateSize's message.
     let resized = RGBImage.sizeResizingShorterSide(width: width, height: height, to: preset.resizeShorterSide)
         ?? (width <= height ? (preset.resizeShorterSide, Int.max) : (Int.max, preset.resizeShorterSide))

@@ -13,6 +13,7 @@ extension BuiltinRegistry {
         registry.registerSanityBuiltins()
         registry.registerDFFBuiltin()
         registry.registerSimilarityBuiltin()
+        registry.registerDatasetBuiltins()
         return registry
     }
 }

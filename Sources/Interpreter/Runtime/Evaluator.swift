@@ -129,10 +129,22 @@ final class SessionState: @unchecked Sendable {
             }
             if let elseBody { try execute(elseBody, in: scope) }
         case .for(let name, let sequenceExpression, let body, _):
-            let sequence = try iterate(try evaluate(sequenceExpression, in: scope), sequenceExpression.range)
-            for element in sequence {
+            // Objects are asked for one element at a time, so that a stream (`batch` prefetching
+            // its next batch) holds one element, not all of them.
+            let sequenceValue = try evaluate(sequenceExpression, in: scope)
+            let count: Int
+            let element: (Int) throws -> Value
+            if case .object(let object) = sequenceValue, let n = object.elementCount {
+                count = n
+                element = { [self] index in try wrap(sequenceExpression.range) { try object.element(at: index) ?? .none } }
+            } else {
+                let items = try iterate(sequenceValue, sequenceExpression.range)
+                count = items.count
+                element = { items[$0] }
+            }
+            for index in 0..<count {
                 if cancellation.isCancelled { try checkInterrupt(statement.range) }
-                scope.values[name] = element
+                scope.values[name] = try element(index)
                 do {
                     try execute(body, in: scope)
                 } catch ControlFlow.breakLoop {
