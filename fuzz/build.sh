@@ -112,10 +112,15 @@ for name in "$@"; do
         libs=(-lInterpreter "${libs[@]}")
         deps+=("$OUT/libInterpreter.a")
     fi
-    if [[ ! -x "$exe" || -n "$(find "$src" fuzz/FuzzSupport.swift "${deps[@]}" -newer "$exe" -print -quit)" ]]; then
+    # Files of the executable's own target a fuzz target compiles in (header line
+    # `// fuzz-sources: FILE ...`): the kernel's message reader lives in the camscript executable,
+    # not in a library.
+    # shellcheck disable=SC2207
+    extra=($(sed -n 's|^// fuzz-sources: *||p' "$src" | head -1))
+    if [[ ! -x "$exe" || -n "$(find "$src" fuzz/FuzzSupport.swift "${deps[@]}" "${extra[@]}" -newer "$exe" -print -quit)" ]]; then
         echo "fuzz: building $exe"
         "$SWIFTC" "${FLAGS[@]}" -parse-as-library -module-name "Fuzz_$name" \
             -use-ld=lld -L "$OUT" "${libs[@]}" -lpng16 -lturbojpeg -ljpeg -lopenblas -ldnnl -lcrypto -lfreetype \
-            fuzz/FuzzSupport.swift "$src" -o "$exe"
+            fuzz/FuzzSupport.swift "${extra[@]}" "$src" -o "$exe"
     fi
 done

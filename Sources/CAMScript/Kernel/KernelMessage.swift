@@ -34,6 +34,11 @@ struct ConnectionInfo: Decodable {
         } catch {
             throw KernelError("cannot read the connection file \(path): \(error.localizedDescription)")
         }
+        return try parse(data, path: path)
+    }
+
+    /// Checks the contents of a connection file; `path` names it in messages.
+    static func parse(_ data: Data, path: String) throws -> ConnectionInfo {
         let info: ConnectionInfo
         do {
             info = try JSONDecoder().decode(ConnectionInfo.self, from: data)
@@ -43,6 +48,11 @@ struct ConnectionInfo: Decodable {
         guard info.transport == "tcp" else {
             throw KernelError("\(path): transport \"\(info.transport)\" is not supported; CAMScript's kernel listens on tcp")
         }
+        let ports = [info.shellPort, info.iopubPort, info.stdinPort, info.controlPort, info.hbPort]
+        if let bad = ports.first(where: { !(1...65535).contains($0) }) {
+            throw KernelError("\(path): port \(bad) is not a TCP port (1–65535)")
+        }
+        guard !info.ip.isEmpty else { throw KernelError("\(path): ip is empty") }
         guard info.key.isEmpty || info.signatureScheme == "hmac-sha256" else {
             throw KernelError("\(path): signature scheme \"\(info.signatureScheme)\" is not supported; use hmac-sha256")
         }
