@@ -288,10 +288,31 @@ struct MergeCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The shards' results files.", valueName: "RESULTS"))
     var inputs: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp("Also write the dataset report: the summary of --metric per group, its histogram, the lowest and highest images.", valueName: "REPORT.html"))
+    var html: String?
+
+    @Option(name: .long, help: "The numeric column the report summarises (needed with --html).")
+    var metric: String?
+
+    @Option(name: .long, help: "The column that groups the report's rows (default label).")
+    var by = "label"
+
+    @Option(name: .long, help: "The column holding each image's saved picture, relative to OUT's folder (the report shows the lowest and highest).")
+    var picture: String?
+
     func run() throws {
+        if html != nil && metric == nil {
+            writeError("camscript merge: --html needs --metric NAME (the column the report summarises)\n")
+            throw ExitCode(ExitStatus.usage)
+        }
         do {
             let summary = try ResultsMerge.merge(inputs, into: output)
             print("merged \(summary.shards) shard\(summary.shards == 1 ? "" : "s"): \(summary.rows) images into \(output)")
+            if let html, let metric {
+                try writeReport(html, metric: metric, shards: summary.shards, rows: summary.rows, about: summary.about)
+            }
+        } catch let error as ExitCode {
+            throw error
         } catch let error as FileIOError {
             writeError("camscript \(error.message)\n")
             throw ExitCode(error.missing ? ExitStatus.missingInput : ExitStatus.io)
@@ -299,5 +320,28 @@ struct MergeCommand: ParsableCommand {
             writeError("camscript \(error)\n")
             throw ExitCode(ExitStatus.syntax)
         }
+    }
+
+    /// The dataset report: a two-cell script over the merged file, run and reported as
+    /// `camscript run --html` reports any script, so that the page looks like every other report.
+    private func writeReport(_ html: String, metric: String, shards: Int, rows: Int, about: String) throws {
+        let merged = URL(fileURLWithPath: output).standardizedFileURL
+        var call = "s = summary \(Value.string(merged.lastPathComponent).repr) metric=\(Value.string(metric).repr) by=\(Value.string(by).repr)"
+        if let picture { call += " picture=\(Value.string(picture).repr)" }
+        let source = """
+            # %% [markdown]
+            # # Dataset run: \(metric)
+            # \(rows) images from \(shards) shard\(shards == 1 ? "" : "s"), merged into `\(merged.lastPathComponent)`. \(MarkdownRenderer.literal(about))
+
+            # %% Summary
+            \(call)
+            s
+
+            """
+        var runner = ScriptRunner(path: merged.deletingLastPathComponent().appendingPathComponent("merge-report.cam").path, noImages: true)
+        runner.source = source
+        runner.reports = ReportDestinations(html: html)
+        let code = runner.run(cell: nil, arguments: [])
+        if code != 0 { throw ExitCode(code) }
     }
 }

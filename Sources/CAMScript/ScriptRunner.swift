@@ -10,10 +10,13 @@ struct ScriptRunner {
     var reports = ReportDestinations()
     /// What the script's session sees as its environment (`--shard` adds `CAMSCRIPT_SHARD`).
     var environment = processEnvironment
+    /// The script's text when it is not read from `path` (the report `merge --html` writes).
+    var source: String?
 
     /// Reads the script, or prints why not and gives the exit code. Read through `UserFile`: a
     /// FIFO or a device named as the script is refused, saying what it is, instead of blocking.
     private func load() -> Result<ScriptFile, ExitFailure> {
+        if let source { return .success(ScriptFile(source: source, fileName: path)) }
         let data: Data
         do {
             data = try UserFile.read(path)

@@ -79,6 +79,18 @@ final class DatasetCLITests: CLIFolderTestCase {
             XCTAssertEqual(try rows("\(prefix).jsonl"), try rows("single.jsonl"), prefix)
         }
 
+        // The dataset report of the merged file: the summary table and its picture.
+        let report = folder.appendingPathComponent("report.html").path
+        let reported = try CLI.run(["merge", folder.appendingPathComponent("with-report.jsonl").path]
+                                   + (0..<4).map { folder.appendingPathComponent("flag-\($0).jsonl").path }
+                                   + ["--html", report, "--metric", "max"])
+        XCTAssertEqual(reported.status, 0, reported.stderr)
+        let html = try String(contentsOfFile: report, encoding: .utf8)
+        XCTAssertTrue(html.contains("Dataset run: max"), "the report's heading")
+        XCTAssertTrue(html.contains("<table") && html.contains("<td>ant</td>") && html.contains("data:image/png;base64"), "table and picture")
+        let noMetric = try CLI.run(["merge", folder.appendingPathComponent("m.jsonl").path, "--html", report])
+        XCTAssertEqual(noMetric.status, 64)
+
         // Merge's refusals: a missing shard, a shard given twice, a shard that did not finish.
         let three = (0..<3).map { folder.appendingPathComponent("flag-\($0).jsonl").path }
         let missing = try CLI.run(["merge", folder.appendingPathComponent("m.jsonl").path] + three)

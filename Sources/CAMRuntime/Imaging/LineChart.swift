@@ -188,7 +188,7 @@ public struct LineChart: Sendable {
     }
 
     /// `text` drawn and turned a quarter to the left, to read bottom to top.
-    private static func turned(_ text: String, font: FontFace, pixelSize: Int) throws -> RGBImage {
+    static func turned(_ text: String, font: FontFace, pixelSize: Int) throws -> RGBImage {
         let metrics = font.lineMetrics(pixelSize: pixelSize)
         let w = max(font.width(of: text, pixelSize: pixelSize), 1)
         var flat = RGBImage(width: w, height: metrics.height, color: .white)

@@ -144,6 +144,12 @@ struct HTMLReport {
             return "<pre class=\"stdout\">" + HTML.escape(text) + "</pre>\n"
         case .value(let text, let image, _, let table):
             if let table, image == nil { return HTML.table(table) }
+            // A value with a picture and a table (a summary, a sweep, a sanity check): both, the
+            // headline as the caption, as a notebook shows it.
+            if let table, let image, let tag = imageTag(image, alternative: text) {
+                let headline = text.split(separator: "\n", maxSplits: 1).first.map(String.init) ?? ""
+                return "<figure class=\"result\">\(tag)<figcaption>\(HTML.escape(headline))</figcaption></figure>\n" + HTML.table(table)
+            }
             if let image, let tag = imageTag(image, alternative: text) {
                 return "<figure class=\"result\">\(tag)<figcaption>\(HTML.escape(text))</figcaption></figure>\n"
             }

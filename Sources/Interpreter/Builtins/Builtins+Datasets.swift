@@ -159,6 +159,34 @@ extension BuiltinRegistry {
         })
 
         register(Builtin(BuiltinSignature(
+            name: "summary",
+            parameters: [
+                Parameter("results", [.object("results"), .string], doc: "A results file (or its path): a run's, or a merged one."),
+                Parameter("metric", [.string], keywordOnly: true, doc: "The numeric column summarised."),
+                Parameter("by", [.string], default: Value.none, keywordOnly: true, doc: "A column that groups the rows (\"label\": per class)."),
+                Parameter("picture", [.string], default: Value.none, keywordOnly: true,
+                          doc: "A column holding each image's saved picture (an overlay's path, relative to the script's folder): the lowest and highest are shown."),
+                Parameter("count", [.integer], default: .number(6), keywordOnly: true, doc: "How many lowest and highest images to show."),
+            ],
+            category: category,
+            summary: "A dataset run at a glance: a metric's mean and spread per group, its histogram, and the images that score lowest and highest.",
+            details: "Reads the results file as it is (a run in progress too: a partial last line is ignored). Prints as a table — per group: images, mean, std (population, as numpy's), min, median, max, then all rows together — which lands in --html reports and notebooks as a table; `show` draws the histogram with the mean marked and, with picture=, the lowest and highest images labelled with their names and values. Rows without a finite value are counted as skipped. Members: table, groups, lowest, highest (names), mean, histogram (the chart alone).",
+            example: "s = summary out metric=\"score\" by=\"label\" picture=\"overlay\"\nshow s")) { args, context in
+            let path: String
+            switch args["results"] {
+            case .object(let results as ResultsObject): path = results.file.path
+            default: path = try existingFile(try args.string("results"), context)
+            }
+            let count = try args.integer("count")
+            guard count >= 0 else { throw RuntimeError("summary: count must be 0 or more, got \(count)") }
+            let summary = try ResultsSummary(path: path, metric: try args.string("metric"),
+                                             by: args.isNone("by") ? nil : try args.string("by"),
+                                             picture: args.isNone("picture") ? nil : try args.string("picture"))
+            return .object(SummaryObject(summary: summary, count: count, file: (path as NSString).lastPathComponent,
+                                         resolve: { context.resolvePath($0) }))
+        })
+
+        register(Builtin(BuiltinSignature(
             name: "class_index",
             parameters: [
                 Parameter("model", [.object("model")], doc: "The classifier."),
@@ -445,5 +473,105 @@ public final class BatchStream: ScriptObject, @unchecked Sendable {
         let eta = left >= 3600 ? String(format: "%d:%02d:%02d", left / 3600, left / 60 % 60, left % 60)
             : String(format: "%d:%02d", left / 60, left % 60)
         session?.emit(.progress("\(done)/\(items.count) images · \(String(format: "%.1f", rate)) images/s · \(eta) left", finished: false))
+    }
+}
+
+/// A results file summarised: a table per group, a histogram, the lowest and highest images.
+public final class SummaryObject: ScriptObject, @unchecked Sendable {
+    let summary: ResultsSummary
+    let count: Int
+    let file: String
+    let resolve: @Sendable (String) -> String
+    private let lock = NSLock()
+    private var drawn: RGBImage?
+
+    init(summary: ResultsSummary, count: Int, file: String, resolve: @escaping @Sendable (String) -> String) {
+        self.summary = summary
+        self.count = count
+        self.file = file
+        self.resolve = resolve
+    }
+
+    public var typeName: String { "summary" }
+    public var description: String {
+        let all = summary.groups.last
+        return "summary of \(summary.metric) in \(file): \(summary.rows.count) images"
+            + (all.map { ", mean \(TableObject.cell(.number($0.mean))) ± \(TableObject.cell(.number($0.std)))" } ?? "")
+            + (summary.skipped > 0 ? ", \(summary.skipped) without a value" : "")
+    }
+    public var memberNames: [String] { ["table", "groups", "lowest", "highest", "mean", "histogram"] }
+
+    public var table: TextTable? {
+        TextTable(columns: [summary.groupedBy ?? "group", "images", "mean", "std", "min", "median", "max"],
+                  alignments: [.left, .right, .right, .right, .right, .right, .right],
+                  rows: summary.groups.map { g in
+                      [g.name, String(g.count)] + [g.mean, g.std, g.min, g.median, g.max].map { TableObject.cell(.number($0)) }
+                  })
+    }
+
+    public var echoDescription: String {
+        [description, table?.text ?? ""].joined(separator: "\n")
+    }
+
+    public func member(_ name: String) throws -> Value? {
+        switch name {
+        case "table":
+            guard let table else { return Value.none }
+            return .object(TableObject(title: "summary of \(summary.metric)", columns: table.columns,
+                                       rows: summary.groups.map { g in
+                                           [.string(g.name), .number(Double(g.count)), .number(g.mean), .number(g.std),
+                                            .number(g.min), .number(g.median), .number(g.max)]
+                                       }))
+        case "groups": return .list(summary.groups.map { .string($0.name) })
+        case "lowest": return .list(summary.rows.prefix(count).map { .string($0.name) })
+        case "highest": return .list(summary.rows.suffix(count).reversed().map { .string($0.name) })
+        case "mean": return summary.groups.last.map { .number($0.mean) } ?? Value.none
+        case "histogram": return .object(ImageObject(try histogram()))
+        default: return nil
+        }
+    }
+
+    func histogram() throws -> RGBImage {
+        try Histogram(title: "\(summary.metric) over \(summary.rows.count) images", xLabel: summary.metric,
+                      values: summary.rows.map(\.value)).render()
+    }
+
+    /// The histogram, then the lowest and the highest images with their names and values.
+    func picture() throws -> RGBImage {
+        if let drawn = lock.withLock({ drawn }) { return drawn }
+        var parts = [try histogram()]
+        if count > 0, summary.rows.contains(where: { $0.picture != nil }) {
+            let lowest = Array(summary.rows.prefix(count))
+            let highest = Array(summary.rows.suffix(count).reversed())
+            for (title, rows) in [("lowest \(summary.metric)", lowest), ("highest \(summary.metric)", highest)] {
+                var tiles: [CaptionedImage] = []
+                for row in rows {
+                    guard let picture = row.picture else { continue }
+                    var image: RGBImage
+                    do {
+                        image = try RGBImage(contentsOf: URL(fileURLWithPath: resolve(picture)))
+                    } catch {
+                        image = RGBImage(width: 96, height: 96, color: RGBColor(red: 230, green: 230, blue: 230))
+                    }
+                    let scale = 128.0 / Double(max(image.width, image.height))
+                    if scale < 1 {
+                        image = image.resized(width: max(1, Int((Double(image.width) * scale).rounded())),
+                                              height: max(1, Int((Double(image.height) * scale).rounded())), interpolation: .bilinear)
+                    }
+                    let tile = try label(CaptionedImage(image), "\(row.name)\n\(TableObject.cell(.number(row.value)))")
+                    tiles.append(tile)
+                }
+                guard !tiles.isEmpty else { continue }
+                parts.append(try label(try grid(tiles, columns: max(1, count), gap: 6), title, position: .above))
+            }
+        }
+        let image = try vstack(parts, gap: 10)
+        lock.withLock { drawn = image }
+        return image
+    }
+
+    public var displayImage: DisplayImage? {
+        guard let image = try? picture() else { return nil }
+        return DisplayImage(width: image.width, height: image.height, rgb: image.pixels)
     }
 }

@@ -1,0 +1,127 @@
+import Foundation
+
+/// What a results file says about one numeric column: per group (a class, say) how many
+/// images, the mean and spread, and which images score lowest and highest.
+public struct ResultsSummary: Sendable {
+    /// One group's statistics (population standard deviation, as numpy's `std`).
+    public struct Group: Sendable, Equatable {
+        public var name: String
+        public var count: Int
+        public var mean: Double
+        public var std: Double
+        public var min: Double
+        public var median: Double
+        public var max: Double
+    }
+
+    /// One image's row: its name, group, value and picture (the `picture` column, if any).
+    public struct Row: Sendable, Equatable {
+        public var name: String
+        public var group: String
+        public var value: Double
+        public var picture: String?
+    }
+
+    public var metric: String
+    public var groupedBy: String?
+    /// The groups sorted by name, then "all" when there is more than one.
+    public var groups: [Group]
+    /// Every row with a finite value, from the lowest value to the highest (ties by name).
+    public var rows: [Row]
+    /// Rows whose value is missing or not a finite number.
+    public var skipped: Int
+
+    /// Reads `metric` (and `by`, `picture`) from every row of a results file.
+    public init(path: String, metric: String, by: String?, picture: String?) throws {
+        self.metric = metric
+        groupedBy = by
+        let data = try UserFile.read(path)
+        var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true).map { Array($0) }
+        // A partial last line (a run still going, or killed) is not a row.
+        if data.last != UInt8(ascii: "\n"), !lines.isEmpty { lines.removeLast() }
+        var rows: [Row] = []
+        var skipped = 0
+        var known = Set<String>()
+        var latest: [String: Int?] = [:]
+        let isCSV = (path as NSString).pathExtension.lowercased() == "csv"
+        var header: [String] = []
+        for (offset, line) in lines.enumerated() {
+            let fields: [String: Any]
+            if isCSV {
+                let cells = try ResultsFile.csvCells(ArraySlice(line), path: path, line: offset + 1)
+                if offset == 0 {
+                    header = cells
+                    known.formUnion(cells)
+                    continue
+                }
+                fields = Dictionary(zip(header, cells).map { ($0, $1 as Any) }, uniquingKeysWith: { a, _ in a })
+            } else {
+                fields = try ResultsFile.jsonObject(ArraySlice(line), path: path, line: offset + 1)
+                if offset == 0 {
+                    guard fields["camscript_results"] != nil else {
+                        throw RuntimeError("summary: \(path) is not a CAMScript results file (its first line does not describe a run)")
+                    }
+                    continue
+                }
+                known.formUnion(fields.keys)
+            }
+            let name = fields["path"] as? String ?? "?"
+            let group = by.map { ResultsSummary.text(fields[$0]) } ?? "all"
+            // A later row of the same image (redone after it changed) replaces the earlier one.
+            if let earlier = latest[name] {
+                if let index = earlier { rows[index].value = .nan } else { skipped -= 1 }
+            }
+            guard let value = ResultsSummary.number(fields[metric]), value.isFinite else {
+                skipped += 1
+                latest[name] = .some(nil)
+                continue
+            }
+            latest[name] = rows.count
+            rows.append(Row(name: name, group: group, value: value, picture: picture.flatMap { fields[$0] as? String }))
+        }
+        rows.removeAll { $0.value.isNaN }
+        for column in [metric] + [by, picture].compactMap({ $0 }) where !known.contains(column) && !(rows.isEmpty && skipped == 0) {
+            let columns = known.subtracting(["sha256", "run"]).sorted()
+            let hint = NameMatching.best(for: column, in: columns).map { "; did you mean \"\($0)\"?" } ?? ""
+            throw RuntimeError("summary: \(path) has no column \"\(column)\"\(hint) (columns: \(columns.joined(separator: ", ")))")
+        }
+        rows.sort { $0.value != $1.value ? $0.value < $1.value : $0.name < $1.name }
+        self.rows = rows
+        self.skipped = skipped
+        var byGroup: [String: [Double]] = [:]
+        for row in rows { byGroup[row.group, default: []].append(row.value) }
+        var groups = byGroup.keys.sorted().map { ResultsSummary.group($0, byGroup[$0] ?? []) }
+        if groups.count > 1 { groups.append(ResultsSummary.group("all", rows.map(\.value))) }
+        self.groups = groups
+    }
+
+    static func group(_ name: String, _ values: [Double]) -> Group {
+        let sorted = values.sorted()
+        let n = Double(values.count)
+        let mean = values.reduce(0, +) / Swift.max(n, 1)
+        let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Swift.max(n, 1)
+        let median = sorted.isEmpty ? .nan
+            : sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        return Group(name: name, count: values.count, mean: mean, std: variance.squareRoot(),
+                     min: sorted.first ?? .nan, median: median, max: sorted.last ?? .nan)
+    }
+
+    static func number(_ value: Any?) -> Double? {
+        switch value {
+        case let s as String: return Double(s)
+        case let n as NSNumber where !(value is Bool): return n.doubleValue
+        case let d as Double: return d
+        case let i as Int: return Double(i)
+        default: return nil
+        }
+    }
+
+    static func text(_ value: Any?) -> String {
+        switch value {
+        case let s as String: return s
+        case let n as NSNumber: return n.stringValue
+        case nil, is NSNull: return "none"
+        default: return "\(value ?? "none")"
+        }
+    }
+}
