@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN := .build/release/camscript
 
-.PHONY: setup build release demo test test-avx2 test-hostile check-examples clean fuzz fuzz-smoke
+.PHONY: setup build release demo test test-avx2 test-hostile test-dataset-memory check-examples clean fuzz fuzz-smoke
 
 setup:
 	@bash scripts/setup.sh
@@ -38,6 +38,10 @@ AVX2_TESTS := KernelPathTests|MetricsParityTests|ONNXParityTests|OperatorGradien
 test-avx2:
 	OPENBLAS_CORETYPE=Haswell ONEDNN_MAX_CPU_ISA=AVX2 CAMSCRIPT_TEST_KERNELS=Haswell/avx2 \
 		$(SWIFT) test --skip-build --filter '$(AVX2_TESTS)'
+
+# A 10,000-image dataset run keeps its memory flat (issue 20): a few minutes, so not in `make test`.
+test-dataset-memory: release
+	scripts/check_dataset_memory.sh $(BIN) 10000
 
 # libFuzzer + AddressSanitizer targets in fuzz/targets (see docs/reliability.md).
 # `make fuzz FUZZ_SECONDS=N` runs each target N seconds, one at a time; the corpus grows in

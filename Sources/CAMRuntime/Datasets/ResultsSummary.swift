@@ -23,7 +23,8 @@ public struct ResultsSummary: Sendable {
     }
 
     public var metric: String
-    public var groupedBy: String?
+    /// The columns that group the rows (none: one group).
+    public var groupedBy: [String]
     /// The groups sorted by name, then "all" when there is more than one.
     public var groups: [Group]
     /// Every row with a finite value, from the lowest value to the highest (ties by name).
@@ -31,8 +32,9 @@ public struct ResultsSummary: Sendable {
     /// Rows whose value is missing or not a finite number.
     public var skipped: Int
 
-    /// Reads `metric` (and `by`, `picture`) from every row of a results file.
-    public init(path: String, metric: String, by: String?, picture: String?) throws {
+    /// Reads `metric` (and the `by` columns, `picture`) from every row of a results file; a
+    /// row's group is its `by` values joined by " / " (per method and class: `["method", "label"]`).
+    public init(path: String, metric: String, by: [String], picture: String?) throws {
         self.metric = metric
         groupedBy = by
         let data = try UserFile.read(path)
@@ -66,7 +68,7 @@ public struct ResultsSummary: Sendable {
                 known.formUnion(fields.keys)
             }
             let name = fields["path"] as? String ?? "?"
-            let group = by.map { ResultsSummary.text(fields[$0]) } ?? "all"
+            let group = by.isEmpty ? "all" : by.map { ResultsSummary.text(fields[$0]) }.joined(separator: " / ")
             // A later row of the same image (redone after it changed) replaces the earlier one.
             if let earlier = latest[name] {
                 if let index = earlier { rows[index].value = .nan } else { skipped -= 1 }
@@ -80,7 +82,7 @@ public struct ResultsSummary: Sendable {
             rows.append(Row(name: name, group: group, value: value, picture: picture.flatMap { fields[$0] as? String }))
         }
         rows.removeAll { $0.value.isNaN }
-        for column in [metric] + [by, picture].compactMap({ $0 }) where !known.contains(column) && !(rows.isEmpty && skipped == 0) {
+        for column in [metric] + by + [picture].compactMap({ $0 }) where !known.contains(column) && !(rows.isEmpty && skipped == 0) {
             let columns = known.subtracting(["sha256", "run"]).sorted()
             let hint = NameMatching.best(for: column, in: columns).map { "; did you mean \"\($0)\"?" } ?? ""
             throw RuntimeError("summary: \(path) has no column \"\(column)\"\(hint) (columns: \(columns.joined(separator: ", ")))")

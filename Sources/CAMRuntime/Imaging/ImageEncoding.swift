@@ -27,15 +27,19 @@ extension RGBImage {
     /// The image encoded as an 8-bit RGB PNG (for reports and inline terminal images).
     ///
     /// - Throws: `ImageError` if libpng fails.
-    public func pngData() throws -> Data {
-        try pngData(initialCapacity: nil)
+    /// - Parameter fast: libpng's fast mode (`PNG_IMAGE_FLAG_FAST`: no row filters, zlib level
+    ///   3): a 224×224 overlay in about 3 ms instead of 15, about 50 % larger — for the hundreds
+    ///   of pictures of a dataset run, where writing them would otherwise cost more than the CAM.
+    public func pngData(fast: Bool = false) throws -> Data {
+        try pngData(initialCapacity: nil, fast: fast)
     }
 
     /// `pngData()` with the first output buffer's size given (tests use a small one to take the
     /// path where libpng asks for more).
-    func pngData(initialCapacity: Int?) throws -> Data {
+    func pngData(initialCapacity: Int?, fast: Bool = false) throws -> Data {
         var image = png_image()
         image.version = png_uint_32(PNG_IMAGE_VERSION)
+        if fast { image.flags = png_uint_32(PNG_IMAGE_FLAG_FAST) }
         image.width = png_uint_32(width)
         image.height = png_uint_32(height)
         image.format = png_uint_32(PNG_FORMAT_RGB)

@@ -59,7 +59,7 @@ extension BuiltinRegistry {
             ],
             category: category,
             summary: "A list cut into batches; with a model, batches of preprocessed images made one ahead in the background.",
-            details: "Without a model: a list of lists. With a model, the items (dataset items or image paths) become a stream of batches for `for b in batch(items, 16, model):` — b.x is the input [n, 3, H, W] (the path form of preprocess: only the crop is decoded), b.items the items, b.names, b.labels; len(b) and b[i] index the items. The next batch is decoded while the loop body runs on this one, and only that one batch is held ahead, so memory stays flat over any number of images. An image that cannot be read is left out of its batch with a warning. On a terminal a progress line shows images done, images per second and the time left.",
+            details: "Without a model: a list of lists. With a model, the items (dataset items or image paths) become a stream of batches for `for b in batch(items, 16, model):` — b.x is the input [n, 3, H, W] (the path form of preprocess: only the crop is decoded), b.inputs the same as one [3, H, W] tensor per image that to_image and overlay can turn back into pixels, b.items the items, b.names, b.labels; len(b) and b[i] index the items. The next batch is decoded while the loop body runs on this one, and only that one batch is held ahead, so memory stays flat over any number of images. An image that cannot be read is left out of its batch with a warning. On a terminal a progress line shows images done, images per second and the time left.",
             example: "for b in batch(items, 16, model):\n    cams = gradcam model b.x")) { args, context in
             let size = try args.integer("size")
             guard size >= 1 else { throw RuntimeError("batch: size must be at least 1, got \(size)") }
@@ -163,7 +163,7 @@ extension BuiltinRegistry {
             parameters: [
                 Parameter("results", [.object("results"), .string], doc: "A results file (or its path): a run's, or a merged one."),
                 Parameter("metric", [.string], keywordOnly: true, doc: "The numeric column summarised."),
-                Parameter("by", [.string], default: Value.none, keywordOnly: true, doc: "A column that groups the rows (\"label\": per class)."),
+                Parameter("by", [.string, .list], default: Value.none, keywordOnly: true, doc: "A column that groups the rows (\"label\": per class), or a list of them ([\"method\", \"label\"]: per method and class)."),
                 Parameter("picture", [.string], default: Value.none, keywordOnly: true,
                           doc: "A column holding each image's saved picture (an overlay's path, relative to the script's folder): the lowest and highest are shown."),
                 Parameter("count", [.integer], default: .number(6), keywordOnly: true, doc: "How many lowest and highest images to show."),
@@ -180,7 +180,7 @@ extension BuiltinRegistry {
             let count = try args.integer("count")
             guard count >= 0 else { throw RuntimeError("summary: count must be 0 or more, got \(count)") }
             let summary = try ResultsSummary(path: path, metric: try args.string("metric"),
-                                             by: args.isNone("by") ? nil : try args.string("by"),
+                                             by: try summaryColumns(args["by"]),
                                              picture: args.isNone("picture") ? nil : try args.string("picture"))
             return .object(SummaryObject(summary: summary, count: count, file: (path as NSString).lastPathComponent,
                                          resolve: { context.resolvePath($0) }))
@@ -199,6 +199,20 @@ extension BuiltinRegistry {
             let model = try args.object("model", as: ModelObject.self)
             return .number(Double(try ClassTarget.resolve(try args.string("label"), classNames: model.network.classNames)))
         })
+    }
+}
+
+/// The `by=` columns of `summary`: none, one, or a list of names.
+private func summaryColumns(_ value: Value) throws -> [String] {
+    switch value {
+    case .none: return []
+    case .string(let column): return [column]
+    case .list(let items):
+        return try items.map { item in
+            guard case .string(let column) = item else { throw RuntimeError("summary: by= lists column names (strings), found \(item.typeName)") }
+            return column
+        }
+    default: throw RuntimeError("summary: by= is a column name or a list of them")
     }
 }
 
@@ -346,21 +360,40 @@ public final class ResultsObject: ScriptObject, @unchecked Sendable {
 public final class BatchObject: ScriptObject, @unchecked Sendable {
     let items: [DatasetItem]
     let x: Tensor
+    /// Each image's size and the preset that made its input, for `inputs`.
+    let origins: [ImageOrigin]
+    private let lock = NSLock()
+    private var inputs: Value?
 
-    init(items: [DatasetItem], x: Tensor) {
+    init(items: [DatasetItem], x: Tensor, origins: [ImageOrigin] = []) {
         self.items = items
         self.x = x
+        self.origins = origins
     }
 
     public var typeName: String { "batch" }
     public var description: String { "batch of \(items.count) images, x \(Network.describeShape(x.shape))" }
-    public var memberNames: [String] { ["x", "items", "names", "labels", "paths"] }
+    public var memberNames: [String] { ["x", "inputs", "items", "names", "labels", "paths"] }
     public var elementCount: Int? { items.count }
     public func element(at index: Int) throws -> Value? { index < items.count ? .object(items[index]) : nil }
 
     public func member(_ name: String) throws -> Value? {
         switch name {
         case "x": return .tensor(x)
+        case "inputs":
+            // One input per image, each knowing its picture and preprocessing, as `preprocess`
+            // makes it: to_image and overlay then undo the normalisation. Made once per batch
+            // (`b.inputs[i]` in a loop asks for it every time).
+            return lock.withLock {
+                if let inputs { return inputs }
+                let made = Value.list(origins.indices.map { i in
+                    var input = x.slice(i)
+                    input.origin = origins[i]
+                    return .tensor(input)
+                })
+                inputs = made
+                return made
+            }
         case "items": return .list(items.map { .object($0) })
         case "names": return .list(items.map { .string($0.name) })
         case "labels": return .list(items.map { $0.label.map { .string($0) } ?? .none })
@@ -442,6 +475,7 @@ public final class BatchStream: ScriptObject, @unchecked Sendable {
         let slice = items[(index * size)..<min((index + 1) * size, items.count)]
         var kept: [DatasetItem] = []
         var tensors: [Tensor] = []
+        var origins: [ImageOrigin] = []
         var warnings: [String] = []
         for item in slice {
             do {
@@ -450,6 +484,7 @@ public final class BatchStream: ScriptObject, @unchecked Sendable {
                 let file = try EncodedImage(data: data, fileName: item.name)
                 try checkCrop(preset, width: file.width, height: file.height)
                 tensors.append(try file.preprocessedCrop(preset: preset, draft: false).normalizedTensor(mean: preset.mean, std: preset.std))
+                origins.append(ImageOrigin(width: file.width, height: file.height, preset: preset))
                 kept.append(item)
             } catch let error as UserFacingError {
                 warnings.append("batch: left out \(item.name): \(error.message)")
@@ -458,7 +493,7 @@ public final class BatchStream: ScriptObject, @unchecked Sendable {
             }
         }
         let x = tensors.isEmpty ? Tensor(shape: [0, 3, preset.cropSize, preset.cropSize]) : Tensor.stack(tensors)
-        return (BatchObject(items: kept, x: x), warnings)
+        return (BatchObject(items: kept, x: x, origins: origins), warnings)
     }
 
     /// The progress line: images done of all, images per second, time left.
@@ -502,7 +537,7 @@ public final class SummaryObject: ScriptObject, @unchecked Sendable {
     public var memberNames: [String] { ["table", "groups", "lowest", "highest", "mean", "histogram"] }
 
     public var table: TextTable? {
-        TextTable(columns: [summary.groupedBy ?? "group", "images", "mean", "std", "min", "median", "max"],
+        TextTable(columns: [summary.groupedBy.isEmpty ? "group" : summary.groupedBy.joined(separator: " / "), "images", "mean", "std", "min", "median", "max"],
                   alignments: [.left, .right, .right, .right, .right, .right, .right],
                   rows: summary.groups.map { g in
                       [g.name, String(g.count)] + [g.mean, g.std, g.min, g.median, g.max].map { TableObject.cell(.number($0)) }

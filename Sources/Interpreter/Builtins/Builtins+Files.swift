@@ -73,9 +73,11 @@ extension BuiltinRegistry {
             parameters: [Parameter("value", [.any], doc: "What to save."),
                          Parameter("path", [.string], doc: "Where (relative to the script's folder); the extension picks the format."),
                          Parameter("quality", [.integer], default: Value.none, keywordOnly: true,
-                                   doc: "JPEG quality, 1 to 100 (default 95); only for .jpg and .jpeg.")],
+                                   doc: "JPEG quality, 1 to 100 (default 95); only for .jpg and .jpeg."),
+                         Parameter("fast", [.bool], default: .bool(false), keywordOnly: true,
+                                   doc: "PNG only: write about four times faster (no row filters, light compression) for files about half as large again — for the many overlays of a dataset run.")],
             category: "Files", summary: "Saves a value to a file in the format its extension names.",
-            details: "A tensor saved as `.npy` is written as little-endian float32 that numpy.load reads. Pictures go to `.png` (lossless) or `.jpg`/`.jpeg` (quality= sets the JPEG quality). Files are written atomically: a temporary file in the same folder, then a rename; a symbolic link stays a link (its target is replaced), a FIFO or character device is written directly, a folder or a path ending in / is refused, and so is a file the run has read (the script, a loaded image, checkpoint or array).",
+            details: "A tensor saved as `.npy` is written as little-endian float32 that numpy.load reads. Pictures go to `.png` (lossless; fast=true writes about four times faster, larger files) or `.jpg`/`.jpeg` (quality= sets the JPEG quality). Files are written atomically: a temporary file in the same folder, then a rename; a symbolic link stays a link (its target is replaced), a FIFO or character device is written directly, a folder or a path ending in / is refused, and so is a file the run has read (the script, a loaded image, checkpoint or array).",
             example: "save t \"t.npy\"")) { args, context in
             let value = args["value"]
             let path = try args.string("path")
@@ -88,6 +90,10 @@ extension BuiltinRegistry {
                 options.quality = quality
             }
             let ext = (path as NSString).pathExtension.lowercased()
+            options.fast = try args.bool("fast")
+            if options.fast && ext != "png" {
+                throw RuntimeError("save: fast= is for PNG files; \(quote(path)) is not one")
+            }
             let savers = context.registry.savers
             guard let saver = savers.first(where: { $0.extensions.contains(ext) && $0.accepts(value) }) else {
                 let forValue = savers.filter { $0.accepts(value) }.flatMap(\.extensions).map { "." + $0 }

@@ -26,7 +26,7 @@ extension BuiltinRegistry {
             if ext == "png", options.quality != nil {
                 throw RuntimeError("save: quality= is for JPEG files; PNG is lossless")
             }
-            let data = ext == "png" ? try picture.pngData() : try picture.jpegData(quality: options.quality ?? 95)
+            let data = ext == "png" ? try picture.pngData(fast: options.fast) : try picture.jpegData(quality: options.quality ?? 95)
             try AtomicFile.write(data, to: path, cancellation: context.cancellation)
         })
 
