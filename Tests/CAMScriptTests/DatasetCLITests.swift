@@ -210,4 +210,29 @@ final class DatasetCLITests: CLIFolderTestCase {
         XCTAssertTrue(said.contains("slurm: ok: array job"), said)
         XCTAssertTrue(said.contains("merged to 16 rows, equal to one process"), said)
     }
+
+    /// On a terminal a batch stream shows images done, images per second and the time left,
+    /// rewritten in place and cleared at the end; in a pipe or a log, nothing.
+    func testProgressShowsOnATerminalOnly() throws {
+        try makeDataset(perClass: 3)
+        let path = try script("run.cam", run)
+        // util-linux's `script` gives the run a pseudo-terminal.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        process.arguments = ["-qec", "'\(CLI.executable.path)' run '\(path)' -- tty.jsonl", "/dev/null"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["CAMSCRIPT_WEIGHTS_URL": "http://127.0.0.1:1/models/"]) { $1 }
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let said = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, said)
+        XCTAssertTrue(said.contains("\r0/12 images"), said)
+        XCTAssertNotNil(said.range(of: #"\r4/12 images · [0-9.]+ images/s · 0:[0-9]{2} left"#, options: .regularExpression), said)
+        XCTAssertTrue(said.contains("\r\u{1B}[K"), "the line is cleared at the end: \(said)")
+        let piped = try CLI.run(["run", path, "--", "pipe.jsonl"])
+        XCTAssertEqual(piped.status, 0, piped.stderr)
+        XCTAssertFalse(piped.stderr.contains("images/s") || piped.stdout.contains("images/s"), piped.stderr)
+    }
 }
