@@ -39,6 +39,31 @@ final class ResultsFileTests: XCTestCase {
         XCTAssertEqual(again.repairedBytes, 0)
     }
 
+    /// Two processes writing one file (shards given the same name, started at once) would both
+    /// write a first line: while another process holds the file, it is refused; this process
+    /// may open it again (a notebook cell run twice).
+    func testAFileAnotherProcessWritesIsRefused() throws {
+        let first = try ResultsFile(path: path("r.jsonl"), shard: .whole, run: "run1", about: "")
+        XCTAssertNoThrow(try ResultsFile(path: path("r.jsonl"), shard: .whole, run: "run1", about: ""))
+        _ = first
+        // Python's lockf takes the same POSIX record lock from another process.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["python3", "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(30)", path("held.jsonl")]
+        let out = Pipe()
+        holder.standardOutput = out
+        try holder.run()
+        defer { holder.terminate() }
+        // It prints once it holds the lock.
+        XCTAssertTrue(String(decoding: out.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("locked"))
+        XCTAssertThrowsError(try ResultsFile(path: path("held.jsonl"), shard: .whole, run: "run1", about: "")) {
+            XCTAssertEqual("\($0)", "results: \(self.path("held.jsonl")) is being written by another run; give each shard or run its own file")
+        }
+        holder.terminate()
+        holder.waitUntilExit()
+        XCTAssertNoThrow(try ResultsFile(path: path("held.jsonl"), shard: .whole, run: "run1", about: ""))
+    }
+
     func testAPartialLastLineIsCutOffOnOpen() throws {
         let file = try ResultsFile(path: path("r.jsonl"), shard: .whole, run: "run1", about: "")
         try file.append(key: "a.png", sha256: "aa", fields: [("x", .number(1))])

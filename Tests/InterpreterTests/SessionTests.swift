@@ -199,7 +199,7 @@ final class SessionTests: XCTestCase {
         XCTAssertEqual(s.completions(forWord: "mod", linePrefix: ""), ["model", "models"])
         XCTAssertEqual(s.completions(forWord: "ra", linePrefix: "print "), ["random_model", "randomcam", "range"])
         XCTAssertEqual(s.completions(forWord: "t.sh", linePrefix: "print "), ["t.shape"])
-        XCTAssertEqual(s.completions(forWord: "s", linePrefix: "print 1 "), ["sep=", "saliency", "sanity", "save", "scorecam", "segeigencam", "sess", "shapleycam", "shared_scale", "show", "similarity", "smoothgrad", "smoothgradcampp", "sorted", "sscam", "stack", "str", "sum", "sweep"])
+        XCTAssertEqual(s.completions(forWord: "s", linePrefix: "print 1 "), ["sep=", "saliency", "sanity", "save", "scorecam", "segeigencam", "sess", "shapleycam", "shared_scale", "show", "similarity", "smoothgrad", "smoothgradcampp", "sorted", "sscam", "stack", "str", "sum", "summary", "sweep"])
         XCTAssertEqual(s.completions(forWord: "be", linePrefix: "x = f(1, "), ["beta="])
         XCTAssertEqual(s.completions(forWord: "", linePrefix: "f 1 alpha=2 ").filter { $0.hasSuffix("=") }, ["beta="])
         XCTAssertTrue(s.completions(forWord: "whi", linePrefix: "").contains("while"))

@@ -120,6 +120,19 @@ public final class ResultsFile: @unchecked Sendable {
         guard descriptor >= 0 else {
             throw RuntimeError("results: cannot open \(path): \(String(cString: strerror(errno)))")
         }
+        // One writing process per file: shards started at once with the same file name would
+        // otherwise both see it empty and both write a first line. A POSIX record lock belongs
+        // to the process (it goes away with it, even after kill -9), so the same session can
+        // open the file again — a notebook cell run twice — while another process cannot
+        // (closing the older of two such objects drops the lock for both: POSIX locks are the
+        // process's; the worst case is then the race this guards against, not a wrong row).
+        var lock = flock(l_type: Int16(F_WRLCK), l_whence: Int16(SEEK_SET), l_start: 0, l_len: 0, l_pid: 0)
+        guard fcntl(descriptor, F_SETLK, &lock) == 0 else {
+            let busy = errno == EAGAIN || errno == EACCES
+            close(descriptor)
+            throw RuntimeError(busy ? "results: \(path) is being written by another run; give each shard or run its own file"
+                                    : "results: cannot lock \(path): \(String(cString: strerror(errno)))")
+        }
         do {
             try readExisting(about: about)
         } catch {

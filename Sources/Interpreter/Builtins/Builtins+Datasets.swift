@@ -465,7 +465,9 @@ public final class BatchStream: ScriptObject, @unchecked Sendable {
         queue.async(group: group) { [self] in
             let result = make(index)
             lock.lock()
-            made[index] = result
+            // Kept only if still wanted: a loop that started over asks for other batches, and a
+            // stale one must not stay in memory.
+            if ahead?.index == index { made[index] = result }
             lock.unlock()
         }
     }
