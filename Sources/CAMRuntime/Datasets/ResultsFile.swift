@@ -59,6 +59,37 @@ public enum ResultField: Sendable, Equatable {
     }
 }
 
+/// The first line of a JSON Lines results file: the run's key, the shard that wrote it, a
+/// description for people, and for a merged file how many shards it joins. Written and read
+/// here only, so that runs, merges and summaries agree on it.
+struct ResultsHeader {
+    var run: String
+    var shard: String
+    var about: String
+    var merged: Int?
+
+    init(run: String, shard: String, about: String, merged: Int? = nil) {
+        self.run = run
+        self.shard = shard
+        self.about = about
+        self.merged = merged
+    }
+
+    /// The header a first line's JSON object holds, or nil when it is not one.
+    init?(_ object: [String: Any]) {
+        guard object["camscript_results"] != nil, let run = object["run"] as? String,
+              let shard = object["shard"] as? String else { return nil }
+        self.init(run: run, shard: shard, about: object["about"] as? String ?? "", merged: object["merged"] as? Int)
+    }
+
+    /// The line, without its newline.
+    var line: String {
+        "{\"camscript_results\":\(ResultsFile.formatVersion),\"run\":\(ResultField.quoted(run)),"
+            + "\"shard\":\(ResultField.quoted(shard)),\"about\":\(ResultField.quoted(about))"
+            + (merged.map { ",\"merged\":\($0)" } ?? "") + "}"
+    }
+}
+
 /// A results file that grows by one complete line per image, and that a rerun resumes.
 ///
 /// JSON Lines (`.jsonl`): the first line describes the run — `{"camscript_results": 1, "run":
@@ -87,8 +118,6 @@ public final class ResultsFile: @unchecked Sendable {
     public private(set) var previousRows = 0
     /// The bytes of a partial last line that opening cut off (0 when the file was whole).
     public private(set) var repairedBytes = 0
-    /// The rows appended since opening.
-    public private(set) var appendedRows = 0
     /// CSV: the columns after `path,sha256,run`, fixed by the header (or the first row).
     private var csvColumns: [String]?
     private var descriptor: Int32
@@ -179,23 +208,21 @@ public final class ResultsFile: @unchecked Sendable {
     private func firstLine(about: String) -> String {
         switch format {
         case .jsonLines:
-            return "{\"camscript_results\":\(ResultsFile.formatVersion),\"run\":\(ResultField.quoted(run)),"
-                + "\"shard\":\"\(shard)\",\"about\":\(ResultField.quoted(about))}"
+            return ResultsHeader(run: run, shard: shard.description, about: about).line
         case .csv:
             return "path,sha256,run"
         }
     }
 
     private func readJSONLines(_ lines: [ArraySlice<UInt8>]) throws {
-        let header = try ResultsFile.jsonObject(lines[0], path: path, line: 1)
-        guard header["camscript_results"] != nil, let run = header["run"] as? String, let shard = header["shard"] as? String else {
+        guard let header = ResultsHeader(try ResultsFile.jsonObject(lines[0], path: path, line: 1)) else {
             throw RuntimeError("results: \(path) is not a CAMScript results file (its first line does not describe a run); choose another name")
         }
-        guard run == self.run else {
-            throw RuntimeError("results: \(path) holds the results of another run (\(header["about"] as? String ?? "other model, method or options")); choose another file for this one")
+        guard header.run == run else {
+            throw RuntimeError("results: \(path) holds the results of another run (\(header.about.isEmpty ? "other model, method or options" : header.about)); choose another file for this one")
         }
-        guard shard == self.shard.description else {
-            throw RuntimeError("results: \(path) holds shard \(shard), and this process is shard \(self.shard); give each shard its own file")
+        guard header.shard == shard.description else {
+            throw RuntimeError("results: \(path) holds shard \(header.shard), and this process is shard \(shard); give each shard its own file")
         }
         for (offset, line) in lines.dropFirst().enumerated() {
             let row = try ResultsFile.jsonObject(line, path: path, line: offset + 2)
@@ -253,7 +280,6 @@ public final class ResultsFile: @unchecked Sendable {
             try writeLine(cells.map(\.csv).joined(separator: ","))
         }
         completed[key] = sha256
-        appendedRows += 1
     }
 
     private func rewriteCSVHeader(columns: [String]) throws {
@@ -279,14 +305,6 @@ public final class ResultsFile: @unchecked Sendable {
             }
             done += n
         }
-    }
-
-    /// Flushes the file to the disk (the end of a run; rows written before a machine crash
-    /// may otherwise be in the page cache only).
-    public func synchronize() {
-        lock.lock()
-        defer { lock.unlock() }
-        _ = fsync(descriptor)
     }
 
     static func jsonObject(_ line: ArraySlice<UInt8>, path: String, line number: Int) throws -> [String: Any] {

@@ -72,7 +72,7 @@ public enum ResultsMerge {
             }
         }
         rows.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-        var data = Data("{\"camscript_results\":\(ResultsFile.formatVersion),\"run\":\(ResultField.quoted(first.run)),\"shard\":\"0/1\",\"about\":\(ResultField.quoted(first.about)),\"merged\":\(count)}\n".utf8)
+        var data = Data((ResultsHeader(run: first.run, shard: Shard.whole.description, about: first.about, merged: count).line + "\n").utf8)
         for row in rows {
             data.append(contentsOf: row.line)
             data.append(UInt8(ascii: "\n"))
@@ -93,9 +93,8 @@ public enum ResultsMerge {
             throw RuntimeError("merge: \(path) ends in a partial line: its shard did not finish; run it again (it resumes) and merge then")
         }
         let lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast()
-        let header = try ResultsFile.jsonObject(lines[lines.startIndex], path: path, line: 1)
-        guard header["camscript_results"] != nil, let run = header["run"] as? String,
-              let shardText = header["shard"] as? String, let shard = try? Shard(parsing: shardText) else {
+        guard let header = ResultsHeader(try ResultsFile.jsonObject(lines[lines.startIndex], path: path, line: 1)),
+              let shard = try? Shard(parsing: header.shard) else {
             throw RuntimeError("merge: \(path) is not a CAMScript results file (its first line does not describe a run)")
         }
         var rows: [String: ArraySlice<UInt8>] = [:]
@@ -106,6 +105,6 @@ public enum ResultsMerge {
             }
             rows[key] = line
         }
-        return Input(path: path, run: run, about: header["about"] as? String ?? "", shard: shard, rows: rows)
+        return Input(path: path, run: header.run, about: header.about, shard: shard, rows: rows)
     }
 }

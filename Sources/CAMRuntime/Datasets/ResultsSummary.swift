@@ -41,10 +41,11 @@ public struct ResultsSummary: Sendable {
         var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true).map { Array($0) }
         // A partial last line (a run still going, or killed) is not a row.
         if data.last != UInt8(ascii: "\n"), !lines.isEmpty { lines.removeLast() }
-        var rows: [Row] = []
-        var skipped = 0
+        // The latest row of each image (a later row of an image redone after it changed
+        // replaces the earlier one), in the order images first appear; nil: no finite value.
+        var latest: [String: Row?] = [:]
+        var order: [String] = []
         var known = Set<String>()
-        var latest: [String: Int?] = [:]
         let isCSV = (path as NSString).pathExtension.lowercased() == "csv"
         var header: [String] = []
         for (offset, line) in lines.enumerated() {
@@ -60,7 +61,7 @@ public struct ResultsSummary: Sendable {
             } else {
                 fields = try ResultsFile.jsonObject(ArraySlice(line), path: path, line: offset + 1)
                 if offset == 0 {
-                    guard fields["camscript_results"] != nil else {
+                    guard ResultsHeader(fields) != nil else {
                         throw RuntimeError("summary: \(path) is not a CAMScript results file (its first line does not describe a run)")
                     }
                     continue
@@ -69,19 +70,12 @@ public struct ResultsSummary: Sendable {
             }
             let name = fields["path"] as? String ?? "?"
             let group = by.isEmpty ? "all" : by.map { ResultsSummary.text(fields[$0]) }.joined(separator: " / ")
-            // A later row of the same image (redone after it changed) replaces the earlier one.
-            if let earlier = latest[name] {
-                if let index = earlier { rows[index].value = .nan } else { skipped -= 1 }
-            }
-            guard let value = ResultsSummary.number(fields[metric]), value.isFinite else {
-                skipped += 1
-                latest[name] = .some(nil)
-                continue
-            }
-            latest[name] = rows.count
-            rows.append(Row(name: name, group: group, value: value, picture: picture.flatMap { fields[$0] as? String }))
+            if latest[name] == nil { order.append(name) }
+            let value = ResultsSummary.number(fields[metric]).flatMap { $0.isFinite ? $0 : nil }
+            latest[name] = value.map { Row(name: name, group: group, value: $0, picture: picture.flatMap { fields[$0] as? String }) }
         }
-        rows.removeAll { $0.value.isNaN }
+        var rows = order.compactMap { latest[$0] ?? nil }
+        let skipped = order.count - rows.count
         for column in [metric] + by + [picture].compactMap({ $0 }) where !known.contains(column) && !(rows.isEmpty && skipped == 0) {
             let columns = known.subtracting(["sha256", "run"]).sorted()
             let hint = NameMatching.best(for: column, in: columns).map { "; did you mean \"\($0)\"?" } ?? ""
