@@ -172,8 +172,12 @@ final class JPEGCropDecodingTests: XCTestCase {
             let plan = try XCTUnwrap(CropResamplePlan(width: image.width, height: image.height, preset: .efficientNetLite0))
             XCTAssertGreaterThanOrEqual(plan.inputRows.count, JPEGCropDecoder.splitMinimumRows)
             for preset in [InputPreset.efficientNetLite0, .resnetV2] {
+                let expected = preprocessedCrop(try RGBImage(data: data), preset: preset)
                 ImagingFixtures.assertIdentical(try RGBImage.preprocessedCrop(data: data, preset: preset),
-                                                preprocessedCrop(try RGBImage(data: data), preset: preset), "large \(image.width)×\(image.height)")
+                                                expected, "large \(image.width)×\(image.height)")
+                // A dataset's prefetch decodes on its own thread only: the same bytes.
+                ImagingFixtures.assertIdentical(try RGBImage.preprocessedCrop(data: data, preset: preset, concurrent: false),
+                                                expected, "large \(image.width)×\(image.height), one thread")
             }
         }
     }

@@ -111,15 +111,16 @@ struct CropResamplePlan: Sendable {
         }
     }
 
-    /// Runs the second pass on the whole first-pass result, on up to the available cores.
-    func secondPass(_ firstPass: UnsafePointer<UInt8>) -> RGBImage {
+    /// Runs the second pass on the whole first-pass result, on up to the available cores when
+    /// `concurrent`, else on this thread.
+    func secondPass(_ firstPass: UnsafePointer<UInt8>, concurrent: Bool = true) -> RGBImage {
         let cropWidth = outputColumns.count, cropHeight = outputRows.count
         let rowBytes = firstPassRowBytes
         let coefficientsTaps = horizontalFirst ? vertical.taps : horizontal.taps
         let pixels = [UInt8](unsafeUninitializedCapacity: cropWidth * cropHeight * 3) { out, initialized in
             guard let base = out.baseAddress else { return }
             let s = UnsafeSendable(value: firstPass), d = UnsafeSendable(value: base)
-            forEachRowChunk(cropHeight, minimumWork: cropHeight * cropWidth * coefficientsTaps / 200_000) { range in
+            forEachRowChunk(cropHeight, minimumWork: concurrent ? cropHeight * cropWidth * coefficientsTaps / 200_000 : 1) { range in
                 if horizontalFirst {
                     resampleVertically(source: s.value, sourceRowStride: rowBytes, sourceFirstRow: inputRows.lowerBound,
                                        bytesPerRow: cropWidth * 3,

@@ -50,10 +50,12 @@ public struct EncodedImage: Sendable {
     }
 
     /// The uint8 crop of `preset`, byte for byte `preprocessedCrop(decoded(), preset:)` unless
-    /// `draft` (see `RGBImage.preprocessedCrop(data:preset:fileName:limits:draft:)`).
+    /// `draft` (see `RGBImage.preprocessedCrop(data:preset:fileName:limits:draft:concurrent:)`,
+    /// which also says when `concurrent: false` pays).
     ///
     /// - Throws: `ImageError` when the data is truncated or corrupt.
-    public func preprocessedCrop(preset: InputPreset, draft: Bool = false) throws -> RGBImage {
-        try RGBImage.preprocessedCrop(data: data, preset: preset, fileName: fileName, limits: limits, draft: draft)
+    public func preprocessedCrop(preset: InputPreset, draft: Bool = false, concurrent: Bool = true) throws -> RGBImage {
+        try RGBImage.preprocessedCrop(data: data, preset: preset, fileName: fileName, limits: limits, draft: draft,
+                                      concurrent: concurrent)
     }
 }

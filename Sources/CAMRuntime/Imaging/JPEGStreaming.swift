@@ -37,8 +37,8 @@ enum JPEGCropDecoder {
     ///
     /// - Throws: `ImageError` as `RGBImage(data:fileName:limits:)` for JPEG data.
     static func preprocessedCrop(_ data: Data, preset: InputPreset, fileName: String, note: String,
-                                 limits: ImageLimits, draft: Bool = false, margin: Int = bandMargin,
-                                 splitMinimumRows: Int = splitMinimumRows) throws -> RGBImage? {
+                                 limits: ImageLimits, draft: Bool = false, concurrent: Bool = true,
+                                 margin: Int = bandMargin, splitMinimumRows: Int = splitMinimumRows) throws -> RGBImage? {
         try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws -> RGBImage? in
             guard let base = raw.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
                 throw ImageError(file: fileName, "the file is empty (expected a JPEG image)")
@@ -60,8 +60,8 @@ enum JPEGCropDecoder {
             guard let plan = CropResamplePlan(width: width, height: height, preset: preset) else { return nil }
             let wanted = max(0, plan.inputColumns.lowerBound - margin)..<min(width, plan.inputColumns.upperBound + margin)
             let progressive = try first.hasMultipleScans()
-            let split = plan.inputRows.count >= splitMinimumRows && ProcessInfo.processInfo.activeProcessorCount >= 2
-                && !progressive
+            let split = concurrent && plan.inputRows.count >= splitMinimumRows
+                && ProcessInfo.processInfo.activeProcessorCount >= 2 && !progressive
             let band = try first.start(columns: wanted)
             guard band.lowerBound <= plan.inputColumns.lowerBound, band.upperBound >= plan.inputColumns.upperBound else {
                 throw ImageError(file: fileName, "libjpeg-turbo decoded columns \(band), expected them to cover \(plan.inputColumns)")
@@ -72,7 +72,7 @@ enum JPEGCropDecoder {
                 if denominator > 1 { _ = try other.scale(by: denominator) }
                 if try other.start(columns: wanted) == band { second = other }
             }
-            return try decodeAndResample(first, second, plan: plan, imageHeight: height, band: band)
+            return try decodeAndResample(first, second, plan: plan, imageHeight: height, band: band, concurrent: concurrent)
         }
     }
 
@@ -150,9 +150,9 @@ enum JPEGCropDecoder {
     /// sequential, stays the only serial part: this thread decodes the top share of the rows
     /// and then resamples; the second decoder, on another thread, entropy-decodes its way past
     /// that share without the IDCT, decodes the rest, checks the data to the end of the image,
-    /// and resamples what is left.
+    /// and resamples what is left. Not `concurrent`: this thread decodes, then resamples, alone.
     private static func decodeAndResample(_ first: BandDecoder, _ second: BandDecoder?, plan: CropResamplePlan,
-                                          imageHeight: Int, band: Range<Int>) throws -> RGBImage {
+                                          imageHeight: Int, band: Range<Int>, concurrent: Bool) throws -> RGBImage {
         let stride = band.count * 3
         let bandRows = plan.inputRows.count
         let pixels = UnsafeMutablePointer<UInt8>.allocate(capacity: max(bandRows * stride, 1))
@@ -192,7 +192,7 @@ enum JPEGCropDecoder {
                 work.fail(error)
             }
         } else {
-            DispatchQueue.global(qos: .userInitiated).async(group: helper, execute: runBatches)
+            if concurrent { DispatchQueue.global(qos: .userInitiated).async(group: helper, execute: runBatches) }
             do {
                 try first.decode(rows, into: output, imageHeight: imageHeight, checkingToEnd: true,
                                  stop: { work.isCancelled }) { work.publish(topRows: $0) }
@@ -203,7 +203,7 @@ enum JPEGCropDecoder {
         runBatches()  // this thread resamples what is decoded, and helps with what is left
         helper.wait()
         if let failure = work.failure { throw failure }
-        return plan.secondPass(firstPass)
+        return plan.secondPass(firstPass, concurrent: concurrent)
     }
 }
 
@@ -510,13 +510,18 @@ extension RGBImage {
     /// (torchvision on the full decode) — several grey levels — and so the model's scores:
     /// it is an explicit speed option, never the default. PNGs and small JPEGs are unaffected.
     ///
+    /// `concurrent: false` does all the work on the calling thread (the same bytes): less CPU
+    /// in all — no second decoder re-reading the entropy-coded data, no hand-offs — for callers
+    /// whose other cores are busy anyway, such as a dataset's prefetch beside the model.
+    ///
     /// - Throws: `ImageError` as `RGBImage(data:fileName:limits:)`.
     public static func preprocessedCrop(data: Data, preset: InputPreset, fileName: String = "data",
-                                        limits: ImageLimits = .default, draft: Bool = false) throws -> RGBImage {
+                                        limits: ImageLimits = .default, draft: Bool = false,
+                                        concurrent: Bool = true) throws -> RGBImage {
         let (format, note) = try detectFormat(data, fileName: fileName)
         if format == .jpeg {
             if let crop = try JPEGCropDecoder.preprocessedCrop(data, preset: preset, fileName: fileName, note: note,
-                                                               limits: limits, draft: draft) {
+                                                               limits: limits, draft: draft, concurrent: concurrent) {
                 return crop
             }
         }

@@ -313,7 +313,7 @@ public final class DatasetItem: ScriptObject, @unchecked Sendable {
         switch name {
         case "path": return .string(file.path)
         case "name": return .string(self.name)
-        case "label": return label.map { .string($0) } ?? .none
+        case "label": return label.map { .string($0) } ?? Value.none
         default: return nil
         }
     }
@@ -409,16 +409,20 @@ public final class BatchObject: ScriptObject, @unchecked Sendable {
 
 /// Batches of preprocessed images, the next one made in the background while the loop works
 /// on the current one (a bounded prefetch: one batch ahead).
+///
+/// The background thread runs at the lowest priority (`BatchJob`): the model's threads keep the
+/// cores, and the loading fills the time they leave — the interpreter's own work between
+/// batches, single-threaded stretches of the model. When the loop needs a batch that is not
+/// ready, this thread makes the rest of it at its own priority, so a busy machine slows the
+/// loading down to a plain sequential one, never below.
 public final class BatchStream: ScriptObject, @unchecked Sendable {
     let items: [DatasetItem]
     let size: Int
     let preset: InputPreset
     private weak var session: SessionState?
-    private let queue = DispatchQueue(label: "camscript.batch-prefetch")
     private let lock = NSLock()
-    /// The batch being made ahead: its index and the group that says it is done.
-    private var ahead: (index: Int, group: DispatchGroup)?
-    private var made: [Int: (batch: BatchObject, warnings: [String])] = [:]
+    /// The batch being made ahead.
+    private var ahead: BatchJob?
     private var started: DispatchTime?
 
     init(items: [DatasetItem], size: Int, preset: InputPreset, context: CallContext) {
@@ -442,19 +446,15 @@ public final class BatchStream: ScriptObject, @unchecked Sendable {
         guard index < (elementCount ?? 0) else { return nil }
         if index == 0 { started = .now() }
         report(done: index * size)
-        let result: (batch: BatchObject, warnings: [String])
-        lock.lock()
-        let pending = ahead?.index == index ? ahead?.group : nil
-        lock.unlock()
-        if let pending {
-            pending.wait()
-            lock.lock()
-            result = made.removeValue(forKey: index) ?? (BatchObject(items: [], x: Tensor(shape: [0, 3, preset.cropSize, preset.cropSize])), [])
+        // A loop that started over asks for another batch than the one made ahead, which is
+        // then dropped (its thread stops after the image in hand).
+        let job = lock.withLock { () -> BatchJob in
+            let wanted = ahead?.index == index ? ahead : nil
+            if wanted == nil { ahead?.cancel() }
             ahead = nil
-            lock.unlock()
-        } else {
-            result = make(index)
+            return wanted ?? BatchJob(index: index, items: Array(items[(index * size)..<min((index + 1) * size, items.count)]), preset: preset)
         }
+        let result = job.finish()
         if index + 1 < (elementCount ?? 0) { prefetch(index + 1) }
         if index + 1 == elementCount { session?.emit(.progress("", finished: true)) }
         for warning in result.warnings { session?.emit(.text(warning)) }
@@ -462,44 +462,9 @@ public final class BatchStream: ScriptObject, @unchecked Sendable {
     }
 
     private func prefetch(_ index: Int) {
-        let group = DispatchGroup()
-        lock.lock()
-        ahead = (index, group)
-        lock.unlock()
-        queue.async(group: group) { [self] in
-            let result = make(index)
-            lock.lock()
-            // Kept only if still wanted: a loop that started over asks for other batches, and a
-            // stale one must not stay in memory.
-            if ahead?.index == index { made[index] = result }
-            lock.unlock()
-        }
-    }
-
-    /// Reads, hashes and preprocesses the images of batch `index`.
-    private func make(_ index: Int) -> (batch: BatchObject, warnings: [String]) {
-        let slice = items[(index * size)..<min((index + 1) * size, items.count)]
-        var kept: [DatasetItem] = []
-        var tensors: [Tensor] = []
-        var origins: [ImageOrigin] = []
-        var warnings: [String] = []
-        for item in slice {
-            do {
-                let data = try UserFile.read(item.file.path)
-                item.remember(bytes: data)
-                let file = try EncodedImage(data: data, fileName: item.name)
-                try checkCrop(preset, width: file.width, height: file.height)
-                tensors.append(try file.preprocessedCrop(preset: preset, draft: false).normalizedTensor(mean: preset.mean, std: preset.std))
-                origins.append(ImageOrigin(width: file.width, height: file.height, preset: preset))
-                kept.append(item)
-            } catch let error as UserFacingError {
-                warnings.append("batch: left out \(item.name): \(error.message)")
-            } catch {
-                warnings.append("batch: left out \(item.name): \(error)")
-            }
-        }
-        let x = tensors.isEmpty ? Tensor(shape: [0, 3, preset.cropSize, preset.cropSize]) : Tensor.stack(tensors)
-        return (BatchObject(items: kept, x: x, origins: origins), warnings)
+        let job = BatchJob(index: index, items: Array(items[(index * size)..<min((index + 1) * size, items.count)]), preset: preset)
+        lock.withLock { ahead = job }
+        job.startInBackground()
     }
 
     /// The progress line: images done of all, images per second, time left.
@@ -514,6 +479,112 @@ public final class BatchStream: ScriptObject, @unchecked Sendable {
         let eta = left >= 3600 ? String(format: "%d:%02d:%02d", left / 3600, left / 60 % 60, left % 60)
             : String(format: "%d:%02d", left / 60, left % 60)
         session?.emit(.progress("\(done)/\(items.count) images · \(String(format: "%.1f", rate)) images/s · \(eta) left", finished: false))
+    }
+}
+
+/// The images of one batch, read, hashed and preprocessed by whichever thread claims each
+/// first: a background thread at the lowest priority, and the loop's thread when it needs the
+/// batch (`finish`).
+final class BatchJob: @unchecked Sendable {
+    let index: Int
+    private let items: [DatasetItem]
+    private let preset: InputPreset
+    private let condition = NSCondition()
+    private var next = 0
+    private var outstanding: Int
+    private var cancelled = false
+    private var made: [(tensor: Tensor, origin: ImageOrigin)?]
+    private var warnings: [String?]
+
+    /// The nice value of the background thread: Linux's lowest priority, so that it runs on
+    /// what the model's threads leave (measured in docs/performance.md, dataset runs).
+    static let backgroundNice: Int32 = 19
+
+    init(index: Int, items: [DatasetItem], preset: InputPreset) {
+        self.index = index
+        self.items = items
+        self.preset = preset
+        outstanding = items.count
+        made = Array(repeating: nil, count: items.count)
+        warnings = Array(repeating: nil, count: items.count)
+    }
+
+    /// Starts making the images on a thread of its own at the lowest priority (a nice value
+    /// is a thread's own on Linux; a thread of the shared pool must not keep it).
+    func startInBackground() {
+        let thread = Thread { [self] in
+            setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, Self.backgroundNice)
+            work()
+        }
+        thread.name = "camscript batch \(index)"
+        thread.start()
+    }
+
+    /// Stops handing out images (the one in hand is finished and dropped).
+    func cancel() {
+        condition.withLock { cancelled = true }
+    }
+
+    /// The batch, made by this thread where the background one has not got to yet.
+    func finish() -> (batch: BatchObject, warnings: [String]) {
+        work()
+        condition.lock()
+        while outstanding > 0 { condition.wait() }
+        condition.unlock()
+        var kept: [DatasetItem] = [], tensors: [Tensor] = [], origins: [ImageOrigin] = []
+        for (i, item) in items.enumerated() {
+            if let (tensor, origin) = made[i] {
+                kept.append(item)
+                tensors.append(tensor)
+                origins.append(origin)
+            }
+        }
+        let x = tensors.isEmpty ? Tensor(shape: [0, 3, preset.cropSize, preset.cropSize]) : Tensor.stack(tensors)
+        return (BatchObject(items: kept, x: x, origins: origins), warnings.compactMap { $0 })
+    }
+
+    /// Makes images until none is left to claim.
+    private func work() {
+        while true {
+            let claimed: Int? = condition.withLock {
+                guard !cancelled, next < items.count else { return nil }
+                next += 1
+                return next - 1
+            }
+            guard let i = claimed else { return }
+            let outcome = make(items[i])
+            condition.withLock {
+                switch outcome {
+                case .success(let value): made[i] = value
+                case .failure(let message): warnings[i] = message
+                }
+                outstanding -= 1
+                if outstanding == 0 { condition.broadcast() }
+            }
+        }
+    }
+
+    private enum Outcome {
+        case success((tensor: Tensor, origin: ImageOrigin))
+        case failure(String)
+    }
+
+    /// Reads, hashes and preprocesses one image, on this thread only (`concurrent: false`:
+    /// the other cores are the model's).
+    private func make(_ item: DatasetItem) -> Outcome {
+        do {
+            let data = try UserFile.read(item.file.path)
+            item.remember(bytes: data)
+            let file = try EncodedImage(data: data, fileName: item.name)
+            try checkCrop(preset, width: file.width, height: file.height)
+            let tensor = try file.preprocessedCrop(preset: preset, draft: false, concurrent: false)
+                .normalizedTensor(mean: preset.mean, std: preset.std)
+            return .success((tensor, ImageOrigin(width: file.width, height: file.height, preset: preset)))
+        } catch let error as UserFacingError {
+            return .failure("batch: left out \(item.name): \(error.message)")
+        } catch {
+            return .failure("batch: left out \(item.name): \(error)")
+        }
     }
 }
 
