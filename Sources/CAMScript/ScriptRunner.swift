@@ -94,6 +94,7 @@ struct ScriptRunner {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().standardized.path
         let sink = TerminalSink(noImages: noImages, showEchoes: false)
         let session = Session(output: sink, arguments: arguments, baseDirectory: folder, environment: environment)
+        session.workingDirectory = FileManager.default.currentDirectoryPath
         session.recordsProvenance = reporter != nil
         session.recordInput(path)
         defer { keep?(session) }

@@ -52,6 +52,14 @@ public final class Session: @unchecked Sendable {
         set { state.baseDirectory = newValue }
     }
 
+    /// The folder the command was started in, when it is not `baseDirectory` (`camscript run`
+    /// of a script elsewhere): a missing relative path that exists from there is pointed out,
+    /// since a path typed after `--` in the shell is usually meant from there.
+    public var workingDirectory: String? {
+        get { state.workingDirectory }
+        set { state.workingDirectory = newValue }
+    }
+
     /// The builtins, loaders and savers of the session.
     public var registry: BuiltinRegistry { state.registry }
 

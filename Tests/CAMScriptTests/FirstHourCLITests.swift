@@ -39,6 +39,29 @@ final class FirstHourCLITests: CLIFolderTestCase {
         XCTAssertFalse(r.stderr.contains("Unexpected argument"), r.stderr)
     }
 
+    /// A relative path typed after `--` in the shell resolves against the script's folder, as
+    /// every path in a script does; when it exists from the working directory instead, the
+    /// error says so and gives the absolute path (exit 66, missing input), and nothing is
+    /// said when it exists nowhere.
+    func testARelativeArgumentMeantFromTheWorkingDirectoryIsPointedOut() throws {
+        let scripts = folder.appendingPathComponent("scripts")
+        try FileManager.default.createDirectory(at: scripts, withIntermediateDirectories: true)
+        try "x = load args[0]\n".write(to: scripts.appendingPathComponent("show.cam"), atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("photos"), withIntermediateDirectories: true)
+        let picture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("CAMRuntimeTests/Fixtures/imaging/files/gray8.png")
+        try FileManager.default.copyItem(at: picture, to: folder.appendingPathComponent("photos/cat.png"))
+        let r = try CLI.run(["run", "scripts/show.cam", "--", "photos/cat.png"], in: folder)
+        XCTAssertEqual(r.status, 66, r.stderr)
+        XCTAssertTrue(r.stderr.contains("relative paths resolve against the script's folder"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("/photos/cat.png exists: give that absolute path"), r.stderr)
+        let elsewhere = try CLI.run(["run", "scripts/show.cam", "--", "photos/dog.png"], in: folder)
+        XCTAssertEqual(elsewhere.status, 66, elsewhere.stderr)
+        XCTAssertFalse(elsewhere.stderr.contains("working directory"), elsewhere.stderr)
+        let absolute = try CLI.run(["run", "scripts/show.cam", "--", folder.appendingPathComponent("photos/cat.png").path], in: folder)
+        XCTAssertEqual(absolute.status, 0, absolute.stderr)
+    }
+
     /// A misspelled subcommand names the one meant (exit 64) instead of being taken for a script
     /// ("cannot open rnu") or giving ArgumentParser's "Unknown option '--user'"; a word that is a
     /// file still runs as a script.

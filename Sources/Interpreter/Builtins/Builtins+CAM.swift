@@ -277,10 +277,11 @@ private func runCAM(_ method: any CAMMethod, _ callee: String, _ args: BoundArgu
                              origin: try args.tensor("x").origin))
 }
 
-/// Tells which layer was used when the user named none, so that users learn it.
+/// Tells which layer was used when the user named none, so that users learn it — once a
+/// session for each method and layer, not for every batch of a loop.
 private func announceDefaultLayer(_ result: CAMResult, _ callee: String, _ context: CallContext) {
     if result.usedDefaultLayer, let layer = result.layers.first {
-        context.emit(.text("\(callee): using the default layer \"\(layer)\" (choose another with layer=)"))
+        context.noteOnce("\(callee): using the default layer \"\(layer)\" (choose another with layer=)")
     }
 }
 

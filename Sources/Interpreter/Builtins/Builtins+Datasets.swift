@@ -29,10 +29,11 @@ extension BuiltinRegistry {
             summary: "The images of a folder as (path, label) items, sorted, this shard's in a sharded run.",
             details: "Items have path, name (the path below the folder: the key of results files and shards) and label. With labels=\"folder\", the label of cats/001.jpg is \"cats\"; a label names the model's class through class_index(model, label) or directly as target=. With a CSV file, its rows name the images (a header row with path and label columns), in the file's order sorted by path; a row naming a missing file is an error.",
             example: "items = dataset \"val\" labels=\"folder\"\nprint len(items) items[0].label")) { args, context in
-            let folder = context.resolvePath(try args.string("folder"))
+            let written = try args.string("folder")
+            let folder = context.resolvePath(written)
             // A missing folder is a missing input (exit 66), with the nearby name a typo meant.
             guard FileManager.default.fileExists(atPath: folder) else {
-                throw ScriptIOError("dataset: folder \(folder) does not exist" + nearbyFileHint(folder), missing: true)
+                throw ScriptIOError("dataset: folder \(folder) does not exist" + nearbyFileHint(folder, written: written, context), missing: true)
             }
             var items: [DatasetItem]
             switch args["labels"] {

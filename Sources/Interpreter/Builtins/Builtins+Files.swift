@@ -25,7 +25,7 @@ extension BuiltinRegistry {
                 // Loaders receive `weights` resolved like every other path, and existing.
                 let resolved = context.resolvePath(weights)
                 guard FileManager.default.fileExists(atPath: resolved) else {
-                    throw ScriptIOError("weights file not found: \(resolved)" + nearbyFileHint(resolved), missing: true)
+                    throw ScriptIOError("weights file not found: \(resolved)" + nearbyFileHint(resolved, written: weights, context), missing: true)
                 }
                 var values = args.values
                 values["weights"] = .string(resolved)
@@ -35,7 +35,7 @@ extension BuiltinRegistry {
             if case .string(let file) = args["labels"] {
                 let resolved = context.resolvePath(file)
                 guard FileManager.default.fileExists(atPath: resolved) else {
-                    throw ScriptIOError("labels file not found: \(resolved)" + nearbyFileHint(resolved), missing: true)
+                    throw ScriptIOError("labels file not found: \(resolved)" + nearbyFileHint(resolved, written: file, context), missing: true)
                 }
                 labels = try ClassLabels.read(contentsOf: URL(fileURLWithPath: resolved))
                 context.recordInput(resolved)
@@ -185,18 +185,28 @@ func existingFile(_ path: String, _ context: CallContext) throws -> String {
     let resolved = context.resolvePath(path)
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory) else {
-        throw ScriptIOError("file not found: \(resolved)" + nearbyFileHint(resolved), missing: true)
+        throw ScriptIOError("file not found: \(resolved)" + nearbyFileHint(resolved, written: path, context), missing: true)
     }
     guard !isDirectory.boolValue else { throw ScriptIOError("\(resolved) is a folder, not a file") }
     return resolved
 }
 
 /// `"; did you mean \"NAME\"?"` when the folder of a missing file holds a file with a close name
-/// (a typo in a photo's name is the usual cause), else nothing.
-func nearbyFileHint(_ missing: String) -> String {
+/// (a typo in a photo's name is the usual cause); else, when `written` is a relative path that
+/// names an existing file from the folder `camscript run` was started in, that it resolves
+/// against the script's folder (a path given after `--` on the command line is the usual
+/// cause); else nothing.
+func nearbyFileHint(_ missing: String, written: String, _ context: CallContext) -> String {
     let folder = (missing as NSString).deletingLastPathComponent
     let name = (missing as NSString).lastPathComponent
-    guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder.isEmpty ? "." : folder),
-          let match = closestMatch(to: name, in: entries) else { return "" }
-    return "; did you mean \(quote(match))?"
+    if let entries = try? FileManager.default.contentsOfDirectory(atPath: folder.isEmpty ? "." : folder),
+       let match = closestMatch(to: name, in: entries) {
+        return "; did you mean \(quote(match))?"
+    }
+    guard !written.hasPrefix("/"), !written.hasPrefix("~"), let start = context.session.workingDirectory,
+          start != context.session.baseDirectory else { return "" }
+    let fromStart = URL(fileURLWithPath: start).appendingPathComponent(written).standardized.path
+    guard FileManager.default.fileExists(atPath: fromStart) else { return "" }
+    return "; relative paths resolve against the script's folder \(context.session.baseDirectory), "
+        + "not the working directory, where \(fromStart) exists: give that absolute path"
 }

@@ -221,7 +221,7 @@ extension BuiltinRegistry {
             let x = try batch(try args.tensor("x"), "activations")
             var path = model.network.defaultTargetLayer
             if args.isNone("layer") {
-                context.emit(.text("activations: using the default layer \"\(path)\" (choose another with layer=)"))
+                context.noteOnce("activations: using the default layer \"\(path)\" (choose another with layer=)")
             } else {
                 path = try args.string("layer")
             }

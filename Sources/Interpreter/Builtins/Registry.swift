@@ -126,6 +126,13 @@ public struct CallContext: Sendable {
         session.emit(kind)
     }
 
+    /// Says `text` the first time this session, and nothing after: a note that teaches (which
+    /// default was used) would otherwise repeat for every batch of a dataset loop.
+    public func noteOnce(_ text: String) {
+        guard session.notesSaid.insert(text).inserted else { return }
+        session.emit(.text(text))
+    }
+
     /// The cancellation flag; long loops call `try cancellation.check()`.
     public var cancellation: CancellationFlag { session.cancellation }
 

@@ -27,6 +27,8 @@ final class SessionState: @unchecked Sendable {
     var output: OutputSink
     var environment: [String: String]
     var baseDirectory: String
+    /// The folder the command was started in, for hints about relative paths (see `Session`).
+    var workingDirectory: String?
     var currentCell: Int?
     /// The files loaded so far that reports name (see `CallContext.recordLoadedFile`).
     var provenance: [ProvenanceRecord] = []
@@ -35,6 +37,8 @@ final class SessionState: @unchecked Sendable {
     /// The files the run has read, which its outputs must not replace.
     var inputFiles = InputFiles()
     var currentRange: SourceRange?
+    /// The notes said so far that are said once a session (see `CallContext.noteOnce`).
+    var notesSaid: Set<String> = []
     /// How many `run` calls are under way (`run` nests at most `maximumRunDepth` deep).
     var runDepth = 0
     /// Above 0 while `run` executes a script: its values are not echoed, as with `camscript run`.
