@@ -50,7 +50,14 @@ final class InterruptHandler: @unchecked Sendable {
                         _exit(128 + number)
                     }
                 }
-                cancellation.cancel()
+                if number == SIGINT {
+                    if cancellation.interrupt() {
+                        let note = "\ncamscript: stopping when this batch is done (Ctrl-C again stops now)\n"
+                        _ = note.withCString { Glibc.write(2, $0, strlen($0)) }
+                    }
+                } else {
+                    cancellation.cancel()
+                }
                 if write >= 0 {
                     var byte: UInt8 = 1
                     _ = Glibc.write(write, &byte, 1)

@@ -138,7 +138,7 @@ final class JupyterKernel: @unchecked Sendable {
             usleep(100_000)
             exit(0)
         case "interrupt_request":
-            session.cancellation.cancel()
+            session.cancellation.interrupt()
             reply("interrupt_reply", ["status": "ok"])
         case "execute_request" where !isControl:
             let (type, content) = execute(request)

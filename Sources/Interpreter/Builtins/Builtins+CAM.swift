@@ -262,7 +262,8 @@ private func runCAM(_ method: any CAMMethod, _ callee: String, _ args: BoundArgu
         cancellation: context.cancellation,
         work: { work in
             try ceiling.check(work)
-            context.emit(.text(CAMWorkCeiling.announcement(work)))
+            // Said once a session for each cost: a dataset loop's batches all cost the same.
+            context.noteOnce(CAMWorkCeiling.announcement(work))
         })
     announceDefaultLayer(result, callee, context)
     // Options the method does not use are said to be ignored, not silently dropped.

@@ -438,6 +438,8 @@ public final class BatchStream: ScriptObject, @unchecked Sendable {
         "batches of \(size): \(items.count) images in \(elementCount ?? 0) batches, preprocessed one ahead"
     }
     public var elementCount: Int? { (items.count + size - 1) / size }
+    /// Ctrl-C lets the batch under way finish (its rows recorded) before the loop stops.
+    public var stopsBetweenElements: Bool { true }
     public var memberNames: [String] { ["items"] }
     public func member(_ name: String) throws -> Value? {
         name == "items" ? .list(items.map { .object($0) }) : nil

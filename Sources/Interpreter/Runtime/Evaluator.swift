@@ -138,25 +138,35 @@ final class SessionState: @unchecked Sendable {
             let sequenceValue = try evaluate(sequenceExpression, in: scope)
             let count: Int
             let element: (Int) throws -> Value
+            var stream: ScriptObject?
             if case .object(let object) = sequenceValue, let n = object.elementCount {
                 count = n
                 element = { [self] index in try wrap(sequenceExpression.range) { try object.element(at: index) ?? .none } }
+                if object.stopsBetweenElements { stream = object }
             } else {
                 let items = try iterate(sequenceValue, sequenceExpression.range)
                 count = items.count
                 element = { items[$0] }
             }
-            for index in 0..<count {
-                if cancellation.isCancelled { try checkInterrupt(statement.range) }
-                scope.values[name] = try element(index)
-                do {
-                    try execute(body, in: scope)
-                } catch ControlFlow.breakLoop {
-                    break
-                } catch ControlFlow.continueLoop {
-                    continue
+            let loop = { [self] in
+                for index in 0..<count {
+                    if cancellation.isCancelled { try checkInterrupt(statement.range) }
+                    if let stream, cancellation.stopIsRequested {
+                        throw ScriptError(message: "interrupted after \(index) of \(count) \(stream.typeName) "
+                                          + "(the one under way was finished first, as the first Ctrl-C asks)",
+                                          range: statement.range, kind: .interrupted)
+                    }
+                    scope.values[name] = try element(index)
+                    do {
+                        try execute(body, in: scope)
+                    } catch ControlFlow.breakLoop {
+                        break
+                    } catch ControlFlow.continueLoop {
+                        continue
+                    }
                 }
             }
+            if stream != nil { try cancellation.deferringInterrupts(loop) } else { try loop() }
         case .while(let condition, let body, _):
             while try truthy(condition, in: scope) {
                 try checkInterrupt(statement.range)

@@ -47,9 +47,15 @@ public protocol ScriptObject: Sendable {
     var elementCount: Int? { get }
     /// The element at a non-negative index below `elementCount`.
     func element(at index: Int) throws -> Value?
+    /// Whether Ctrl-C in a `for` loop over the value stops the loop before its next element
+    /// instead of inside the body (a second Ctrl-C stops at once): true for streams whose
+    /// elements are units of work worth finishing, as a dataset's batches.
+    var stopsBetweenElements: Bool { get }
 }
 
 extension ScriptObject {
+    /// Ctrl-C stops inside a loop's body by default.
+    public var stopsBetweenElements: Bool { false }
     /// No members by default.
     public var memberNames: [String] { [] }
     /// Not drawable by default.
