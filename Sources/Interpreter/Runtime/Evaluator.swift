@@ -37,6 +37,8 @@ final class SessionState: @unchecked Sendable {
     /// The files the run has read, which its outputs must not replace.
     var inputFiles = InputFiles()
     var currentRange: SourceRange?
+    /// Whether `files` or `dataset` listed items (this shard's, in a sharded run).
+    var listsShardItems = false
     /// The notes said so far that are said once a session (see `CallContext.noteOnce`).
     var notesSaid: Set<String> = []
     /// How many `run` calls are under way (`run` nests at most `maximumRunDepth` deep).
@@ -157,26 +159,14 @@ final class SessionState: @unchecked Sendable {
                                           range: statement.range, kind: .interrupted)
                     }
                     scope.values[name] = try element(index)
-                    do {
-                        try execute(body, in: scope)
-                    } catch ControlFlow.breakLoop {
-                        break
-                    } catch ControlFlow.continueLoop {
-                        continue
-                    }
+                    guard try runLoopBody(body, in: scope) else { break }
                 }
             }
             if stream != nil { try cancellation.deferringInterrupts(loop) } else { try loop() }
         case .while(let condition, let body, _):
             while try truthy(condition, in: scope) {
                 try checkInterrupt(statement.range)
-                do {
-                    try execute(body, in: scope)
-                } catch ControlFlow.breakLoop {
-                    break
-                } catch ControlFlow.continueLoop {
-                    continue
-                }
+                guard try runLoopBody(body, in: scope) else { break }
             }
         case .def(let declaration):
             scope.values[declaration.name] = .function(UserFunction(declaration: declaration, closure: scope))
@@ -189,6 +179,16 @@ final class SessionState: @unchecked Sendable {
         case .pass:
             break
         }
+    }
+
+    /// Runs a loop's body once; false when it ran `break` (`continue` just ends the body).
+    private func runLoopBody(_ body: [Statement], in scope: Scope) throws -> Bool {
+        do {
+            try execute(body, in: scope)
+        } catch ControlFlow.breakLoop {
+            return false
+        } catch ControlFlow.continueLoop {}
+        return true
     }
 
     private func truthy(_ expression: ExpressionNode, in scope: Scope) throws -> Bool {
