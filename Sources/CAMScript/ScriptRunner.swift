@@ -104,6 +104,10 @@ struct ScriptRunner {
         // SIGTERM and SIGHUP stop the run as Ctrl-C does; the exit code then names the signal.
         let code = execute(programs, upTo: last, selector: selector, script: script,
                            session: session, sink: sink, reporter: reporter)
+        if code == 0, !session.listsShardItems, let (shard, _) = try? Shard.resolve(environment: environment), shard.count > 1 {
+            writeError("camscript: warning: this run is shard \(shard), but the script listed no images with files or dataset, "
+                       + "so this shard did all of the work (as every other one will); list the images with files(…) or dataset(…) to split them\n")
+        }
         if let signal = interrupts.terminatingSignal {
             writeError("camscript: stopped by \(signal == SIGHUP ? "SIGHUP" : "SIGTERM") (exit code \(interrupts.exitCode(code)))\n")
         }

@@ -52,6 +52,10 @@ public final class Session: @unchecked Sendable {
         set { state.baseDirectory = newValue }
     }
 
+    /// Whether the script listed items with `files` or `dataset`, the only builtins that split
+    /// work between shards: a sharded run without them does all the work in every shard.
+    public var listsShardItems: Bool { state.listsShardItems }
+
     /// The folder the command was started in, when it is not `baseDirectory` (`camscript run`
     /// of a script elsewhere): a missing relative path that exists from there is pointed out,
     /// since a path typed after `--` in the shell is usually meant from there.

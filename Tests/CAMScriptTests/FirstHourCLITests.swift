@@ -39,6 +39,25 @@ final class FirstHourCLITests: CLIFolderTestCase {
         XCTAssertFalse(r.stderr.contains("Unexpected argument"), r.stderr)
     }
 
+    /// `--shard` splits only what `files` and `dataset` list: a script without them would do all
+    /// the work in every shard, which the run says (and a script with them does not hear).
+    func testAShardedRunOfAScriptWithoutAListingSaysEveryShardDidAll() throws {
+        let plain = folder.appendingPathComponent("plain.cam")
+        try "print 1\n".write(to: plain, atomically: true, encoding: .utf8)
+        let r = try CLI.run(["run", plain.path, "--shard", "1/4"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("warning: this run is shard 1/4, but the script listed no images"), r.stderr)
+        let slurm = try CLI.run(["run", plain.path], environment: ["SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_COUNT": "4"])
+        XCTAssertTrue(slurm.stderr.contains("this run is shard 2/4"), slurm.stderr)
+        let listing = folder.appendingPathComponent("listing.cam")
+        try "print len(files(\"*.png\"))\n".write(to: listing, atomically: true, encoding: .utf8)
+        let quiet = try CLI.run(["run", listing.path, "--shard", "1/4"])
+        XCTAssertEqual(quiet.status, 0, quiet.stderr)
+        XCTAssertFalse(quiet.stderr.contains("warning"), quiet.stderr)
+        let whole = try CLI.run(["run", plain.path])
+        XCTAssertFalse(whole.stderr.contains("warning"), whole.stderr)
+    }
+
     /// A relative path typed after `--` in the shell resolves against the script's folder, as
     /// every path in a script does; when it exists from the working directory instead, the
     /// error says so and gives the absolute path (exit 66, missing input), and nothing is

@@ -37,37 +37,12 @@ public struct ResultsSummary: Sendable {
     public init(path: String, metric: String, by: [String], picture: String?) throws {
         self.metric = metric
         groupedBy = by
-        let data = try UserFile.read(path)
-        var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true).map { Array($0) }
-        // A partial last line (a run still going, or killed) is not a row.
-        if data.last != UInt8(ascii: "\n"), !lines.isEmpty { lines.removeLast() }
+        let (records, known) = try Self.records(path: path)
         // The latest row of each image (a later row of an image redone after it changed
         // replaces the earlier one), in the order images first appear; nil: no finite value.
         var latest: [String: Row?] = [:]
         var order: [String] = []
-        var known = Set<String>()
-        let isCSV = (path as NSString).pathExtension.lowercased() == "csv"
-        var header: [String] = []
-        for (offset, line) in lines.enumerated() {
-            let fields: [String: Any]
-            if isCSV {
-                let cells = try ResultsFile.csvCells(ArraySlice(line), path: path, line: offset + 1)
-                if offset == 0 {
-                    header = cells
-                    known.formUnion(cells)
-                    continue
-                }
-                fields = Dictionary(zip(header, cells).map { ($0, $1 as Any) }, uniquingKeysWith: { a, _ in a })
-            } else {
-                fields = try ResultsFile.jsonObject(ArraySlice(line), path: path, line: offset + 1)
-                if offset == 0 {
-                    guard ResultsHeader(fields) != nil else {
-                        throw RuntimeError("summary: \(path) is not a CAMScript results file (its first line does not describe a run)")
-                    }
-                    continue
-                }
-                known.formUnion(fields.keys)
-            }
+        for fields in records {
             let name = fields["path"] as? String ?? "?"
             let group = by.isEmpty ? "all" : by.map { ResultsSummary.text(fields[$0]) }.joined(separator: " / ")
             if latest[name] == nil { order.append(name) }
@@ -89,6 +64,51 @@ public struct ResultsSummary: Sendable {
         var groups = byGroup.keys.sorted().map { ResultsSummary.group($0, byGroup[$0] ?? []) }
         if groups.count > 1 { groups.append(ResultsSummary.group("all", rows.map(\.value))) }
         self.groups = groups
+    }
+
+    /// The columns of a results file that hold a number in some row, sorted (the bookkeeping
+    /// columns left out): what `metric` can name.
+    public static func numericColumns(path: String) throws -> [String] {
+        let (records, _) = try records(path: path)
+        var numeric = Set<String>()
+        for fields in records {
+            for (key, value) in fields where !numeric.contains(key) && number(value) != nil { numeric.insert(key) }
+        }
+        return numeric.subtracting(["path", "sha256", "run"]).sorted()
+    }
+
+    /// The rows of a results file as fields by column (not its first line, nor a partial last
+    /// line: a run still going, or killed), and every column named.
+    private static func records(path: String) throws -> (rows: [[String: Any]], columns: Set<String>) {
+        let data = try UserFile.read(path)
+        var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true).map { Array($0) }
+        if data.last != UInt8(ascii: "\n"), !lines.isEmpty { lines.removeLast() }
+        var known = Set<String>()
+        var rows: [[String: Any]] = []
+        let isCSV = (path as NSString).pathExtension.lowercased() == "csv"
+        var header: [String] = []
+        for (offset, line) in lines.enumerated() {
+            if isCSV {
+                let cells = try ResultsFile.csvCells(ArraySlice(line), path: path, line: offset + 1)
+                if offset == 0 {
+                    header = cells
+                    known.formUnion(cells)
+                    continue
+                }
+                rows.append(Dictionary(zip(header, cells).map { ($0, $1 as Any) }, uniquingKeysWith: { a, _ in a }))
+            } else {
+                let fields = try ResultsFile.jsonObject(ArraySlice(line), path: path, line: offset + 1)
+                if offset == 0 {
+                    guard ResultsHeader(fields) != nil else {
+                        throw RuntimeError("summary: \(path) is not a CAMScript results file (its first line does not describe a run)")
+                    }
+                    continue
+                }
+                known.formUnion(fields.keys)
+                rows.append(fields)
+            }
+        }
+        return (rows, known)
     }
 
     static func group(_ name: String, _ values: [Double]) -> Group {

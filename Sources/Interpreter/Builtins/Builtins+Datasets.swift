@@ -167,7 +167,8 @@ extension BuiltinRegistry {
             name: "summary",
             parameters: [
                 Parameter("results", [.object("results"), .string], doc: "A results file (or its path): a run's, or a merged one."),
-                Parameter("metric", [.string], keywordOnly: true, doc: "The numeric column summarised."),
+                Parameter("metric", [.string], default: Value.none, keywordOnly: true,
+                          doc: "The numeric column summarised; without it, the file's only numeric column (several: they are listed)."),
                 Parameter("by", [.string, .list], default: Value.none, keywordOnly: true, doc: "A column that groups the rows (\"label\": per class), or a list of them ([\"method\", \"label\"]: per method and class)."),
                 Parameter("picture", [.string], default: Value.none, keywordOnly: true,
                           doc: "A column holding each image's saved picture (an overlay's path, relative to the script's folder): the lowest and highest are shown."),
@@ -184,7 +185,20 @@ extension BuiltinRegistry {
             }
             let count = try args.integer("count")
             guard count >= 0 else { throw RuntimeError("summary: count must be 0 or more, got \(count)") }
-            let summary = try ResultsSummary(path: path, metric: try args.string("metric"),
+            let metric: String
+            if args.isNone("metric") {
+                let numeric = try ResultsSummary.numericColumns(path: path)
+                guard numeric.count == 1, let only = numeric.first else {
+                    throw RuntimeError(numeric.isEmpty
+                        ? "summary: \((path as NSString).lastPathComponent) has no numeric column to summarise yet (record one, e.g. record out item score=…)"
+                        : "summary: which column? give metric= one of \(numeric.map { "\"\($0)\"" }.joined(separator: ", ")) (the file's numeric columns)")
+                }
+                context.noteOnce("summary: metric=\"\(only)\", the file's only numeric column")
+                metric = only
+            } else {
+                metric = try args.string("metric")
+            }
+            let summary = try ResultsSummary(path: path, metric: metric,
                                              by: try summaryColumns(args["by"]),
                                              picture: args.isNone("picture") ? nil : try args.string("picture"))
             return .object(SummaryObject(summary: summary, count: count, file: (path as NSString).lastPathComponent,
@@ -224,6 +238,7 @@ private func summaryColumns(_ value: Value) throws -> [String] {
 /// This shard's items, announced when the run is sharded.
 private func shardItems(_ items: [DatasetItem], _ callee: String, _ context: CallContext) throws -> [Value] {
     let (shard, source) = try Shard.resolve(environment: context.environment)
+    context.session.listsShardItems = true
     guard shard.count > 1 else { return items.map { .object($0) } }
     let mine = items.filter { shard.contains($0.name) }
     let origin: String
@@ -377,7 +392,9 @@ public final class BatchObject: ScriptObject, @unchecked Sendable {
     }
 
     public var typeName: String { "batch" }
-    public var description: String { "batch of \(items.count) images, x \(Network.describeShape(x.shape))" }
+    public var description: String {
+        "batch of \(items.count) image\(items.count == 1 ? "" : "s"), x \(Network.describeShape(x.shape))"
+    }
     public var memberNames: [String] { ["x", "inputs", "items", "names", "labels", "paths"] }
     public var elementCount: Int? { items.count }
     public func element(at index: Int) throws -> Value? { index < items.count ? .object(items[index]) : nil }
