@@ -34,10 +34,13 @@ public struct ResultsSummary: Sendable {
 
     /// Reads `metric` (and the `by` columns, `picture`) from every row of a results file; a
     /// row's group is its `by` values joined by " / " (per method and class: `["method", "label"]`).
-    public init(path: String, metric: String, by: [String], picture: String?) throws {
+    /// Without `metric`, the file's only numeric column is summarised; none or several are
+    /// refused, naming them.
+    public init(path: String, metric: String?, by: [String], picture: String?) throws {
+        let (records, known) = try Self.records(path: path)
+        let metric = try metric ?? Self.onlyNumericColumn(records, path: path)
         self.metric = metric
         groupedBy = by
-        let (records, known) = try Self.records(path: path)
         // The latest row of each image (a later row of an image redone after it changed
         // replaces the earlier one), in the order images first appear; nil: no finite value.
         var latest: [String: Row?] = [:]
@@ -66,15 +69,20 @@ public struct ResultsSummary: Sendable {
         self.groups = groups
     }
 
-    /// The columns of a results file that hold a number in some row, sorted (the bookkeeping
-    /// columns left out): what `metric` can name.
-    public static func numericColumns(path: String) throws -> [String] {
-        let (records, _) = try records(path: path)
+    /// The one column of `records` that holds a number in some row (the bookkeeping columns
+    /// left out): what `metric` means when it is not given.
+    private static func onlyNumericColumn(_ records: [[String: Any]], path: String) throws -> String {
         var numeric = Set<String>()
         for fields in records {
             for (key, value) in fields where !numeric.contains(key) && number(value) != nil { numeric.insert(key) }
         }
-        return numeric.subtracting(["path", "sha256", "run"]).sorted()
+        let columns = numeric.subtracting(["path", "sha256", "run"]).sorted()
+        guard columns.count == 1, let only = columns.first else {
+            throw RuntimeError(columns.isEmpty
+                ? "summary: \((path as NSString).lastPathComponent) has no numeric column to summarise yet (record one, e.g. record out item score=…)"
+                : "summary: which column? give metric= one of \(columns.map { "\"\($0)\"" }.joined(separator: ", ")) (the file's numeric columns)")
+        }
+        return only
     }
 
     /// The rows of a results file as fields by column (not its first line, nor a partial last

@@ -185,22 +185,12 @@ extension BuiltinRegistry {
             }
             let count = try args.integer("count")
             guard count >= 0 else { throw RuntimeError("summary: count must be 0 or more, got \(count)") }
-            let metric: String
-            if args.isNone("metric") {
-                let numeric = try ResultsSummary.numericColumns(path: path)
-                guard numeric.count == 1, let only = numeric.first else {
-                    throw RuntimeError(numeric.isEmpty
-                        ? "summary: \((path as NSString).lastPathComponent) has no numeric column to summarise yet (record one, e.g. record out item score=…)"
-                        : "summary: which column? give metric= one of \(numeric.map { "\"\($0)\"" }.joined(separator: ", ")) (the file's numeric columns)")
-                }
-                context.noteOnce("summary: metric=\"\(only)\", the file's only numeric column")
-                metric = only
-            } else {
-                metric = try args.string("metric")
-            }
-            let summary = try ResultsSummary(path: path, metric: metric,
+            let summary = try ResultsSummary(path: path, metric: args.isNone("metric") ? nil : try args.string("metric"),
                                              by: try summaryColumns(args["by"]),
                                              picture: args.isNone("picture") ? nil : try args.string("picture"))
+            if args.isNone("metric") {
+                context.noteOnce("summary: metric=\"\(summary.metric)\", the file's only numeric column")
+            }
             return .object(SummaryObject(summary: summary, count: count, file: (path as NSString).lastPathComponent,
                                          resolve: { context.resolvePath($0) }))
         })
