@@ -510,9 +510,10 @@ extension RGBImage {
     /// (torchvision on the full decode) — several grey levels — and so the model's scores:
     /// it is an explicit speed option, never the default. PNGs and small JPEGs are unaffected.
     ///
-    /// `concurrent: false` does all the work on the calling thread (the same bytes): less CPU
-    /// in all — no second decoder re-reading the entropy-coded data, no hand-offs — for callers
-    /// whose other cores are busy anyway, such as a dataset's prefetch beside the model.
+    /// `concurrent: false` decodes and resamples a JPEG's crop on the calling thread only (the
+    /// same bytes): less CPU in all — no second decoder re-reading the entropy-coded data, no
+    /// hand-offs — for callers whose other cores are busy anyway, such as a dataset's prefetch
+    /// beside the model. Other images (PNGs, a JPEG without a crop plan) take the usual path.
     ///
     /// - Throws: `ImageError` as `RGBImage(data:fileName:limits:)`.
     public static func preprocessedCrop(data: Data, preset: InputPreset, fileName: String = "data",

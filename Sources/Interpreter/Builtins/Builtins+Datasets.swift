@@ -457,14 +457,15 @@ public final class BatchStream: ScriptObject, @unchecked Sendable {
         if index == 0 { started = .now() }
         report(done: index * size)
         // A loop that started over asks for another batch than the one made ahead, which is
-        // then dropped (its thread stops after the image in hand).
-        let job = lock.withLock { () -> BatchJob in
+        // then dropped (its thread stops after the image in hand). A batch not made ahead (the
+        // first) gets a background thread too, which takes the core the idle model leaves.
+        let made = lock.withLock { () -> BatchJob? in
             let wanted = ahead?.index == index ? ahead : nil
             if wanted == nil { ahead?.cancel() }
             ahead = nil
-            return wanted ?? BatchJob(index: index, items: Array(items[(index * size)..<min((index + 1) * size, items.count)]), preset: preset)
+            return wanted
         }
-        let result = job.finish()
+        let result = (made ?? startJob(index)).finish()
         if index + 1 < (elementCount ?? 0) { prefetch(index + 1) }
         if index + 1 == elementCount { session?.emit(.progress("", finished: true)) }
         for warning in result.warnings { session?.emit(.text(warning)) }
@@ -472,9 +473,15 @@ public final class BatchStream: ScriptObject, @unchecked Sendable {
     }
 
     private func prefetch(_ index: Int) {
-        let job = BatchJob(index: index, items: Array(items[(index * size)..<min((index + 1) * size, items.count)]), preset: preset)
+        let job = startJob(index)
         lock.withLock { ahead = job }
+    }
+
+    /// The job of batch `index`, its background thread started.
+    private func startJob(_ index: Int) -> BatchJob {
+        let job = BatchJob(index: index, items: Array(items[(index * size)..<min((index + 1) * size, items.count)]), preset: preset)
         job.startInBackground()
+        return job
     }
 
     /// The progress line: images done of all, images per second, time left.
