@@ -203,10 +203,9 @@ func nearbyFileHint(_ missing: String, written: String, _ context: CallContext) 
        let match = closestMatch(to: name, in: entries) {
         return "; did you mean \(quote(match))?"
     }
-    guard !written.hasPrefix("/"), !written.hasPrefix("~"), let start = context.session.workingDirectory,
-          start != context.session.baseDirectory else { return "" }
-    let fromStart = URL(fileURLWithPath: start).appendingPathComponent(written).standardized.path
-    guard FileManager.default.fileExists(atPath: fromStart) else { return "" }
+    guard let start = context.session.workingDirectory, start != context.session.baseDirectory else { return "" }
+    let fromStart = context.session.resolvePath(written, against: start)
+    guard fromStart != missing, FileManager.default.fileExists(atPath: fromStart) else { return "" }
     return "; relative paths resolve against the script's folder \(context.session.baseDirectory), "
         + "not the working directory, where \(fromStart) exists: give that absolute path"
 }

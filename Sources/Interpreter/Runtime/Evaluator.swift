@@ -82,13 +82,15 @@ final class SessionState: @unchecked Sendable {
         output.emit(OutputItem(kind: kind, cell: currentCell, range: currentRange))
     }
 
-    func resolvePath(_ path: String) -> String {
+    /// `path` as a script means it: absolute and `~/` paths as they are, relative ones against
+    /// `folder` (the script's folder, `baseDirectory`, unless another is given).
+    func resolvePath(_ path: String, against folder: String? = nil) -> String {
         if path.hasPrefix("/") { return path }
         if path == "~" || path.hasPrefix("~/") {
             let home = environment["HOME"] ?? NSHomeDirectory()
             return home + path.dropFirst()
         }
-        let resolved = URL(fileURLWithPath: baseDirectory).appendingPathComponent(path).standardized.path
+        let resolved = URL(fileURLWithPath: folder ?? baseDirectory).appendingPathComponent(path).standardized.path
         // Keep a trailing slash: `save x "out.png/"` names a folder, and must be refused as one
         // rather than write out.png.
         return path.hasSuffix("/") && !resolved.hasSuffix("/") ? resolved + "/" : resolved
